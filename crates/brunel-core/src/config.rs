@@ -1,0 +1,587 @@
+//! The configuration: every parameter of MODEL.md, read from TOML, validated with messages that
+//! name the key.
+//!
+//! Units: times in ms, potentials in mV, rates in Hz. Every key has a default (Brunel 2000's
+//! values, with g and the input ratio of Fig. 8 panel C), so an empty file is a valid config.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A whole simulation: model, run and recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub network: NetworkConfig,
+    pub neuron: NeuronConfig,
+    pub synapse: SynapseConfig,
+    pub input: InputConfig,
+    pub simulation: SimulationConfig,
+    pub record: RecordConfig,
+    pub plot: PlotConfig,
+}
+
+/// Population sizes and connectivity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Number of excitatory neurons (indices 0..n_e).
+    pub n_e: u64,
+    /// N_I = round(gamma * n_e) inhibitory neurons (indices n_e..N).
+    pub gamma: f64,
+    /// Connection probability; C_E = round(epsilon * n_e).
+    pub epsilon: f64,
+    /// How synapses are drawn.
+    pub connectivity: Connectivity,
+}
+
+/// How the network's synapses are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connectivity {
+    /// Brian2's `connect(p=epsilon)`: every ordered pair independently with probability epsilon.
+    Bernoulli,
+    /// The paper's: exactly C_E excitatory and C_I = round(gamma * C_E) inhibitory inputs per neuron.
+    FixedIndegree,
+}
+
+/// Leaky integrate-and-fire neuron.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NeuronConfig {
+    /// Membrane time constant (ms).
+    pub tau: f64,
+    /// Threshold (mV); a neuron spikes when v > theta.
+    pub theta: f64,
+    /// Reset potential V_r (mV).
+    pub v_reset: f64,
+    /// Absolute refractory period (ms); a whole number of steps.
+    pub tau_rp: f64,
+    /// Initial membrane potential of every neuron (mV).
+    pub v_init: f64,
+    /// What happens to input that arrives during the refractory period.
+    pub refractory_input: RefractoryInput,
+}
+
+/// What happens to input that arrives while a neuron is refractory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefractoryInput {
+    /// Brian2 2.9's generated code, the paper, NEST's default: v is held at V_r, input is lost.
+    Discard,
+    /// Input adds to v during refractoriness; v leaves the refractory period at V_r plus all of it.
+    Accumulate,
+}
+
+/// Synapses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynapseConfig {
+    /// Excitatory jump J (mV); external input uses the same J.
+    pub j: f64,
+    /// Relative inhibition: the inhibitory jump is -g * J.
+    pub g: f64,
+    /// Synaptic delay D (ms), the same for every synapse; a whole number (>= 1) of steps.
+    pub delay: f64,
+}
+
+/// External Poisson input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// nu_ext / nu_thr, where nu_thr = theta / (J * C_E * tau).
+    pub ratio: f64,
+    /// Number of external inputs per neuron; defaults to C_E.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub c_ext: Option<u64>,
+}
+
+/// Time stepping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulationConfig {
+    /// Time step (ms).
+    pub dt: f64,
+    /// Simulated time (ms); a whole number of steps.
+    pub duration: f64,
+    /// Seed of the network and of the external input.
+    pub seed: u64,
+}
+
+/// What is recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordConfig {
+    /// Whose spikes are kept: `"first:50"` (Brian2's example), `"all"` or `"none"`.
+    pub spikes: RecordSpikes,
+}
+
+/// Plotting of a panel as Brian2's example draws it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlotConfig {
+    /// Plotted window [start, end] (ms); defaults to the last 200 ms of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<[f64; 2]>,
+    /// Upper end of the rate axis (Hz); defaults to the highest rate in the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_max: Option<f64>,
+    /// Panel title.
+    pub title: String,
+}
+
+/// Whose spikes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordSpikes {
+    None,
+    All,
+    /// Neurons 0..n.
+    First(u32),
+}
+
+impl RecordSpikes {
+    /// Whether neuron `id`'s spikes are kept.
+    pub fn includes(self, id: u32) -> bool {
+        match self {
+            RecordSpikes::None => false,
+            RecordSpikes::All => true,
+            RecordSpikes::First(n) => id < n,
+        }
+    }
+}
+
+impl fmt::Display for RecordSpikes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordSpikes::None => f.write_str("none"),
+            RecordSpikes::All => f.write_str("all"),
+            RecordSpikes::First(n) => write!(f, "first:{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for RecordSpikes {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "none" => Ok(RecordSpikes::None),
+            "all" => Ok(RecordSpikes::All),
+            _ => s
+                .strip_prefix("first:")
+                .and_then(|n| n.parse().ok())
+                .map(RecordSpikes::First)
+                .ok_or_else(|| format!("`{s}` is not one of `first:N`, `all`, `none`")),
+        }
+    }
+}
+
+impl Serialize for RecordSpikes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordSpikes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            n_e: 10_000,
+            gamma: 0.25,
+            epsilon: 0.1,
+            connectivity: Connectivity::Bernoulli,
+        }
+    }
+}
+
+impl Default for NeuronConfig {
+    fn default() -> Self {
+        NeuronConfig {
+            tau: 20.0,
+            theta: 20.0,
+            v_reset: 10.0,
+            tau_rp: 2.0,
+            v_init: 0.0,
+            refractory_input: RefractoryInput::Discard,
+        }
+    }
+}
+
+impl Default for SynapseConfig {
+    fn default() -> Self {
+        SynapseConfig {
+            j: 0.1,
+            g: 5.0,
+            delay: 1.5,
+        }
+    }
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            ratio: 2.0,
+            c_ext: None,
+        }
+    }
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        SimulationConfig {
+            dt: 0.1,
+            duration: 1200.0,
+            seed: 1,
+        }
+    }
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig {
+            spikes: RecordSpikes::First(50),
+        }
+    }
+}
+
+impl Default for PlotConfig {
+    fn default() -> Self {
+        PlotConfig {
+            window: None,
+            rate_max: None,
+            title: String::new(),
+        }
+    }
+}
+
+#[allow(clippy::derivable_impls)] // spelled out so that every section's default is in one place
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            network: NetworkConfig::default(),
+            neuron: NeuronConfig::default(),
+            synapse: SynapseConfig::default(),
+            input: InputConfig::default(),
+            simulation: SimulationConfig::default(),
+            record: RecordConfig::default(),
+            plot: PlotConfig::default(),
+        }
+    }
+}
+
+/// Bytes of memory a neuron, a synapse cost at least in any backend (targets are u32).
+const BYTES_PER_SYNAPSE: f64 = 4.0;
+
+impl Config {
+    /// Reads and validates a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        Self::from_file_with(path, &[])
+    }
+
+    /// Reads a TOML file, applies `key=value` overrides (dotted keys, TOML values), validates.
+    pub fn from_file_with(path: &Path, overrides: &[String]) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_with(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        Self::from_toml_with(text, "text", &[])
+    }
+
+    /// Parses TOML text (`origin` names it in messages), applies overrides, validates.
+    pub fn from_toml_with(text: &str, origin: &str, overrides: &[String]) -> Result<Config> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let defaults = schema();
+        coerce_integers(&mut table, &defaults);
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Parse {
+                origin: origin.to_owned(),
+                message: e.message().trim_end().to_owned(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The fully resolved config as TOML (every key, defaults included).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serialises")
+    }
+
+    /// Number of inhibitory neurons.
+    pub fn n_i(&self) -> u64 {
+        (self.network.gamma * self.network.n_e as f64).round() as u64
+    }
+
+    /// All neurons.
+    pub fn n(&self) -> u64 {
+        self.network.n_e + self.n_i()
+    }
+
+    /// Mean excitatory in-degree C_E = round(epsilon * N_E).
+    pub fn c_e(&self) -> u64 {
+        (self.network.epsilon * self.network.n_e as f64).round() as u64
+    }
+
+    /// Inhibitory in-degree C_I = round(gamma * C_E) (fixed in-degree connectivity).
+    pub fn c_i(&self) -> u64 {
+        (self.network.gamma * self.c_e() as f64).round() as u64
+    }
+
+    /// Number of external inputs per neuron.
+    pub fn c_ext(&self) -> u64 {
+        self.input.c_ext.unwrap_or_else(|| self.c_e())
+    }
+
+    /// nu_thr = theta / (J * C_E * tau), in Hz.
+    pub fn nu_thr(&self) -> f64 {
+        self.neuron.theta / (self.synapse.j * self.c_e() as f64 * self.neuron.tau) * 1000.0
+    }
+
+    /// Rate of each external input, in Hz.
+    pub fn nu_ext(&self) -> f64 {
+        self.input.ratio * self.nu_thr()
+    }
+
+    /// Number of time steps of the run.
+    pub fn steps(&self) -> u64 {
+        (self.simulation.duration / self.simulation.dt).round() as u64
+    }
+
+    /// Expected number of synapses.
+    pub fn expected_synapses(&self) -> f64 {
+        let n = self.n() as f64;
+        match self.network.connectivity {
+            Connectivity::Bernoulli => n * n * self.network.epsilon,
+            Connectivity::FixedIndegree => n * (self.c_e() + self.c_i()) as f64,
+        }
+    }
+
+    /// Checks every value; the error names the first bad key.
+    pub fn validate(&self) -> Result<()> {
+        let dt = self.simulation.dt;
+        positive("simulation.dt", dt)?;
+        positive("neuron.tau", self.neuron.tau)?;
+        finite("neuron.theta", self.neuron.theta)?;
+        finite("neuron.v_reset", self.neuron.v_reset)?;
+        finite("neuron.v_init", self.neuron.v_init)?;
+        finite("synapse.j", self.synapse.j)?;
+        non_negative("synapse.g", self.synapse.g)?;
+        non_negative("input.ratio", self.input.ratio)?;
+        non_negative("network.gamma", self.network.gamma)?;
+        non_negative("simulation.duration", self.simulation.duration)?;
+        if self.neuron.v_reset >= self.neuron.theta {
+            return Err(Error::config(
+                "neuron.v_reset",
+                format!(
+                    "the reset ({}) must lie below the threshold neuron.theta ({})",
+                    self.neuron.v_reset, self.neuron.theta
+                ),
+            ));
+        }
+        let eps = self.network.epsilon;
+        if !(eps > 0.0 && eps <= 1.0) {
+            return Err(Error::config(
+                "network.epsilon",
+                format!("must lie in (0, 1], got {eps}"),
+            ));
+        }
+        if self.network.n_e == 0 {
+            return Err(Error::config("network.n_e", "must be at least 1"));
+        }
+        whole_steps("neuron.tau_rp", self.neuron.tau_rp, dt, 0)?;
+        whole_steps("synapse.delay", self.synapse.delay, dt, 1)?;
+        whole_steps("simulation.duration", self.simulation.duration, dt, 0)?;
+        if self.n() > u32::MAX as u64 {
+            return Err(Error::config(
+                "network.n_e",
+                format!("{} neurons do not fit 32-bit neuron ids", self.n()),
+            ));
+        }
+        if self.synapse.j * self.c_e() as f64 == 0.0 {
+            return Err(Error::config(
+                "synapse.j",
+                "J * C_E is zero, so nu_thr = theta / (J C_E tau) is undefined",
+            ));
+        }
+        let p = self.nu_ext() * dt / 1000.0;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::config(
+                "input.ratio",
+                format!("nu_ext * dt = {p} is not a probability (nu_ext = {} Hz)", self.nu_ext()),
+            ));
+        }
+        if self.network.connectivity == Connectivity::FixedIndegree && self.c_i() > self.n_i() {
+            return Err(Error::config(
+                "network.gamma",
+                format!(
+                    "fixed in-degree needs C_I = {} inhibitory inputs but there are only {} inhibitory neurons",
+                    self.c_i(),
+                    self.n_i()
+                ),
+            ));
+        }
+        let bytes = self.expected_synapses() * BYTES_PER_SYNAPSE;
+        if let Some(total) = total_memory_bytes() {
+            if bytes > total as f64 {
+                return Err(Error::config(
+                    "network.n_e",
+                    format!(
+                        "{:.3e} synapses need at least {:.1} GiB but this machine has {:.1} GiB",
+                        self.expected_synapses(),
+                        bytes / (1u64 << 30) as f64,
+                        total as f64 / (1u64 << 30) as f64
+                    ),
+                ));
+            }
+        }
+        if let Some([a, b]) = self.plot.window {
+            if !(a >= 0.0 && b > a) {
+                return Err(Error::config(
+                    "plot.window",
+                    format!("[{a}, {b}] is not an interval [start, end] with 0 <= start < end"),
+                ));
+            }
+        }
+        if let Some(r) = self.plot.rate_max {
+            positive("plot.rate_max", r)?;
+        }
+        Ok(())
+    }
+}
+
+fn finite(key: &str, x: f64) -> Result<()> {
+    if x.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::config(key, format!("must be a finite number, got {x}")))
+    }
+}
+
+fn positive(key: &str, x: f64) -> Result<()> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(key, format!("must be > 0, got {x}")))
+    }
+}
+
+fn non_negative(key: &str, x: f64) -> Result<()> {
+    if x.is_finite() && x >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(key, format!("must be >= 0, got {x}")))
+    }
+}
+
+/// `x / dt` must be a whole number of steps, at least `min`.
+fn whole_steps(key: &str, x: f64, dt: f64, min: u64) -> Result<()> {
+    non_negative(key, x)?;
+    let steps = x / dt;
+    if (steps - steps.round()).abs() > 1e-6 * steps.max(1.0) {
+        return Err(Error::config(
+            key,
+            format!("{x} ms is not a whole number of time steps (dt = {dt} ms)"),
+        ));
+    }
+    if (steps.round() as u64) < min {
+        return Err(Error::config(
+            key,
+            format!("{x} ms must be at least {min} time step(s) of {dt} ms"),
+        ));
+    }
+    Ok(())
+}
+
+/// Physical memory, from /proc/meminfo where there is one.
+fn total_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Applies one `section.key=value` override; the value is TOML (`6`, `"all"`, `[1000, 1200]`),
+/// or a bare word taken as a string.
+fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let (key, value) = assignment.split_once('=').ok_or_else(|| Error::Parse {
+        origin: format!("override `{assignment}`"),
+        message: "expected key=value".into(),
+    })?;
+    let key = key.trim();
+    let value = value.trim();
+    let parsed: toml::Value = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::Parse {
+            origin: format!("override `{assignment}`"),
+            message: "the key must be `section.key`, e.g. `synapse.g`".into(),
+        });
+    }
+    let section = table
+        .entry(parts[0])
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match section {
+        toml::Value::Table(t) => {
+            t.insert(parts[1].to_owned(), parsed);
+            Ok(())
+        }
+        _ => Err(Error::Parse {
+            origin: format!("override `{assignment}`"),
+            message: format!("`{}` is not a section", parts[0]),
+        }),
+    }
+}
+
+/// The default config with every optional key present: the type of every key, for coercion.
+fn schema() -> toml::Table {
+    let mut full = Config::default();
+    full.plot.window = Some([0.0, 1.0]);
+    full.plot.rate_max = Some(1.0);
+    full.input.c_ext = Some(1);
+    toml::Table::try_from(full).expect("default config serialises")
+}
+
+/// Lets `g = 6` stand for `g = 6.0`: integers become floats wherever the default is a float.
+fn coerce_integers(table: &mut toml::Table, defaults: &toml::Table) {
+    for (key, value) in table.iter_mut() {
+        match (value, defaults.get(key)) {
+            (toml::Value::Table(t), Some(toml::Value::Table(d))) => coerce_integers(t, d),
+            (v @ toml::Value::Integer(_), Some(toml::Value::Float(_))) => {
+                if let toml::Value::Integer(i) = *v {
+                    *v = toml::Value::Float(i as f64);
+                }
+            }
+            (toml::Value::Array(items), Some(toml::Value::Array(_))) => {
+                for item in items {
+                    if let toml::Value::Integer(i) = *item {
+                        *item = toml::Value::Float(i as f64);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! brunel-core: the Brunel (2000) network of leaky integrate-and-fire neurons.
+//!
+//! - [`Config`]: every parameter, from TOML, validated;
+//! - [`Model`]: the constants of the time step, resolved once;
+//! - [`Network`]: the synapses, drawn once from the seed;
+//! - [`Backend`]: what every simulator implements; [`ReferenceBackend`] is the oracle;
+//! - [`rng`] and [`binomial`]: the counter-based external input every backend shares;
+//! - [`record`]: population rate, spikes, per-neuron statistics.
+//!
+//! MODEL.md (in the project's shared folder) states the time step this crate implements.
+
+pub mod backend;
+pub mod binomial;
+pub mod config;
+pub mod connectivity;
+pub mod error;
+pub mod model;
+pub mod record;
+pub mod reference;
+pub mod rng;
+
+use std::num::NonZeroUsize;
+
+pub use backend::{Backend, BackendInfo, HostState, NullRecorder, Recorder, Tee};
+pub use config::{Config, Connectivity, RecordSpikes, RefractoryInput};
+pub use connectivity::Network;
+pub use error::{Error, Result};
+pub use model::{Model, NEVER};
+pub use record::{NeuronStats, SpikeRecorder};
+pub use reference::ReferenceBackend;
+
+/// How much parallelism a piece of work may use: a value passed in, never a global.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Par {
+    /// The calling thread only.
+    Seq,
+    /// A rayon pool of this many threads.
+    Rayon(NonZeroUsize),
+}
+
+impl Par {
+    /// `threads` threads (1 means [`Par::Seq`]); 0 means all cores.
+    pub fn threads(threads: usize) -> Par {
+        let n = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+        } else {
+            threads
+        };
+        match NonZeroUsize::new(n) {
+            Some(n) if n.get() > 1 => Par::Rayon(n),
+            _ => Par::Seq,
+        }
+    }
+
+    /// Number of threads.
+    pub fn count(self) -> usize {
+        match self {
+            Par::Seq => 1,
+            Par::Rayon(n) => n.get(),
+        }
+    }
+
+    /// Runs `f` with rayon's parallel iterators confined to this many threads.
+    pub fn install<R: Send>(self, f: impl FnOnce() -> R + Send) -> R {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.count())
+            .build()
+            .expect("a rayon thread pool can be built");
+        pool.install(f)
+    }
+}
+
+/// Runs `steps` steps in chunks of `chunk`, calling `progress(done)` after each chunk.
+pub fn run_in_chunks(
+    backend: &mut dyn Backend,
+    steps: u64,
+    chunk: u64,
+    recorder: &mut dyn Recorder,
+    mut progress: impl FnMut(u64),
+) -> Result<()> {
+    let chunk = chunk.max(1);
+    let mut done = 0;
+    while done < steps {
+        let now = chunk.min(steps - done);
+        backend.run(now, recorder)?;
+        done += now;
+        progress(done);
+    }
+    Ok(())
+}

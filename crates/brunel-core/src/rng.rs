@@ -1,0 +1,136 @@
+//! Counter-based random numbers: Philox4x32-10 (Salmon, Moraes, Dror & Shaw, "Parallel random
+//! numbers: as easy as 1, 2, 3", SC 2011).
+//!
+//! A counter-based generator is a keyed bijection of a 128-bit counter: the numbers for
+//! (seed, neuron, step) are a pure function of those three values, so every backend, every thread
+//! count and every order of evaluation draws the same numbers, and no generator state has to be
+//! stored, split or advanced.
+//!
+//! Layout of a draw of the external input (see [`external_block`]):
+//! - key = (seed low 32 bits, seed high 32 bits);
+//! - counter = (neuron / 4, step low 32 bits, step high 32 bits, [`STREAM_EXTERNAL`]);
+//! - the four 32-bit words of the output are the uniforms of neurons 4b, 4b+1, 4b+2, 4b+3.
+//!
+//! One call of the bijection therefore serves four neurons. The fourth counter word separates
+//! streams, so that the numbers used to draw the network never coincide with the input's.
+
+/// Multiplier of the first pair of words.
+const M0: u32 = 0xD251_1F53;
+/// Multiplier of the second pair of words.
+const M1: u32 = 0xCD9E_8D57;
+/// Key increments (Weyl sequence): the golden ratio and sqrt(3) - 1, in 32-bit fixed point.
+const W0: u32 = 0x9E37_79B9;
+const W1: u32 = 0xBB67_AE85;
+
+/// Counter word 3 of the external input's stream ("EXT\0").
+pub const STREAM_EXTERNAL: u32 = 0x4558_5400;
+/// Counter word 3 of the stream that seeds the connectivity generators ("CON\0").
+pub const STREAM_CONNECTIVITY: u32 = 0x434F_4E00;
+
+/// High and low 32-bit halves of a 32 x 32 bit product.
+#[inline(always)]
+fn mulhilo(a: u32, b: u32) -> (u32, u32) {
+    let p = a as u64 * b as u64;
+    ((p >> 32) as u32, p as u32)
+}
+
+/// One Philox round.
+#[inline(always)]
+fn round(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (hi0, lo0) = mulhilo(M0, ctr[0]);
+    let (hi1, lo1) = mulhilo(M1, ctr[2]);
+    [hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0]
+}
+
+/// Philox4x32 with 10 rounds: the 128 random bits of `counter` under `key`.
+#[inline(always)]
+pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let mut ctr = counter;
+    let mut k = key;
+    for r in 0..10 {
+        if r > 0 {
+            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+        }
+        ctr = round(ctr, k);
+    }
+    ctr
+}
+
+/// The key of a seed.
+#[inline(always)]
+pub fn seed_key(seed: u64) -> [u32; 2] {
+    [seed as u32, (seed >> 32) as u32]
+}
+
+/// The uniforms (32 bits each) of neurons 4·block .. 4·block+3 at `step`.
+#[inline(always)]
+pub fn external_block(key: [u32; 2], block: u32, step: u64) -> [u32; 4] {
+    philox4x32_10(
+        [block, step as u32, (step >> 32) as u32, STREAM_EXTERNAL],
+        key,
+    )
+}
+
+/// The 32-bit uniform of `neuron` at `step`.
+#[inline]
+pub fn external_uniform(key: [u32; 2], neuron: u32, step: u64) -> u32 {
+    external_block(key, neuron / 4, step)[(neuron % 4) as usize]
+}
+
+/// A 256-bit seed for a conventional generator, for row or column `index` of the network.
+pub fn connectivity_seed(seed: u64, index: u32) -> [u8; 32] {
+    let key = seed_key(seed);
+    let mut out = [0u8; 32];
+    for half in 0..2u32 {
+        let words = philox4x32_10([index, half, 0, STREAM_CONNECTIVITY], key);
+        for (j, w) in words.iter().enumerate() {
+            let at = (half as usize * 4 + j) * 4;
+            out[at..at + 4].copy_from_slice(&w.to_le_bytes());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The known-answer vectors of Random123 1.09, `kat_vectors`, lines `philox4x32 10 ...`:
+    /// counter (4 words), key (2 words), expected output (4 words).
+    #[test]
+    fn philox4x32_10_known_answers() {
+        let cases: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
+            (
+                [0, 0, 0, 0],
+                [0, 0],
+                [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+            ),
+            (
+                [u32::MAX; 4],
+                [u32::MAX; 2],
+                [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+            ),
+            (
+                [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+                [0xa4093822, 0x299f31d0],
+                [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+            ),
+        ];
+        for (ctr, key, want) in cases {
+            assert_eq!(philox4x32_10(ctr, key), want, "counter {ctr:08x?} key {key:08x?}");
+        }
+    }
+
+    #[test]
+    fn neighbouring_counters_differ() {
+        let key = seed_key(42);
+        assert_ne!(external_block(key, 0, 0), external_block(key, 1, 0));
+        assert_ne!(external_block(key, 0, 0), external_block(key, 0, 1));
+        assert_ne!(external_block(key, 0, 0), external_block(seed_key(43), 0, 0));
+        assert_eq!(
+            external_uniform(key, 6, 9),
+            external_block(key, 1, 9)[2],
+            "neuron 6 is lane 2 of block 1"
+        );
+    }
+}
