@@ -1,0 +1,50 @@
+//! Times one panel on the cpu backend (and optionally the reference) and checks they agree:
+//! `cargo run --release -p brunel-cpu --example cpu_panel -- G RATIO MS THREADS [KERNEL] [check]`.
+use brunel_core::*;
+use brunel_cpu::{CpuBackend, Kernel};
+use std::time::Instant;
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let mut c = Config::default();
+    c.synapse.g = a[1].parse().unwrap();
+    c.input.ratio = a[2].parse().unwrap();
+    c.simulation.duration = a[3].parse().unwrap();
+    let threads: usize = a[4].parse().unwrap();
+    let kernel = match a.get(5).map(String::as_str) {
+        Some("generic") => Kernel::Generic,
+        Some("blocks") => Kernel::Blocks,
+        Some("avx2") => Kernel::Avx2,
+        Some("avx512") => Kernel::Avx512,
+        _ => Kernel::Auto,
+    };
+    let check = a.iter().any(|s| s == "check");
+    let t = Instant::now();
+    let net = Network::build(&c, Par::threads(threads));
+    let build = t.elapsed().as_secs_f64();
+    let m = Model::new(&c);
+    let t = Instant::now();
+    let mut b = CpuBackend::with_kernel(&m, &net, Par::threads(threads), kernel).unwrap();
+    let setup = t.elapsed().as_secs_f64();
+    let mut rec = SpikeRecorder::new(RecordSpikes::All, m.steps);
+    let t = Instant::now();
+    b.run(m.steps, &mut rec).unwrap();
+    let run = t.elapsed().as_secs_f64();
+    let spikes: u64 = rec.counts.iter().map(|&c| c as u64).sum();
+    println!(
+        "{}: build {build:.3}s setup {setup:.3}s run {run:.3}s spikes {spikes}",
+        b.info().device
+    );
+    if check {
+        let mut r = ReferenceBackend::new(&m, &net);
+        let mut rr = SpikeRecorder::new(RecordSpikes::All, m.steps);
+        let t = Instant::now();
+        r.run(m.steps, &mut rr).unwrap();
+        println!("reference run {:.3}s", t.elapsed().as_secs_f64());
+        assert_eq!(rr, rec, "spikes differ");
+        let (s1, s2) = (r.state().unwrap(), b.state().unwrap());
+        assert_eq!(s1.first_difference(&s2), None, "state differs");
+        assert_eq!(s1.step, s2.step);
+        println!("identical");
+    }
+}

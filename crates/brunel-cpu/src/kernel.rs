@@ -1,0 +1,367 @@
+//! The two halves of a batch of steps, for one part of the neurons: delivering the spikes of
+//! the previous batch into the part's arrival counters, and advancing the part's neurons.
+//!
+//! Every neuron does exactly what `brunel_core::ReferenceBackend` does, in the same order of
+//! floating-point operations (`v *= decay`, then `v += J·(x + n_exc) + (−gJ)·n_inh`, the
+//! expression of [`brunel_core::Model::input`]); only the order in which neurons and steps are
+//! visited differs, and no neuron's result depends on that order.
+
+use brunel_core::{rng, Model};
+
+use crate::philox::{self, WIDTH};
+
+/// An arrival counter holding both the excitatory and the inhibitory count of one neuron at
+/// one step.
+pub(crate) trait Counter:
+    Copy + Default + Send + Sync + std::ops::AddAssign + 'static
+{
+    /// Increment of one excitatory arrival.
+    const EXC: Self;
+    /// Increment of one inhibitory arrival.
+    const INH: Self;
+    /// The largest in-degree (of either kind) the counter holds without overflow.
+    const LIMIT: u64;
+    /// (excitatory, inhibitory) counts.
+    fn split(self) -> (u32, u32);
+    /// The counters as packed u32 (excitatory low 16 bits), if that is their form.
+    fn packed(ring: &mut [Self]) -> Option<&mut [u32]>;
+}
+
+/// Excitatory count in the low 16 bits, inhibitory in the high 16: one scattered add per
+/// synapse and 4 bytes per neuron and step of delay.
+impl Counter for u32 {
+    const EXC: u32 = 1;
+    const INH: u32 = 1 << 16;
+    const LIMIT: u64 = 0xFFFF;
+    #[inline(always)]
+    fn split(self) -> (u32, u32) {
+        (self & 0xFFFF, self >> 16)
+    }
+    #[inline(always)]
+    fn packed(ring: &mut [u32]) -> Option<&mut [u32]> {
+        Some(ring)
+    }
+}
+
+/// Two 32-bit halves: for in-degrees above 65 535.
+impl Counter for u64 {
+    const EXC: u64 = 1;
+    const INH: u64 = 1 << 32;
+    const LIMIT: u64 = u32::MAX as u64;
+    #[inline(always)]
+    fn split(self) -> (u32, u32) {
+        (self as u32, (self >> 32) as u32)
+    }
+    #[inline(always)]
+    fn packed(_ring: &mut [u64]) -> Option<&mut [u32]> {
+        None
+    }
+}
+
+/// Internal mark of "never spiked": far enough below 0 that `k − last` neither overflows nor
+/// falls below any refractory period (spike steps are >= 0, so any negative value means never).
+pub(crate) const NEVER_INTERNAL: i64 = i64::MIN / 2;
+
+/// The spikes of the steps `first .. first + used` of one part, one ascending list per step.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub first: u64,
+    pub used: usize,
+    pub steps: Vec<Vec<u32>>,
+}
+
+impl Batch {
+    pub fn with_steps(capacity: usize) -> Batch {
+        Batch {
+            first: 0,
+            used: 0,
+            steps: (0..capacity).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    pub fn start(&mut self, first: u64, used: usize) {
+        self.first = first;
+        self.used = used;
+        for s in &mut self.steps[..used] {
+            s.clear();
+        }
+    }
+
+    pub fn spikes(&self) -> &[Vec<u32>] {
+        &self.steps[..self.used]
+    }
+}
+
+/// The synapses of one part as the delivery loop sees them.
+pub(crate) trait Rows: Sync {
+    fn row(&self, s: u32) -> &[u16];
+}
+
+impl Rows for crate::layout::PartSynapses {
+    #[inline(always)]
+    fn row(&self, s: u32) -> &[u16] {
+        crate::layout::PartSynapses::row(self, s)
+    }
+}
+
+/// Adds the spikes of `pending` (every part's last batch) to the counters of this part: a
+/// spike of step s arrives at step s + D, whose ring slot is s mod D.
+#[inline(never)]
+pub(crate) fn deliver<C: Counter>(
+    rows: &impl Rows,
+    ring: &mut [C],
+    len: usize,
+    m: &Model,
+    pending: &[Batch],
+) {
+    let d = m.delay_steps as u64;
+    for batch in pending {
+        for (j, ids) in batch.spikes().iter().enumerate() {
+            let slot = ((batch.first + j as u64) % d) as usize;
+            let counters = &mut ring[slot * len..(slot + 1) * len];
+            let split = ids.partition_point(|&s| s < m.n_e);
+            for (ids, inc) in [(&ids[..split], C::EXC), (&ids[split..], C::INH)] {
+                for &s in ids {
+                    for &t in rows.row(s) {
+                        counters[t as usize] += inc;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One part's neurons and counters during a batch.
+pub(crate) struct PartView<'a, C> {
+    /// Global id of the part's first neuron (a multiple of [`WIDTH`]).
+    pub lo: u32,
+    pub v: &'a mut [f64],
+    pub last: &'a mut [i64],
+    /// `delay_steps` slots of `v.len()` counters.
+    pub ring: &'a mut [C],
+}
+
+/// Which neuron loop runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loop {
+    /// One neuron at a time, any counter and table: [`update_generic`].
+    Generic,
+    /// Blocks of [`WIDTH`] neurons, compiled for the baseline of the target.
+    Blocks,
+    /// Blocks, compiled with AVX2 and FMA enabled (FMA is never contracted into: Rust does not
+    /// fuse a * b + c on its own).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// Blocks, compiled with AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+/// Advances a part's neurons by `b` steps from step `k0`, appending the spikes of step
+/// `k0 + j` to `out[j]` in ascending order.
+pub(crate) fn update<C: Counter>(
+    how: Loop,
+    m: &Model,
+    thresholds: &[u32],
+    part: PartView<'_, C>,
+    k0: u64,
+    b: usize,
+    out: &mut [Vec<u32>],
+) {
+    match how {
+        Loop::Generic => update_generic(m, part, 0, k0, b, out),
+        Loop::Blocks => update_blocks(m, thresholds, part, k0, b, out),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Loop::Avx2` is only chosen after `is_x86_feature_detected!("avx2")` and
+        // `("fma")` (see `lib.rs`).
+        Loop::Avx2 => unsafe { update_avx2(m, thresholds, part, k0, b, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Loop::Avx512` is only chosen after detecting avx512f, bw, dq and vl.
+        Loop::Avx512 => unsafe { update_avx512(m, thresholds, part, k0, b, out) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2,popcnt")]
+fn update_avx2<C: Counter>(
+    m: &Model,
+    thresholds: &[u32],
+    part: PartView<'_, C>,
+    k0: u64,
+    b: usize,
+    out: &mut [Vec<u32>],
+) {
+    update_blocks(m, thresholds, part, k0, b, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi1,bmi2,popcnt")]
+fn update_avx512<C: Counter>(
+    m: &Model,
+    thresholds: &[u32],
+    part: PartView<'_, C>,
+    k0: u64,
+    b: usize,
+    out: &mut [Vec<u32>],
+) {
+    update_blocks(m, thresholds, part, k0, b, out)
+}
+
+/// Tables up to this length are evaluated in full for every lane (branch-free); longer ones
+/// (many external inputs at a high rate) go through [`update_generic`].
+pub(crate) const MAX_BLOCK_TABLE: usize = 64;
+
+/// Blocks of [`WIDTH`] neurons, each advanced over the whole batch while its state stays in
+/// registers; the counters must be packed u32 and the table short, otherwise (and for the last,
+/// partial block) the generic loop runs.
+#[inline(always)]
+fn update_blocks<C: Counter>(
+    m: &Model,
+    thresholds: &[u32],
+    part: PartView<'_, C>,
+    k0: u64,
+    b: usize,
+    out: &mut [Vec<u32>],
+) {
+    let len = part.v.len();
+    let PartView { lo, v, last, ring } = part;
+    let blocks = if thresholds.len() <= MAX_BLOCK_TABLE {
+        len / WIDTH * WIDTH
+    } else {
+        0
+    };
+    let full = match C::packed(ring) {
+        Some(packed) if blocks > 0 => {
+            for c in (0..blocks).step_by(WIDTH) {
+                let vb: &mut [f64; WIDTH] = (&mut v[c..c + WIDTH]).try_into().expect("block");
+                let lb: &mut [i64; WIDTH] = (&mut last[c..c + WIDTH]).try_into().expect("block");
+                let gid0 = lo + c as u32;
+                if m.accumulates() {
+                    block::<true>(m, thresholds, gid0, vb, lb, packed, len, c, k0, b, out);
+                } else {
+                    block::<false>(m, thresholds, gid0, vb, lb, packed, len, c, k0, b, out);
+                }
+            }
+            blocks
+        }
+        _ => 0,
+    };
+    let rest = PartView { lo, v, last, ring };
+    update_generic(m, rest, full, k0, b, out);
+}
+
+/// [`WIDTH`] neurons from global id `gid0` (local index `c`) over `b` steps.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the hot loop's state, passed apart so it stays in registers
+fn block<const ACCUMULATE: bool>(
+    m: &Model,
+    thresholds: &[u32],
+    gid0: u32,
+    v: &mut [f64; WIDTH],
+    last: &mut [i64; WIDTH],
+    ring: &mut [u32],
+    len: usize,
+    c: usize,
+    k0: u64,
+    b: usize,
+    out: &mut [Vec<u32>],
+) {
+    let d = m.delay_steps as u64;
+    let ref_steps = m.ref_steps as i64;
+    let (decay, theta, v_reset, j_exc, j_inh) = (m.decay, m.theta, m.v_reset, m.j_exc, m.j_inh);
+    let mut vv = *v;
+    let mut ll = *last;
+    let block0 = gid0 / 4;
+    for j in 0..b {
+        let k = k0 + j as u64;
+        let ki = k as i64;
+        let slot = (k % d) as usize;
+        let at = slot * len + c;
+        let cnt: &mut [u32; WIDTH] = (&mut ring[at..at + WIDTH]).try_into().expect("block");
+        let u = philox::external_uniforms(m.key, block0, k);
+        // Binomial by inversion: X = #{k : T_k <= u}, every threshold against every lane.
+        let mut x = [0u32; WIDTH];
+        for &t in thresholds {
+            for i in 0..WIDTH {
+                x[i] += (t <= u[i]) as u32;
+            }
+        }
+        let mut spiked = [false; WIDTH];
+        let mut any = false;
+        for i in 0..WIDTH {
+            let not_refractory = ki - ll[i] >= ref_steps;
+            let vd = if not_refractory { vv[i] * decay } else { vv[i] };
+            let spike = not_refractory & (vd > theta);
+            let (e, h) = cnt[i].split();
+            // Model::input, with exact i32 conversions (every count here is below 2^31:
+            // x <= MAX_BLOCK_TABLE, e and h <= 0xFFFF).
+            let input = j_exc * (f64::from(x[i] as i32) + f64::from(e as i32))
+                + j_inh * f64::from(h as i32);
+            let receives = ACCUMULATE || (not_refractory & !spike);
+            let vn = if receives { vd + input } else { vd };
+            vv[i] = if spike { v_reset } else { vn };
+            ll[i] = if spike { ki } else { ll[i] };
+            spiked[i] = spike;
+            any |= spike;
+        }
+        *cnt = [0; WIDTH];
+        if any {
+            for i in 0..WIDTH {
+                if spiked[i] {
+                    out[j].push(gid0 + i as u32);
+                }
+            }
+        }
+    }
+    *v = vv;
+    *last = ll;
+}
+
+/// Neurons `from..` of the part, one at a time: the reference's loop body, any counter, any
+/// table.
+#[inline(always)]
+fn update_generic<C: Counter>(
+    m: &Model,
+    part: PartView<'_, C>,
+    from: usize,
+    k0: u64,
+    b: usize,
+    out: &mut [Vec<u32>],
+) {
+    let PartView { lo, v, last, ring } = part;
+    let len = v.len();
+    if from == len {
+        return;
+    }
+    let d = m.delay_steps as u64;
+    for j in 0..b {
+        let k = k0 + j as u64;
+        let ki = k as i64;
+        let slot = (k % d) as usize;
+        let counters = &mut ring[slot * len..(slot + 1) * len];
+        for i in from..len {
+            let mut not_refractory = ki - last[i] >= m.ref_steps as i64;
+            let mut vi = v[i];
+            if not_refractory {
+                vi *= m.decay;
+            }
+            let spike = not_refractory && vi > m.theta;
+            if spike {
+                last[i] = ki;
+                not_refractory = false;
+                out[j].push(lo + i as u32);
+            }
+            let (e, h) = std::mem::take(&mut counters[i]).split();
+            if m.accumulates() || not_refractory {
+                let x = m
+                    .external
+                    .sample(rng::external_uniform(m.key, lo + i as u32, k));
+                vi += m.input(x, e, h);
+            }
+            if spike {
+                vi = m.v_reset;
+            }
+            v[i] = vi;
+        }
+    }
+}
