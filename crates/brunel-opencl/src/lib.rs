@@ -1,69 +1,40 @@
-//! brunel-opencl: the OpenCL backend. (Interface fixed; implementation in progress.)
+//! brunel-opencl: the OpenCL backend (any GPU; PoCL on the CPU), bit-identical to
+//! [`brunel_core::ReferenceBackend`].
+//!
+//! - [`probe`] lists the devices; it never panics and never stalls, and "no platform" is an
+//!   [`Error::Unavailable`];
+//! - [`OpenClBackend`] runs the model: every launch of `advance_*` moves every neuron up to
+//!   `delay_steps` steps ahead from arrivals already in a ring of `delay_steps` slots, and one
+//!   launch of `propagate` delivers the spikes of those steps with integer atomics;
+//! - [`ProgramCache`] keeps the compiled program per (device, source, options) so that a process
+//!   that makes many backends compiles once (PoCL compiles slowly).
+//!
+//! Kernel source: `src/kernels/brunel.cl` (FP contraction off, f64 state).
 
-use brunel_core::{Backend, BackendInfo, Error, HostState, Model, Network, Recorder, Result};
+mod backend;
+mod cache;
+mod device;
 
-/// Kind of an OpenCL device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceKind {
-    Gpu,
-    Cpu,
-    Other,
-}
+pub use backend::{OpenClBackend, Tuning};
+pub use cache::ProgramCache;
+pub use device::{
+    default_device, device_from_env, probe, DeviceInfo, DeviceKind, DEVICE_ENV, KERNEL_SOURCE,
+};
 
-/// One OpenCL device found on this machine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceInfo {
-    /// Index in the list `brunel backends` prints (the `--device` value).
-    pub index: usize,
-    pub platform: String,
-    pub name: String,
-    pub kind: DeviceKind,
-    /// Whether the device supports f64 (required).
-    pub fp64: bool,
-    pub compute_units: u32,
-}
+use brunel_core::Error;
 
-/// Lists the OpenCL devices; an error (never a panic, never a 10 s stall) when there is no
-/// platform.
-pub fn probe() -> Result<Vec<DeviceInfo>> {
-    Err(unavailable("not implemented yet"))
-}
-
-fn unavailable(message: &str) -> Error {
+/// `Error::Unavailable` for this backend.
+pub(crate) fn unavailable(message: impl Into<String>) -> Error {
     Error::Unavailable {
         backend: "opencl".into(),
         message: message.into(),
     }
 }
 
-/// The OpenCL backend.
-pub struct OpenClBackend {
-    device: DeviceInfo,
-}
-
-impl OpenClBackend {
-    /// Builds the kernels and uploads state and network to device `device` (index from
-    /// [`probe`]; `None`: the default choice: the fastest non-CPU device, else the first).
-    pub fn new(_model: &Model, _network: &Network, _device: Option<usize>) -> Result<OpenClBackend> {
-        Err(unavailable("not implemented yet"))
-    }
-}
-
-impl Backend for OpenClBackend {
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            name: "opencl".into(),
-            device: self.device.name.clone(),
-            threads: self.device.compute_units as usize,
-        }
-    }
-    fn run(&mut self, _steps: u64, _recorder: &mut dyn Recorder) -> Result<()> {
-        unreachable!("OpenClBackend::new never succeeds yet")
-    }
-    fn state(&self) -> Result<HostState> {
-        unreachable!("OpenClBackend::new never succeeds yet")
-    }
-    fn step(&self) -> u64 {
-        0
+/// `Error::Backend` for this backend: what was being done, and OpenCL's error.
+pub(crate) fn failed(what: &str, err: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: "opencl".into(),
+        message: format!("{what}: {err}"),
     }
 }

@@ -1,0 +1,200 @@
+#pragma OPENCL FP_CONTRACT OFF
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+
+// The Brunel (2000) time step of brunel_core::ReferenceBackend, bit for bit.
+//
+// - `advance_*` run `batch` (<= delay) consecutive steps of every neuron from arrivals that are
+//   already in the ring (spikes of steps < k0 have all been propagated), and append every spike
+//   to one list as ((step - k0) << 32 | neuron).
+// - `propagate` delivers the spikes of that list into the ring: one work-group per spike,
+//   integer atomics, so the counts do not depend on the order of work-items.
+//
+// Floating point: only *, + and >, in Model::input's order; FP_CONTRACT OFF forbids fusing
+// a*b+c into an fma. Counts are converted exactly (uint -> double).
+
+// Philox4x32-10, as brunel_core::rng.
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+#define STREAM_EXTERNAL 0x45585400u
+// brunel_core::NEVER = i64::MIN.
+#define NEVER (-9223372036854775807L - 1L)
+
+uint4 philox4x32_10(uint4 ctr, uint2 key) {
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            key.x += PHILOX_W0;
+            key.y += PHILOX_W1;
+        }
+        uint hi0 = mul_hi(PHILOX_M0, ctr.x);
+        uint lo0 = PHILOX_M0 * ctr.x;
+        uint hi1 = mul_hi(PHILOX_M1, ctr.z);
+        uint lo1 = PHILOX_M1 * ctr.z;
+        ctr = (uint4)(hi1 ^ ctr.y ^ key.x, lo1, hi0 ^ ctr.w ^ key.y, lo0);
+    }
+    return ctr;
+}
+
+// The uniforms of neurons 4*block .. 4*block+3 at `step` (rng::external_block).
+uint4 external_block(uint2 key, uint block, ulong step) {
+    return philox4x32_10((uint4)(block, (uint)step, (uint)(step >> 32), STREAM_EXTERNAL), key);
+}
+
+// Binomial sample: the number of thresholds <= u (BinomialTable::thresholds_u32, ascending).
+uint binomial_sample(__global const uint *thresholds, uint n_thresholds, uint u) {
+    uint x = 0;
+    while (x < n_thresholds && thresholds[x] <= u) {
+        x++;
+    }
+    return x;
+}
+
+// Constants of the step (brunel_core::Model), passed as kernel arguments.
+typedef struct {
+    double decay;
+    double theta;
+    double v_reset;
+    double j_exc;
+    double j_inh;
+    long ref_steps;
+    int accumulate;
+} params_t;
+
+// One step of neuron i: ReferenceBackend::advance, steps 1-5. Returns whether it spiked.
+int neuron_step(uint i, uint n, ulong k, uint slot, uint u, double *v, long *last,
+                __global uint *arr_exc, __global uint *arr_inh,
+                __global const uint *thresholds, uint n_thresholds, const params_t *p) {
+    // 1. Refractoriness.
+    int not_refractory = (*last == NEVER) || ((long)k - *last >= p->ref_steps);
+    // 2. State update.
+    double vv = *v;
+    if (not_refractory) {
+        vv = vv * p->decay;
+    }
+    // 3. Threshold, strict.
+    int spiked = not_refractory && (vv > p->theta);
+    if (spiked) {
+        *last = (long)k;
+        not_refractory = 0;
+    }
+    // 4. Synapses: arrivals of this step are taken out of the ring whether used or not.
+    ulong at = (ulong)slot * n + i;
+    uint n_exc = arr_exc[at];
+    uint n_inh = arr_inh[at];
+    arr_exc[at] = 0;
+    arr_inh[at] = 0;
+    if (p->accumulate || not_refractory) {
+        uint x = binomial_sample(thresholds, n_thresholds, u);
+        double in_exc = p->j_exc * ((double)x + (double)n_exc);
+        double in_inh = p->j_inh * (double)n_inh;
+        vv = vv + (in_exc + in_inh);
+    }
+    // 5. Reset.
+    if (spiked) {
+        vv = p->v_reset;
+    }
+    *v = vv;
+    return spiked;
+}
+
+void push_spike(__global uint *spike_count, __global ulong *spike_list, uint b, uint i) {
+    uint at = atomic_inc(spike_count);
+    spike_list[at] = ((ulong)b << 32) | (ulong)i;
+}
+
+// One work-item per neuron (GPUs): each draws its Philox block and keeps its own lane.
+__kernel void advance_neurons(
+    __global double *v, __global long *last_spike,
+    __global uint *arr_exc, __global uint *arr_inh,
+    __global const uint *thresholds, uint n_thresholds,
+    __global uint *spike_count, __global ulong *spike_list,
+    uint n, uint delay, ulong k0, uint batch,
+    double decay, double theta, double v_reset, double j_exc, double j_inh,
+    uint ref_steps, uint accumulate, uint key0, uint key1) {
+    uint i = get_global_id(0);
+    if (i >= n) {
+        return;
+    }
+    params_t p = {decay, theta, v_reset, j_exc, j_inh, (long)ref_steps, (int)accumulate};
+    uint2 key = (uint2)(key0, key1);
+    double vv = v[i];
+    long last = last_spike[i];
+    for (uint b = 0; b < batch; b++) {
+        ulong k = k0 + b;
+        uint slot = (uint)(k % delay);
+        uint4 r = external_block(key, i / 4, k);
+        uint lane = i % 4;
+        uint u = lane == 0 ? r.x : lane == 1 ? r.y : lane == 2 ? r.z : r.w;
+        if (neuron_step(i, n, k, slot, u, &vv, &last, arr_exc, arr_inh, thresholds,
+                        n_thresholds, &p)) {
+            push_spike(spike_count, spike_list, b, i);
+        }
+    }
+    v[i] = vv;
+    last_spike[i] = last;
+}
+
+// One work-item per block of four neurons (CPUs): one Philox call serves all four.
+__kernel void advance_blocks(
+    __global double *v, __global long *last_spike,
+    __global uint *arr_exc, __global uint *arr_inh,
+    __global const uint *thresholds, uint n_thresholds,
+    __global uint *spike_count, __global ulong *spike_list,
+    uint n, uint delay, ulong k0, uint batch,
+    double decay, double theta, double v_reset, double j_exc, double j_inh,
+    uint ref_steps, uint accumulate, uint key0, uint key1) {
+    uint block = get_global_id(0);
+    uint first = block * 4;
+    if (first >= n) {
+        return;
+    }
+    uint lanes = min(4u, n - first);
+    params_t p = {decay, theta, v_reset, j_exc, j_inh, (long)ref_steps, (int)accumulate};
+    uint2 key = (uint2)(key0, key1);
+    double vv[4];
+    long last[4];
+    for (uint l = 0; l < lanes; l++) {
+        vv[l] = v[first + l];
+        last[l] = last_spike[first + l];
+    }
+    for (uint b = 0; b < batch; b++) {
+        ulong k = k0 + b;
+        uint slot = (uint)(k % delay);
+        uint4 r = external_block(key, block, k);
+        uint us[4] = {r.x, r.y, r.z, r.w};
+        for (uint l = 0; l < lanes; l++) {
+            if (neuron_step(first + l, n, k, slot, us[l], &vv[l], &last[l], arr_exc, arr_inh,
+                            thresholds, n_thresholds, &p)) {
+                push_spike(spike_count, spike_list, b, first + l);
+            }
+        }
+    }
+    for (uint l = 0; l < lanes; l++) {
+        v[first + l] = vv[l];
+        last_spike[first + l] = last[l];
+    }
+}
+
+// Delivers the spikes of the last advance: spike e is handled by work-group e; its work-items
+// stride over the source's row. A spike of step k0 + b arrives at step k0 + b + delay, whose
+// ring slot is (k0 + b) % delay.
+__kernel void propagate(
+    __global const ulong *offsets, __global const uint *targets,
+    __global uint *arr_exc, __global uint *arr_inh,
+    __global const ulong *spike_list, uint n_spikes,
+    uint n, uint n_e, uint delay, ulong k0) {
+    uint e = get_group_id(0);
+    if (e >= n_spikes) {
+        return;
+    }
+    ulong entry = spike_list[e];
+    uint s = (uint)entry;
+    uint b = (uint)(entry >> 32);
+    uint slot = (uint)((k0 + b) % delay);
+    __global uint *arr = (s < n_e ? arr_exc : arr_inh) + (ulong)slot * n;
+    ulong end = offsets[s + 1];
+    for (ulong j = offsets[s] + get_local_id(0); j < end; j += get_local_size(0)) {
+        atomic_inc(&arr[targets[j]]);
+    }
+}

@@ -1,0 +1,64 @@
+//! With no OpenCL platform (the ICD loader pointed at an empty vendor directory), probing and
+//! construction return a clear "unavailable" error at once: no panic, no 10 s retry. The check
+//! runs in a child process (this test binary, re-invoked), so that the loader's state in other
+//! tests is unaffected.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use brunel_core::{Config, Error, Model, Network, Par};
+
+const CHILD: &str = "BRUNEL_OPENCL_NO_PLATFORM_CHILD";
+
+#[test]
+fn no_platform_is_a_clear_error_without_delay() {
+    let vendors = std::env::temp_dir().join(format!("brunel-no-icd-{}", std::process::id()));
+    std::fs::create_dir_all(&vendors).unwrap();
+    let start = Instant::now();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["child_without_platform", "--exact", "--nocapture"])
+        .env(CHILD, "1")
+        .env("OCL_ICD_VENDORS", &vendors)
+        .env_remove("OPENCL_VENDOR_PATH")
+        .output()
+        .unwrap();
+    let elapsed = start.elapsed();
+    let _ = std::fs::remove_dir(&vendors);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child failed:\n{text}");
+    assert!(
+        text.contains("CHILD CHECKED"),
+        "the child test did not run:\n{text}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "probing took {elapsed:?}: it must not retry"
+    );
+}
+
+#[test]
+fn child_without_platform() {
+    if std::env::var_os(CHILD).is_none() {
+        return; // only meaningful in the child process set up above
+    }
+    let err = brunel_opencl::probe().expect_err("no platform in the child");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    assert!(
+        text.starts_with("opencl backend unavailable: no OpenCL platform found"),
+        "{text}"
+    );
+    let mut c = Config::default();
+    c.network.n_e = 40;
+    let model = Model::new(&c);
+    let network = Network::build(&c, Par::Seq);
+    let err = brunel_opencl::OpenClBackend::new(&model, &network, None)
+        .err()
+        .expect("no backend without a platform");
+    assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+    println!("CHILD CHECKED: {text}");
+}

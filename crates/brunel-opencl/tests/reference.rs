@@ -1,0 +1,248 @@
+//! The OpenCL backend against the reference backend, bit for bit, on whatever OpenCL device
+//! this machine has (PoCL in CI). Without a device every test prints `SKIPPED: reason`, and
+//! fails if `BRUNEL_REQUIRE` contains `opencl`.
+
+use brunel_core::{
+    Backend, Config, Connectivity, Model, Network, Par, RecordSpikes, ReferenceBackend,
+    RefractoryInput, SpikeRecorder,
+};
+use brunel_opencl::{OpenClBackend, ProgramCache, Tuning};
+
+/// Whether an OpenCL device is here; `false` (after printing why) means skip the test.
+fn device_present() -> bool {
+    match brunel_opencl::probe() {
+        Ok(devices) if !devices.is_empty() => true,
+        Ok(_) => skip("no OpenCL device"),
+        Err(e) => skip(&e.to_string()),
+    }
+}
+
+fn skip(reason: &str) -> bool {
+    let required = std::env::var("BRUNEL_REQUIRE").unwrap_or_default();
+    if required.split(',').any(|r| r.trim() == "opencl") {
+        panic!("opencl is required (BRUNEL_REQUIRE) but unavailable: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+    false
+}
+
+/// A small network of `n_e` excitatory neurons, strongly coupled so that recurrent input
+/// matters.
+fn small(n_e: u64, connectivity: Connectivity, refractory: RefractoryInput) -> Config {
+    let mut c = Config::default();
+    c.network.n_e = n_e;
+    c.network.connectivity = connectivity;
+    c.neuron.refractory_input = refractory;
+    c.synapse.j = 0.3;
+    c.simulation.seed = 20260;
+    c
+}
+
+/// Runs the reference and the OpenCL backend for `steps` steps, the OpenCL one in calls of
+/// `chunks` steps (cycled), and asserts identical spikes, counts and final state. Returns the
+/// number of spikes.
+fn compare(config: &Config, steps: u64, chunks: &[u64], tuning: Option<Tuning>) -> u64 {
+    config.validate().expect("valid config");
+    let model = Model::new(config);
+    let network = Network::build(config, Par::threads(0));
+    let mut reference = ReferenceBackend::new(&model, &network);
+    let mut want = SpikeRecorder::new(RecordSpikes::All, steps);
+    reference.run(steps, &mut want).unwrap();
+
+    let mut opencl =
+        OpenClBackend::with_cache(&model, &network, None, tuning, ProgramCache::global())
+            .expect("OpenCL backend");
+    let mut got = SpikeRecorder::new(RecordSpikes::All, steps);
+    let mut done = 0;
+    for &c in chunks.iter().cycle() {
+        if done == steps {
+            break;
+        }
+        let c = c.min(steps - done);
+        opencl.run(c, &mut got).unwrap();
+        done += c;
+    }
+    assert_eq!(opencl.step(), steps);
+    assert_eq!(got.counts.len(), want.counts.len(), "steps recorded");
+    if let Some(k) = (0..want.counts.len()).find(|&k| got.counts[k] != want.counts[k]) {
+        panic!(
+            "spike counts differ first at step {k}: opencl {} reference {} (tuning {:?})",
+            got.counts[k],
+            want.counts[k],
+            opencl.tuning()
+        );
+    }
+    assert!(
+        got.steps == want.steps && got.ids == want.ids,
+        "spike ids differ"
+    );
+    let (a, b) = (opencl.state().unwrap(), reference.state().unwrap());
+    assert_eq!(a.step, b.step);
+    if let Some(i) = a.first_difference(&b) {
+        panic!(
+            "final state differs at neuron {i}: v {:e} vs {:e}, last spike {} vs {}",
+            a.v[i], b.v[i], a.last_spike[i], b.last_spike[i]
+        );
+    }
+    want.ids.len() as u64
+}
+
+const SPLITS: [Tuning; 3] = [
+    Tuning {
+        neurons_per_item: 4,
+        advance_local: 64,
+        propagate_local: 1,
+    },
+    Tuning {
+        neurons_per_item: 1,
+        advance_local: 32,
+        propagate_local: 16,
+    },
+    Tuning {
+        neurons_per_item: 1,
+        advance_local: 128,
+        propagate_local: 128,
+    },
+];
+
+#[test]
+fn bernoulli_discard_is_bit_identical() {
+    if !device_present() {
+        return;
+    }
+    let c = small(400, Connectivity::Bernoulli, RefractoryInput::Discard);
+    let spikes = compare(&c, 600, &[600], None);
+    assert!(
+        spikes > 1000,
+        "the network should be active: {spikes} spikes"
+    );
+}
+
+#[test]
+fn fixed_indegree_accumulate_is_bit_identical() {
+    if !device_present() {
+        return;
+    }
+    let c = small(
+        402,
+        Connectivity::FixedIndegree,
+        RefractoryInput::Accumulate,
+    );
+    let spikes = compare(&c, 600, &[600], None);
+    assert!(
+        spikes > 1000,
+        "the network should be active: {spikes} spikes"
+    );
+}
+
+#[test]
+fn every_work_split_and_odd_chunks_give_the_same_bits() {
+    if !device_present() {
+        return;
+    }
+    // 501 neurons: not a multiple of 4 nor of any work-group size.
+    let mut c = small(401, Connectivity::Bernoulli, RefractoryInput::Discard);
+    c.input.ratio = 3.0;
+    for tuning in SPLITS {
+        let spikes = compare(&c, 500, &[1, 7, 15, 16, 3, 40], Some(tuning));
+        assert!(spikes > 1000, "{spikes} spikes");
+    }
+}
+
+#[test]
+fn delay_of_one_step_and_no_refractory_period() {
+    if !device_present() {
+        return;
+    }
+    for refractory in [RefractoryInput::Discard, RefractoryInput::Accumulate] {
+        let mut c = small(300, Connectivity::Bernoulli, refractory);
+        c.synapse.delay = 0.1;
+        c.neuron.tau_rp = 0.0;
+        c.synapse.g = 4.0;
+        let spikes = compare(&c, 400, &[400], None);
+        assert!(spikes > 1000, "{spikes} spikes");
+        for tuning in SPLITS {
+            compare(&c, 100, &[3, 1, 50], Some(tuning));
+        }
+    }
+}
+
+#[test]
+fn long_delay_and_long_refractory_period() {
+    if !device_present() {
+        return;
+    }
+    // 80 steps of delay: more than one launch's maximum batch.
+    let mut c = small(200, Connectivity::FixedIndegree, RefractoryInput::Discard);
+    c.synapse.delay = 8.0;
+    c.neuron.tau_rp = 5.0;
+    let spikes = compare(&c, 500, &[500], None);
+    assert!(spikes > 100, "{spikes} spikes");
+}
+
+/// Panel C of Fig. 8 at full size (12 500 neurons, 15.6 M synapses), 100 ms.
+#[test]
+fn full_size_panel_c_100_ms_is_bit_identical() {
+    if !device_present() {
+        return;
+    }
+    let mut c = Config::default();
+    c.simulation.duration = 100.0;
+    let spikes = compare(&c, c.steps(), &[c.steps()], None);
+    assert!(spikes > 10_000, "{spikes} spikes");
+}
+
+#[test]
+fn a_device_index_out_of_range_is_refused_with_the_list() {
+    if !device_present() {
+        return;
+    }
+    let c = small(40, Connectivity::Bernoulli, RefractoryInput::Discard);
+    let model = Model::new(&c);
+    let network = Network::build(&c, Par::Seq);
+    let err = OpenClBackend::new(&model, &network, Some(999))
+        .err()
+        .expect("index 999 is out of range");
+    let text = err.to_string();
+    assert!(text.contains("device index 999 is out of range"), "{text}");
+    assert!(
+        text.contains("[0] "),
+        "the message lists the devices: {text}"
+    );
+}
+
+#[test]
+fn the_program_is_compiled_once_per_cache() {
+    if !device_present() {
+        return;
+    }
+    let cache = ProgramCache::new();
+    let c = small(40, Connectivity::Bernoulli, RefractoryInput::Discard);
+    let model = Model::new(&c);
+    let network = Network::build(&c, Par::Seq);
+    for _ in 0..3 {
+        OpenClBackend::with_cache(&model, &network, None, None, &cache).unwrap();
+    }
+    assert_eq!(cache.builds(), 1);
+}
+
+#[test]
+fn a_kernel_build_failure_carries_the_build_log() {
+    if !device_present() {
+        return;
+    }
+    let cache = ProgramCache::new();
+    let err = cache
+        .check_source(
+            None,
+            "__kernel void broken(__global int *x) { x[0] = undeclared_name; }",
+            "",
+        )
+        .expect_err("the source does not compile");
+    let text = err.to_string();
+    assert!(text.contains("kernel build failed"), "{text}");
+    assert!(
+        text.contains("undeclared_name"),
+        "the build log names the error: {text}"
+    );
+}
