@@ -1,1 +1,92 @@
-fn main() {}
+//! `brunel`: runs the Brunel (2000) network, writes SONATA HDF5 result files, draws Fig. 8.
+//!
+//! ```text
+//! brunel run CONFIG [--backend reference|cpu|opencl|auto] [--threads N] [--device N]
+//!            [--seed N] [--duration MS] [--set key=value]... [--record first:50|all|none]
+//!            [--out FILE.h5] [--plot FILE.png] [--force]
+//! brunel plot FILE.h5 [FILE.h5 ...] -o FIG.png
+//! brunel info FILE.h5
+//! brunel backends
+//! ```
+
+/// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
+/// worth a panic, so write errors are ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+mod choose;
+mod info;
+mod output;
+mod plot;
+mod run;
+mod time;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Brunel (2000)'s network of 12 500 leaky integrate-and-fire neurons, as Brian2's example
+/// runs it.
+#[derive(Debug, Parser)]
+#[command(name = "brunel", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulates the network of a config file and writes an HDF5 result file (SONATA spikes,
+    /// population rate, provenance), then prints a summary.
+    Run(run::RunArgs),
+    /// Draws result files as Fig. 8's panels (raster of neurons 0..50 above the population
+    /// rate), side by side.
+    Plot {
+        /// Result files written by `brunel run`, one panel each, left to right.
+        #[arg(required = true, value_name = "FILE.h5")]
+        files: Vec<PathBuf>,
+        /// The PNG to write (replaced if it exists).
+        #[arg(short, long, value_name = "FIG.png")]
+        out: PathBuf,
+    },
+    /// Prints the summary of a result file: provenance, rates, spikes, timings.
+    Info {
+        /// A result file written by `brunel run`.
+        #[arg(value_name = "FILE.h5")]
+        file: PathBuf,
+    },
+    /// Lists the backends and OpenCL devices present on this machine.
+    Backends,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Plot { files, out } => plot::plot_files(files, out).map(|()| {
+            say!("figure {}", out.display());
+        }),
+        Command::Info { file } => info::info(file),
+        Command::Backends => info::backends(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            note!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

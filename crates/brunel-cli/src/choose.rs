@@ -1,0 +1,155 @@
+//! Which backend runs a simulation: the one switch point from a name on the command line to a
+//! `Box<dyn Backend>`. Everything below it is statically dispatched inside each backend.
+//!
+//! `auto` is resolved here, in [`choose_backend`], so that a later per-machine profile can be
+//! added in one place.
+
+use std::fmt;
+
+use anyhow::Result;
+use brunel_core::{Backend, Error, Model, Network, Par, ReferenceBackend};
+
+/// The `--backend` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// The scalar reference: one thread, the oracle.
+    Reference,
+    /// The multi-threaded CPU backend (rayon).
+    Cpu,
+    /// The OpenCL backend (GPU, or PoCL on the CPU).
+    #[value(name = "opencl")]
+    OpenCl,
+    /// The best backend present: cpu if it can be made here, else reference.
+    Auto,
+}
+
+/// A backend that can actually be constructed: `auto` resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Reference,
+    Cpu,
+    OpenCl,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Reference => "reference",
+            BackendKind::Cpu => "cpu",
+            BackendKind::OpenCl => "opencl",
+        })
+    }
+}
+
+/// How a backend is to be set up.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    /// Threads for the CPU backend (the reference always uses one).
+    pub par: Par,
+    /// OpenCL device index (`brunel backends` lists them); `None`: the backend's default.
+    pub device: Option<usize>,
+}
+
+/// The backend that will run, and why it was chosen (for `auto`).
+pub struct Chosen {
+    pub backend: Box<dyn Backend>,
+    pub kind: BackendKind,
+    /// Set when `auto` made the choice: which one and why.
+    pub reason: Option<String>,
+}
+
+/// Makes the backend `choice` names for `model` and `network`.
+///
+/// An explicit choice that cannot run here is an error (the backend's own message); `auto`
+/// takes cpu if it can be made here, else the reference, and says why.
+pub fn choose_backend(
+    choice: BackendChoice,
+    model: &Model,
+    network: &Network,
+    setup: Setup,
+) -> Result<Chosen> {
+    let explicit = |kind| -> Result<Chosen> {
+        Ok(Chosen {
+            backend: make(kind, model, network, setup)?,
+            kind,
+            reason: None,
+        })
+    };
+    match choice {
+        BackendChoice::Reference => explicit(BackendKind::Reference),
+        BackendChoice::Cpu => explicit(BackendKind::Cpu),
+        BackendChoice::OpenCl => explicit(BackendKind::OpenCl),
+        BackendChoice::Auto => match make(BackendKind::Cpu, model, network, setup) {
+            Ok(backend) => Ok(Chosen {
+                backend,
+                kind: BackendKind::Cpu,
+                reason: Some(format!(
+                    "auto chose cpu: the multi-threaded backend is available ({} threads)",
+                    setup.par.count()
+                )),
+            }),
+            Err(why) => Ok(Chosen {
+                backend: make(BackendKind::Reference, model, network, setup)?,
+                kind: BackendKind::Reference,
+                reason: Some(format!("auto chose reference: {why}")),
+            }),
+        },
+    }
+}
+
+/// Constructs one backend. The only place where a concrete backend becomes a `dyn Backend`.
+pub fn make(
+    kind: BackendKind,
+    model: &Model,
+    network: &Network,
+    setup: Setup,
+) -> brunel_core::Result<Box<dyn Backend>> {
+    match kind {
+        BackendKind::Reference => Ok(Box::new(ReferenceBackend::new(model, network))),
+        BackendKind::Cpu => Ok(Box::new(brunel_cpu::CpuBackend::new(
+            model, network, setup.par,
+        )?)),
+        BackendKind::OpenCl => make_opencl(model, network, setup.device),
+    }
+}
+
+#[cfg(feature = "opencl")]
+fn make_opencl(
+    model: &Model,
+    network: &Network,
+    device: Option<usize>,
+) -> brunel_core::Result<Box<dyn Backend>> {
+    Ok(Box::new(brunel_opencl::OpenClBackend::new(
+        model, network, device,
+    )?))
+}
+
+#[cfg(not(feature = "opencl"))]
+fn make_opencl(
+    _model: &Model,
+    _network: &Network,
+    _device: Option<usize>,
+) -> brunel_core::Result<Box<dyn Backend>> {
+    Err(not_compiled())
+}
+
+/// The error of an OpenCL request in a build without the `opencl` feature.
+#[cfg(not(feature = "opencl"))]
+pub fn not_compiled() -> Error {
+    Error::Unavailable {
+        backend: "opencl".into(),
+        message: "not compiled with OpenCL support (rebuild brunel-cli with the `opencl` feature)"
+            .into(),
+    }
+}
+
+/// Whether `kind` can be constructed on this machine: tried on a two-neuron network.
+pub fn probe(kind: BackendKind, setup: Setup) -> std::result::Result<(), Error> {
+    let mut config = brunel_core::Config::default();
+    config.network.n_e = 1;
+    config.network.gamma = 1.0;
+    config.simulation.duration = 1.0;
+    let model = Model::new(&config);
+    let network = Network::from_rows(1, &[vec![1], vec![0]]);
+    make(kind, &model, &network, setup).map(drop)
+}

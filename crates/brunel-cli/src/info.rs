@@ -1,0 +1,221 @@
+//! `brunel info` (the summary of a result file, also printed at the end of a run) and
+//! `brunel backends` (what can run on this machine).
+
+use std::path::Path;
+
+use anyhow::Result;
+use brunel_core::Par;
+
+use crate::choose::{probe, BackendKind, Setup};
+use crate::output::{self, Results};
+
+/// Prints the summary of a result file.
+pub fn info(path: &Path) -> Result<()> {
+    let r = output::read(path)?;
+    print_results(&r, Some(path));
+    let p = &r.provenance;
+    let config: Option<toml::Table> = p.config.parse().ok();
+    let get = |section: &str, key: &str| -> String {
+        config
+            .as_ref()
+            .and_then(|c| c.get(section))
+            .and_then(|s| s.get(key))
+            .map_or_else(|| "?".to_owned(), |v| v.to_string())
+    };
+    row(
+        "model",
+        format!(
+            "g = {}, nu_ext/nu_thr = {}, refractory input {}, connectivity {}",
+            get("synapse", "g"),
+            get("input", "ratio"),
+            get("neuron", "refractory_input"),
+            get("network", "connectivity"),
+        ),
+    );
+    let title = get("plot", "title");
+    if title != "\"\"" {
+        row("title", title);
+    }
+    row(
+        "recorded spikes",
+        format!(
+            "{} ({}), times {}",
+            count(r.timestamps.len() as u64),
+            get("record", "spikes").trim_matches('"'),
+            match (r.timestamps.first(), r.timestamps.last()) {
+                (Some(a), Some(b)) => format!("{a:.1}–{b:.1} ms"),
+                _ => "none".into(),
+            }
+        ),
+    );
+    let mean_rate = if r.rate.is_empty() {
+        0.0
+    } else {
+        r.rate.iter().sum::<f64>() / r.rate.len() as f64
+    };
+    row(
+        "population rate",
+        format!(
+            "{mean_rate:.2} Hz mean over the whole run, {:.1} Hz at most in one step",
+            r.rate.iter().copied().fold(0.0, f64::max)
+        ),
+    );
+    row("created", p.created.clone());
+    row("brunel version", p.brunel_version.clone());
+    Ok(())
+}
+
+fn row(label: &str, value: impl std::fmt::Display) {
+    say!("{label:<18}{value}");
+}
+
+/// `1234567` → `1,234,567`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The summary of a run: what `brunel run` prints at its end.
+pub fn print_results(r: &Results, out: Option<&Path>) {
+    let p = &r.provenance;
+    let s = &r.summary;
+    if let Some(out) = out {
+        row("result", out.display());
+    }
+    row(
+        "backend",
+        format!(
+            "{} on {}, {} thread{}",
+            p.backend,
+            p.device,
+            p.threads,
+            if p.threads == 1 { "" } else { "s" }
+        ),
+    );
+    row(
+        "neurons",
+        format!(
+            "{} ({} excitatory, {} inhibitory)",
+            count(s.n_neurons),
+            count(s.n_excitatory),
+            count(s.n_neurons - s.n_excitatory)
+        ),
+    );
+    row("synapses", count(p.n_synapses));
+    row("seed", p.seed);
+    row(
+        "simulated",
+        format!(
+            "{} ms ({} steps of {} ms)",
+            s.duration,
+            count(s.steps),
+            s.dt
+        ),
+    );
+    row(
+        "mean rate E / I",
+        format!(
+            "{:.2} Hz / {:.2} Hz (last 80 % of the run, from {} ms)",
+            s.mean_rate_exc,
+            s.mean_rate_inh,
+            (s.steps as f64 * 0.2).round() * s.dt
+        ),
+    );
+    row(
+        "mean CV of ISIs",
+        if s.mean_cv.is_nan() {
+            "undefined (no neuron has two intervals in the window)".to_owned()
+        } else {
+            format!("{:.3}", s.mean_cv)
+        },
+    );
+    row("spikes", count(s.spikes));
+    row("synaptic events", count(s.synaptic_events));
+    row("build time", format!("{:.3} s (network)", p.build_seconds));
+    row("run time", format!("{:.3} s", p.run_seconds));
+    let simulated_s = s.duration / 1000.0;
+    if p.run_seconds > 0.0 {
+        row(
+            "real-time factor",
+            format!(
+                "{:.3} (simulated time / run time; > 1 is faster than real time)",
+                simulated_s / p.run_seconds
+            ),
+        );
+        row(
+            "events/s",
+            format!(
+                "{:.3e} synaptic events per second",
+                s.synaptic_events as f64 / p.run_seconds
+            ),
+        );
+    }
+}
+
+/// Lists the backends and devices of this machine.
+pub fn backends() -> Result<()> {
+    let all = Par::threads(0).count();
+    let setup = Setup {
+        par: Par::threads(0),
+        device: None,
+    };
+    say!("reference  available: the scalar oracle, one thread");
+    match probe(BackendKind::Cpu, setup) {
+        Ok(()) => say!("cpu        available: {all} threads (--threads N; 0 = all)"),
+        Err(e) => say!("cpu        not available: {e} ({all} cores here)"),
+    }
+    opencl_devices();
+    Ok(())
+}
+
+#[cfg(feature = "opencl")]
+fn opencl_devices() {
+    match brunel_opencl::probe() {
+        Ok(devices) if devices.is_empty() => say!("opencl     no devices found"),
+        Ok(devices) => {
+            say!("opencl     {} device(s) (--device N):", devices.len());
+            for d in devices {
+                say!(
+                    "  [{}] {} — {} ({:?}, {} compute units{})",
+                    d.index,
+                    d.name,
+                    d.platform,
+                    d.kind,
+                    d.compute_units,
+                    if d.fp64 {
+                        ", fp64"
+                    } else {
+                        ", no fp64: cannot run brunel"
+                    }
+                );
+            }
+        }
+        Err(e) => say!("opencl     not available: {e}"),
+    }
+}
+
+#[cfg(not(feature = "opencl"))]
+fn opencl_devices() {
+    say!(
+        "opencl     not available: {}",
+        crate::choose::not_compiled()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands() {
+        assert_eq!(super::count(0), "0");
+        assert_eq!(super::count(999), "999");
+        assert_eq!(super::count(1000), "1,000");
+        assert_eq!(super::count(15_625_123), "15,625,123");
+    }
+}

@@ -1,0 +1,221 @@
+//! `brunel plot`: one panel per result file, as Brian2's example draws Fig. 8: a raster of
+//! neurons 0..50 over the plotted window on top, the population rate below over the same
+//! window. Several files are drawn side by side.
+//!
+//! The window, the rate axis and the title come from each file's `[plot]` config: window
+//! default the last 200 ms of the run, rate axis default the highest rate in the window (see
+//! brunel-core's config.rs).
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::output::{self, Results};
+
+/// DejaVu Sans (Bitstream Vera licence, see assets/DejaVuSans-LICENSE.txt), embedded so that
+/// no system font is needed.
+static DEJAVU_SANS: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FONT: &str = "DejaVu Sans";
+
+/// Neurons shown in the raster: 0..RASTER_NEURONS, as Brian2's `SpikeMonitor(neurons[:50])`.
+const RASTER_NEURONS: u64 = 50;
+/// Pixels of one panel.
+const PANEL_WIDTH: u32 = 560;
+const PANEL_HEIGHT: u32 = 720;
+/// Default plotted window: the last this many ms of the run.
+const DEFAULT_WINDOW_MS: f64 = 200.0;
+
+fn register_font() -> Result<()> {
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        result = plotters::style::register_font(FONT, FontStyle::Normal, DEJAVU_SANS)
+            .map_err(|_| anyhow!("the embedded DejaVu Sans font cannot be loaded"));
+    });
+    result
+}
+
+/// What one panel shows.
+struct Panel {
+    results: Results,
+    window: [f64; 2],
+    rate_max: f64,
+    title: String,
+}
+
+impl Panel {
+    fn from_file(path: &Path) -> Result<Panel> {
+        let results = output::read(path)?;
+        let config = brunel_core::Config::from_toml_with(
+            &results.provenance.config,
+            &format!("stored in {}", path.display()),
+            &[],
+        )?;
+        let end = results.start + results.rate.len() as f64 * results.dt;
+        let window = config
+            .plot
+            .window
+            .unwrap_or([(end - DEFAULT_WINDOW_MS).max(results.start), end]);
+        if window[0] >= end || window[1] <= results.start {
+            bail!(
+                "{}: plot.window [{}, {}] ms lies outside the run ({}–{} ms)",
+                path.display(),
+                window[0],
+                window[1],
+                results.start,
+                end
+            );
+        }
+        let rate_max = match config.plot.rate_max {
+            Some(r) => r,
+            None => {
+                let highest = in_window(&results, window)
+                    .map(|(_, r)| r)
+                    .fold(0.0, f64::max);
+                if highest > 0.0 {
+                    highest * 1.05
+                } else {
+                    1.0
+                }
+            }
+        };
+        let title = if config.plot.title.is_empty() {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            config.plot.title.clone()
+        };
+        Ok(Panel {
+            results,
+            window,
+            rate_max,
+            title,
+        })
+    }
+}
+
+/// (time, rate) of the steps inside `window`.
+fn in_window(r: &Results, window: [f64; 2]) -> impl Iterator<Item = (f64, f64)> + '_ {
+    r.rate
+        .iter()
+        .enumerate()
+        .map(move |(k, &rate)| (r.start + k as f64 * r.dt, rate))
+        .filter(move |&(t, _)| t >= window[0] && t <= window[1])
+}
+
+/// Draws one panel per file, side by side, into the PNG `out` (replaced if it exists).
+pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
+    if files.is_empty() {
+        bail!("no result file to plot");
+    }
+    match out.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("png") => {}
+        _ => bail!("{}: the figure must be a .png file", out.display()),
+    }
+    let panels = files
+        .iter()
+        .map(|f| Panel::from_file(f))
+        .collect::<Result<Vec<_>>>()?;
+    register_font()?;
+    let tmp = output::temp_beside(out)?;
+    draw(&panels, tmp.path())?;
+    tmp.persist(out)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write the figure {}", out.display()))?;
+    Ok(())
+}
+
+fn draw(panels: &[Panel], png: &Path) -> Result<()> {
+    let size = (PANEL_WIDTH * panels.len() as u32, PANEL_HEIGHT);
+    let root = BitMapBackend::new(png, size).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_error)?;
+    for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
+        draw_panel(area, panel)?;
+    }
+    root.present()
+        .map_err(plot_error)
+        .with_context(|| format!("cannot write {}", png.display()))
+}
+
+fn plot_error<E: std::error::Error + Send + Sync + 'static>(
+    e: DrawingAreaErrorKind<E>,
+) -> anyhow::Error {
+    anyhow!("drawing failed: {e}")
+}
+
+fn draw_panel(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    panel: &Panel,
+) -> Result<()> {
+    let [t0, t1] = panel.window;
+    let area = area.margin(8, 8, 8, 12);
+    let area = area
+        .titled(&panel.title, (FONT, 21).into_font().color(&BLACK))
+        .map_err(plot_error)?;
+    let (_, height) = area.dim_in_pixel();
+    let (top, bottom) = area.split_vertically(height * 62 / 100);
+    let label_font = (FONT, 16).into_font();
+    let tick_font = (FONT, 13).into_font();
+
+    // Raster: neurons 0..50 inside the window.
+    let mut raster = ChartBuilder::on(&top)
+        .margin_right(10)
+        .margin_top(4)
+        .x_label_area_size(8)
+        .y_label_area_size(58)
+        .build_cartesian_2d(t0..t1, -0.5..(RASTER_NEURONS as f64 - 0.5))
+        .map_err(plot_error)?;
+    raster
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(6)
+        .x_label_formatter(&|_| String::new())
+        .y_labels(6)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_desc("Neuron index")
+        .axis_desc_style(label_font.clone())
+        .label_style(tick_font.clone())
+        .draw()
+        .map_err(plot_error)?;
+    let spikes = panel
+        .results
+        .timestamps
+        .iter()
+        .zip(&panel.results.node_ids)
+        .filter(|&(&t, &id)| id < RASTER_NEURONS && t >= t0 && t <= t1);
+    raster
+        .draw_series(spikes.map(|(&t, &id)| Circle::new((t, id as f64), 1.6, BLACK.filled())))
+        .map_err(plot_error)?;
+
+    // Population rate over the same window.
+    let mut rate = ChartBuilder::on(&bottom)
+        .margin_right(10)
+        .margin_top(6)
+        .x_label_area_size(44)
+        .y_label_area_size(58)
+        .build_cartesian_2d(t0..t1, 0.0..panel.rate_max)
+        .map_err(plot_error)?;
+    rate.configure_mesh()
+        .disable_mesh()
+        .x_labels(6)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_labels(4)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_desc("Time (ms)")
+        .y_desc("Rate (Hz)")
+        .axis_desc_style(label_font)
+        .label_style(tick_font)
+        .draw()
+        .map_err(plot_error)?;
+    let max = panel.rate_max;
+    rate.draw_series(LineSeries::new(
+        in_window(&panel.results, panel.window).map(|(t, r)| (t, r.min(max))),
+        BLACK.stroke_width(1),
+    ))
+    .map_err(plot_error)?;
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! `brunel run`: config → network → backend → recorders → HDF5 (→ PNG).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use brunel_core::{Config, Model, Network, NeuronStats, Par, RecordSpikes, SpikeRecorder, Tee};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::choose::{choose_backend, BackendChoice, Setup};
+use crate::output::{self, Provenance, Results, Summary};
+
+/// Steps per call of the backend: the progress bar's granularity (10 ms of simulated time at
+/// dt = 0.1 ms).
+const CHUNK_STEPS: u64 = 100;
+
+/// A run shorter than this shows no progress bar.
+const QUIET_FOR: Duration = Duration::from_millis(500);
+
+/// The options of `brunel run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The config file (TOML; see configs/reference.toml for every key).
+    pub config: PathBuf,
+    /// Which backend simulates. `auto`: cpu if it can run here, else reference.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Threads for the network build and the cpu backend; 0 = all cores.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// OpenCL device index, as `brunel backends` lists them (opencl backend only).
+    #[arg(long, value_name = "N")]
+    pub device: Option<usize>,
+    /// Overrides simulation.seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Overrides simulation.duration (ms).
+    #[arg(long, value_name = "MS")]
+    pub duration: Option<f64>,
+    /// Overrides any config key, e.g. `--set synapse.g=6 --set neuron.refractory_input=accumulate`
+    /// (the value is TOML; a bare word is a string). Repeatable; applied in order.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Whose spikes are written: `first:N` (neurons 0..N), `all` or `none`. Overrides
+    /// record.spikes (default first:50, as Brian2's example).
+    #[arg(long, value_name = "first:N|all|none", value_parser = parse_record)]
+    pub record: Option<RecordSpikes>,
+    /// The HDF5 result file. Default: the config file's stem with `.h5`, in the current folder
+    /// (`configs/fig8_a.toml` → `./fig8_a.h5`).
+    #[arg(long, short, value_name = "FILE.h5")]
+    pub out: Option<PathBuf>,
+    /// Also draws the panel into this PNG once the result is written (replaced if it exists).
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+    /// Replace an existing result file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_record(s: &str) -> Result<RecordSpikes, String> {
+    s.parse()
+}
+
+/// The default output file of `config`: its stem with `.h5`, in the current folder.
+pub fn default_output(config: &Path) -> Result<PathBuf> {
+    let stem = config
+        .file_stem()
+        .with_context(|| format!("{} has no file name", config.display()))?;
+    let mut out = PathBuf::from(stem);
+    out.set_extension("h5");
+    Ok(out)
+}
+
+/// The config with the command line's overrides applied: `--set` in order, then `--seed`,
+/// `--duration` and `--record`, which win.
+pub fn load_config(args: &RunArgs) -> Result<Config> {
+    let mut overrides = args.set.clone();
+    if let Some(seed) = args.seed {
+        overrides.push(format!("simulation.seed={seed}"));
+    }
+    if let Some(ms) = args.duration {
+        if !ms.is_finite() {
+            bail!("--duration must be a finite number of ms, got {ms}");
+        }
+        overrides.push(format!("simulation.duration={ms:?}"));
+    }
+    if let Some(record) = args.record {
+        overrides.push(format!("record.spikes=\"{record}\""));
+    }
+    Ok(Config::from_file_with(&args.config, &overrides)?)
+}
+
+/// Runs a simulation and writes its result file.
+pub fn run(args: &RunArgs) -> Result<()> {
+    // Everything that can be refused is checked before the (possibly long) simulation.
+    let config = load_config(args)?;
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => default_output(&args.config)?,
+    };
+    if out.exists() && !args.force {
+        bail!(
+            "{} already exists; use --force to replace it",
+            out.display()
+        );
+    }
+    if out.is_dir() {
+        bail!("{} is a folder, not a result file", out.display());
+    }
+    // Proves that the folder exists and is writable; removed again at once.
+    drop(output::temp_beside(&out)?);
+    if let Some(png) = &args.plot {
+        drop(output::temp_beside(png)?);
+    }
+    match (args.device, args.backend) {
+        (Some(_), BackendChoice::Reference | BackendChoice::Cpu) => {
+            bail!("--device selects an OpenCL device; it needs --backend opencl")
+        }
+        (None, _) | (Some(_), BackendChoice::OpenCl | BackendChoice::Auto) => {}
+    }
+
+    let par = Par::threads(args.threads);
+    let model = Model::new(&config);
+    note!(
+        "building the network: {} neurons, about {:.3e} synapses ({} threads)",
+        model.n,
+        config.expected_synapses(),
+        par.count()
+    );
+    let t = Instant::now();
+    let network = Network::build(&config, par);
+    let build_seconds = t.elapsed().as_secs_f64();
+    let n_synapses = network.n_synapses();
+    // Out-degrees are all the summary needs from the network once the backend holds its own copy.
+    let out_degree: Vec<u32> = network
+        .offsets
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as u32)
+        .collect();
+
+    let chosen = choose_backend(
+        args.backend,
+        &model,
+        &network,
+        Setup {
+            par,
+            device: args.device,
+        },
+    )?;
+    drop(network);
+    if let Some(reason) = &chosen.reason {
+        note!("note: {reason}");
+    }
+    let mut backend = chosen.backend;
+    let info = backend.info();
+
+    let steps = model.steps;
+    let mut spikes = SpikeRecorder::new(config.record.spikes, steps);
+    let mut stats = NeuronStats::last_80_percent(model.n, steps);
+    let bar = progress_bar(steps, config.simulation.dt);
+    let t = Instant::now();
+    {
+        let mut tee = Tee(&mut spikes, &mut stats);
+        brunel_core::run_in_chunks(backend.as_mut(), steps, CHUNK_STEPS, &mut tee, |done| {
+            if bar.is_hidden() && t.elapsed() > QUIET_FOR {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            bar.set_position(done);
+        })
+        .with_context(|| format!("the {} backend failed", chosen.kind))?;
+    }
+    backend.sync()?;
+    let run_seconds = t.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    drop(backend);
+
+    let synaptic_events: u64 = stats
+        .total
+        .iter()
+        .zip(&out_degree)
+        .map(|(&spikes, &degree)| spikes as u64 * degree as u64)
+        .sum();
+    let summary = Summary {
+        n_neurons: model.n as u64,
+        n_excitatory: model.n_e as u64,
+        steps,
+        dt: model.dt,
+        duration: steps as f64 * model.dt,
+        spikes: stats.total_spikes(),
+        synaptic_events,
+        mean_rate_exc: stats.mean_rate(0..model.n_e, model.dt),
+        mean_rate_inh: stats.mean_rate(model.n_e..model.n, model.dt),
+        mean_cv: stats.mean_cv(),
+    };
+    let results = Results {
+        provenance: Provenance {
+            brunel_version: env!("CARGO_PKG_VERSION").to_owned(),
+            backend: info.name.clone(),
+            device: info.device.clone(),
+            threads: info.threads as u64,
+            seed: config.simulation.seed,
+            config: config.to_toml(),
+            n_synapses,
+            build_seconds,
+            run_seconds,
+            created: crate::time::now_rfc3339(),
+        },
+        summary,
+        timestamps: spikes.steps.iter().map(|&k| k as f64 * model.dt).collect(),
+        node_ids: spikes.ids.iter().map(|&i| i as u64).collect(),
+        rate: spikes.rate_hz(model.n, model.dt),
+        dt: model.dt,
+        start: 0.0,
+    };
+    output::write_atomically(&out, &results, args.force)?;
+    crate::info::print_results(&results, Some(&out));
+    if let Some(png) = &args.plot {
+        crate::plot::plot_files(std::slice::from_ref(&out), png)?;
+        say!("{:<18}{}", "figure", png.display());
+    }
+    Ok(())
+}
+
+fn progress_bar(steps: u64, dt: f64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::hidden());
+    let style = ProgressStyle::with_template(
+        "{spinner} simulating {msg} [{elapsed_precise}] {wide_bar} {percent:>3}% (eta {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(format!("{:.0} ms", steps as f64 * dt));
+    bar
+}
