@@ -50,7 +50,11 @@ impl BinomialTable {
                 let t = if t >= SCALE || k == n { full } else { t as u64 };
                 // Once past the mode, stop when the remaining tail is below half a unit.
                 let past_mode = k as f64 >= (n as f64 + 1.0) * p;
-                let t = if past_mode && (1.0 - cdf) * SCALE < 0.5 { full } else { t };
+                let t = if past_mode && (1.0 - cdf) * SCALE < 0.5 {
+                    full
+                } else {
+                    t
+                };
                 thresholds.push(t);
                 if t == full {
                     break;
@@ -114,7 +118,13 @@ mod tests {
 
     #[test]
     fn thresholds_increase_and_end_at_full_range() {
-        for &(n, p) in &[(1000, 0.002), (1000, 0.004), (10, 0.5), (1, 0.3), (5000, 0.2)] {
+        for &(n, p) in &[
+            (1000, 0.002),
+            (1000, 0.004),
+            (10, 0.5),
+            (1, 0.3),
+            (5000, 0.2),
+        ] {
             let t = BinomialTable::new(n, p);
             let th = t.thresholds();
             assert_eq!(*th.last().unwrap(), 1u64 << 32);
@@ -122,7 +132,10 @@ mod tests {
             assert!(th.len() as u64 <= n + 1);
             // P(X = 0) = (1-p)^n within one unit of 2^-32.
             let p0 = th[0] as f64 / SCALE;
-            assert!((p0 - (1.0 - p).powf(n as f64)).abs() < 2.0 / SCALE, "n={n} p={p}");
+            assert!(
+                (p0 - (1.0 - p).powf(n as f64)).abs() < 2.0 / SCALE,
+                "n={n} p={p}"
+            );
         }
     }
 

@@ -252,6 +252,7 @@ impl Default for RecordConfig {
     }
 }
 
+#[allow(clippy::derivable_impls)] // spelled out beside the other sections' defaults
 impl Default for PlotConfig {
     fn default() -> Self {
         PlotConfig {
@@ -311,12 +312,13 @@ impl Config {
         }
         let defaults = schema();
         coerce_integers(&mut table, &defaults);
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Parse {
-                origin: origin.to_owned(),
-                message: e.message().trim_end().to_owned(),
-            })?;
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Parse {
+                    origin: origin.to_owned(),
+                    message: e.message().trim_end().to_owned(),
+                })?;
         config.validate()?;
         Ok(config)
     }
@@ -426,7 +428,10 @@ impl Config {
         if !(0.0..=1.0).contains(&p) {
             return Err(Error::config(
                 "input.ratio",
-                format!("nu_ext * dt = {p} is not a probability (nu_ext = {} Hz)", self.nu_ext()),
+                format!(
+                    "nu_ext * dt = {p} is not a probability (nu_ext = {} Hz)",
+                    self.nu_ext()
+                ),
             ));
         }
         if self.network.connectivity == Connectivity::FixedIndegree && self.c_i() > self.n_i() {
@@ -472,7 +477,10 @@ fn finite(key: &str, x: f64) -> Result<()> {
     if x.is_finite() {
         Ok(())
     } else {
-        Err(Error::config(key, format!("must be a finite number, got {x}")))
+        Err(Error::config(
+            key,
+            format!("must be a finite number, got {x}"),
+        ))
     }
 }
 

@@ -41,13 +41,9 @@ impl Network {
         let seed = config.simulation.seed;
         par.install(|| match config.network.connectivity {
             Connectivity::Bernoulli => bernoulli(n, n_e, config.network.epsilon, seed),
-            Connectivity::FixedIndegree => fixed_indegree(
-                n,
-                n_e,
-                config.c_e() as u32,
-                config.c_i() as u32,
-                seed,
-            ),
+            Connectivity::FixedIndegree => {
+                fixed_indegree(n, n_e, config.c_e() as u32, config.c_i() as u32, seed)
+            }
         })
     }
 
@@ -156,7 +152,11 @@ fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> Network {
         .map(|t| {
             let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, t | COLUMN_STREAM));
             let mut sources = Vec::with_capacity((c_e + c_i) as usize);
-            sources.extend(index::sample(&mut rng, n_e as usize, c_e as usize).iter().map(|s| s as u32));
+            sources.extend(
+                index::sample(&mut rng, n_e as usize, c_e as usize)
+                    .iter()
+                    .map(|s| s as u32),
+            );
             sources.extend(
                 index::sample(&mut rng, n_i as usize, c_i as usize)
                     .iter()

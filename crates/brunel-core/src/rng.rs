@@ -117,7 +117,11 @@ mod tests {
             ),
         ];
         for (ctr, key, want) in cases {
-            assert_eq!(philox4x32_10(ctr, key), want, "counter {ctr:08x?} key {key:08x?}");
+            assert_eq!(
+                philox4x32_10(ctr, key),
+                want,
+                "counter {ctr:08x?} key {key:08x?}"
+            );
         }
     }
 
@@ -126,7 +130,10 @@ mod tests {
         let key = seed_key(42);
         assert_ne!(external_block(key, 0, 0), external_block(key, 1, 0));
         assert_ne!(external_block(key, 0, 0), external_block(key, 0, 1));
-        assert_ne!(external_block(key, 0, 0), external_block(seed_key(43), 0, 0));
+        assert_ne!(
+            external_block(key, 0, 0),
+            external_block(seed_key(43), 0, 0)
+        );
         assert_eq!(
             external_uniform(key, 6, 9),
             external_block(key, 1, 9)[2],

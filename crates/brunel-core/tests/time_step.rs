@@ -1,8 +1,8 @@
 //! The time step of MODEL.md on tiny hand-built networks, against answers worked out by hand.
 
 use brunel_core::{
-    Backend, Config, HostState, Model, Network, ReferenceBackend, RefractoryInput, SpikeRecorder,
-    RecordSpikes, NEVER,
+    Backend, Config, HostState, Model, Network, RecordSpikes, ReferenceBackend, RefractoryInput,
+    SpikeRecorder, NEVER,
 };
 
 /// A config for `n` excitatory neurons with no external input, J = `j`, delay `delay` ms.
@@ -19,17 +19,17 @@ fn tiny(n: u64, j: f64, delay: f64) -> Config {
 }
 
 /// Runs `steps` steps and returns the spikes as (step, id) and the final state.
-fn run(
-    model: &Model,
-    network: &Network,
-    v0: &[f64],
-    steps: u64,
-) -> (Vec<(u64, u32)>, HostState) {
+fn run(model: &Model, network: &Network, v0: &[f64], steps: u64) -> (Vec<(u64, u32)>, HostState) {
     let mut b = ReferenceBackend::new(model, network);
     b.set_v(v0);
     let mut rec = SpikeRecorder::new(RecordSpikes::All, steps);
     b.run(steps, &mut rec).unwrap();
-    let spikes = rec.steps.iter().copied().zip(rec.ids.iter().copied()).collect();
+    let spikes = rec
+        .steps
+        .iter()
+        .copied()
+        .zip(rec.ids.iter().copied())
+        .collect();
     (spikes, b.state().unwrap())
 }
 
@@ -45,9 +45,15 @@ fn a_spike_arrives_exactly_round_d_over_dt_steps_later() {
         let v0 = [25.0, 0.0];
         let (spikes, before) = run(&m, &net, &v0, delay_steps);
         assert_eq!(spikes, vec![(0, 0)]);
-        assert_eq!(before.v[1], 0.0, "delay {delay_ms} ms: nothing arrived before step {delay_steps}");
+        assert_eq!(
+            before.v[1], 0.0,
+            "delay {delay_ms} ms: nothing arrived before step {delay_steps}"
+        );
         let (_, after) = run(&m, &net, &v0, delay_steps + 1);
-        assert_eq!(after.v[1], 5.0, "delay {delay_ms} ms: J arrived at step {delay_steps}");
+        assert_eq!(
+            after.v[1], 5.0,
+            "delay {delay_ms} ms: J arrived at step {delay_steps}"
+        );
     }
 }
 
@@ -100,7 +106,12 @@ fn discard_holds_v_at_reset_and_loses_input_during_refractoriness() {
     assert_eq!(own, vec![1, 22, 43]);
     for steps in 2..=21 {
         let (_, st) = run(&m, &net, &[0.0, 0.0], steps);
-        assert_eq!(st.v[0], m.v_reset, "after step {} v must sit at V_r", steps - 1);
+        assert_eq!(
+            st.v[0],
+            m.v_reset,
+            "after step {} v must sit at V_r",
+            steps - 1
+        );
     }
     let (_, st) = run(&m, &net, &[0.0, 0.0], 22);
     assert_eq!(st.v[0], m.v_reset * m.decay + 100.0);
@@ -203,7 +214,10 @@ fn splitting_a_run_into_calls_changes_nothing() {
         split.run(chunk, &mut b).unwrap();
     }
     assert_eq!(split.step(), m.steps);
-    assert!(a.ids.len() > 100, "the network must be active for this test to mean anything");
+    assert!(
+        a.ids.len() > 100,
+        "the network must be active for this test to mean anything"
+    );
     assert_eq!(a, b);
     assert_eq!(whole.state().unwrap(), split.state().unwrap());
 }

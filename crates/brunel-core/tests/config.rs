@@ -1,0 +1,153 @@
+//! Configuration: defaults, overrides, and one message per kind of bad value, naming the key.
+
+use brunel_core::{Config, Connectivity, RecordSpikes, RefractoryInput};
+
+#[test]
+fn an_empty_file_is_brunels_network_with_panel_c_input() {
+    let c = Config::from_toml("").unwrap();
+    assert_eq!(c, Config::default());
+    assert_eq!(
+        (c.n(), c.n_i(), c.c_e(), c.c_ext()),
+        (12_500, 2_500, 1_000, 1_000)
+    );
+    assert!((c.nu_thr() - 10.0).abs() < 1e-12, "nu_thr = {}", c.nu_thr());
+    assert_eq!(c.steps(), 12_000);
+    assert_eq!(c.neuron.refractory_input, RefractoryInput::Discard);
+    assert_eq!(c.network.connectivity, Connectivity::Bernoulli);
+    assert_eq!(c.record.spikes, RecordSpikes::First(50));
+}
+
+#[test]
+fn the_resolved_toml_reads_back_to_the_same_config() {
+    let c = Config::from_toml_with(
+        "[synapse]\ng = 6\n[plot]\nwindow = [1000, 1200]\nrate_max = 400",
+        "text",
+        &[
+            "input.ratio=4".into(),
+            "record.spikes=all".into(),
+            "network.connectivity=\"fixed_indegree\"".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.synapse.g, 6.0);
+    assert_eq!(c.input.ratio, 4.0);
+    assert_eq!(c.record.spikes, RecordSpikes::All);
+    assert_eq!(c.network.connectivity, Connectivity::FixedIndegree);
+    assert_eq!(c.plot.window, Some([1000.0, 1200.0]));
+    assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+}
+
+#[test]
+fn bad_values_are_refused_with_the_key_named() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[neuron]\ntau = -20.0",
+            "config key `neuron.tau`: must be > 0, got -20",
+        ),
+        (
+            "[neuron]\ntau = 0",
+            "config key `neuron.tau`: must be > 0, got 0",
+        ),
+        (
+            "[simulation]\ndt = 0.0",
+            "config key `simulation.dt`: must be > 0",
+        ),
+        (
+            "[network]\nepsilon = 1.5",
+            "config key `network.epsilon`: must lie in (0, 1], got 1.5",
+        ),
+        (
+            "[network]\nepsilon = 0.0",
+            "config key `network.epsilon`: must lie in (0, 1]",
+        ),
+        (
+            "[synapse]\ndelay = 1.55",
+            "config key `synapse.delay`: 1.55 ms is not a whole number of time steps",
+        ),
+        (
+            "[synapse]\ndelay = 0.0",
+            "config key `synapse.delay`: 0 ms must be at least 1 time step(s)",
+        ),
+        (
+            "[neuron]\ntau_rp = 2.05",
+            "config key `neuron.tau_rp`: 2.05 ms is not a whole number of time steps",
+        ),
+        (
+            "[simulation]\nduration = 10.05",
+            "config key `simulation.duration`",
+        ),
+        (
+            "[neuron]\nv_reset = 25.0",
+            "config key `neuron.v_reset`: the reset (25) must lie below the threshold",
+        ),
+        (
+            "[synapse]\ng = -1.0",
+            "config key `synapse.g`: must be >= 0",
+        ),
+        (
+            "[input]\nratio = 1e9",
+            "config key `input.ratio`: nu_ext * dt",
+        ),
+        (
+            "[network]\nn_e = 0",
+            "config key `network.n_e`: must be at least 1",
+        ),
+        ("[network]\nn_e = 10000000", "config key `network.n_e`"),
+        (
+            "[plot]\nwindow = [300.0, 200.0]",
+            "config key `plot.window`",
+        ),
+        ("[neuron]\ntaux = 3.0", "unknown field `taux`"),
+        ("[neurons]\ntau = 3.0", "unknown field `neurons`"),
+        (
+            "[neuron]\ntau = \"fast\"",
+            "invalid type: string \"fast\", expected f64",
+        ),
+        (
+            "[record]\nspikes = \"some\"",
+            "`some` is not one of `first:N`, `all`, `none`",
+        ),
+        (
+            "[neuron]\nrefractory_input = \"keep\"",
+            "unknown variant `keep`",
+        ),
+        (
+            "[network]\nconnectivity = \"random\"",
+            "unknown variant `random`",
+        ),
+        ("[neuron\ntau = 3.0", "config text:"),
+    ];
+    for (toml, want) in cases {
+        let err = Config::from_toml(toml).expect_err(toml).to_string();
+        assert!(
+            err.contains(want),
+            "for {toml:?}\n  got: {err}\n want: {want}"
+        );
+    }
+}
+
+#[test]
+fn bad_overrides_are_refused() {
+    for (set, want) in [
+        ("synapse.g", "expected key=value"),
+        ("g=6", "the key must be `section.key`"),
+        ("synapse.gee=6", "unknown field `gee`"),
+        ("neuron.tau=-1", "config key `neuron.tau`: must be > 0"),
+    ] {
+        let err = Config::from_toml_with("", "text", &[set.to_owned()])
+            .expect_err(set)
+            .to_string();
+        assert!(
+            err.contains(want),
+            "for {set:?}\n  got: {err}\n want: {want}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_names_the_path() {
+    let err = Config::from_file(std::path::Path::new("/no/such/brunel.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("cannot read /no/such/brunel.toml"), "{err}");
+}
