@@ -120,9 +120,9 @@ __kernel void advance_neurons(
     uint2 key = (uint2)(key0, key1);
     double vv = v[i];
     long last = last_spike[i];
-    for (uint b = 0; b < batch; b++) {
+    uint slot = (uint)(k0 % delay);
+    for (uint b = 0; b < batch; b++, slot = (slot + 1 == delay) ? 0 : slot + 1) {
         ulong k = k0 + b;
-        uint slot = (uint)(k % delay);
         uint4 r = external_block(key, i / 4, k);
         uint lane = i % 4;
         uint u = lane == 0 ? r.x : lane == 1 ? r.y : lane == 2 ? r.z : r.w;
@@ -158,9 +158,9 @@ __kernel void advance_blocks(
         vv[l] = v[first + l];
         last[l] = last_spike[first + l];
     }
-    for (uint b = 0; b < batch; b++) {
+    uint slot = (uint)(k0 % delay);
+    for (uint b = 0; b < batch; b++, slot = (slot + 1 == delay) ? 0 : slot + 1) {
         ulong k = k0 + b;
-        uint slot = (uint)(k % delay);
         uint4 r = external_block(key, block, k);
         uint us[4] = {r.x, r.y, r.z, r.w};
         for (uint l = 0; l < lanes; l++) {

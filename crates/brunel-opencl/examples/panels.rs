@@ -1,0 +1,96 @@
+//! Run time of the four panels of Fig. 8 on the OpenCL backend and on the reference backend.
+//!
+//! ```text
+//! cargo run --release -p brunel-opencl --example panels -- [--panels ABCD] [--ms T] [--device N] [--no-reference]
+//! ```
+//!
+//! Each panel is built from `Config::default()` with g and nu_ext/nu_thr of MODEL.md's table
+//! and its full length (600 ms for A, 1200 ms for the others) unless `--ms` shortens it. The
+//! run phase is timed (network drawing, upload and kernel build excluded), with the wait for
+//! the device included; both backends' spike counts are compared step by step. Prints a
+//! Markdown table.
+
+use std::time::Instant;
+
+use brunel_core::{
+    Backend, Config, Model, Network, Par, RecordSpikes, ReferenceBackend, SpikeRecorder,
+};
+use brunel_opencl::OpenClBackend;
+
+fn main() {
+    let mut panels = "ABCD".to_owned();
+    let mut ms: Option<f64> = None;
+    let mut device: Option<usize> = None;
+    let mut reference = true;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--panels" => panels = args.next().expect("--panels ABCD"),
+            "--ms" => ms = Some(args.next().and_then(|s| s.parse().ok()).expect("--ms T")),
+            "--device" => {
+                device = Some(
+                    args.next()
+                        .and_then(|s| s.parse().ok())
+                        .expect("--device N"),
+                )
+            }
+            "--no-reference" => reference = false,
+            _ => panic!("unknown argument {a}; see the example's documentation"),
+        }
+    }
+    println!("| panel | g | ratio | simulated (ms) | spikes | opencl build+upload (s) | opencl run (s) | reference run (s) | speed-up | identical |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for p in panels.chars() {
+        let (g, ratio, full) = match p {
+            'A' => (3.0, 2.0, 600.0),
+            'B' => (6.0, 4.0, 1200.0),
+            'C' => (5.0, 2.0, 1200.0),
+            'D' => (4.5, 0.9, 1200.0),
+            _ => panic!("panel {p} is not one of A B C D"),
+        };
+        let mut c = Config::default();
+        c.synapse.g = g;
+        c.input.ratio = ratio;
+        c.simulation.duration = ms.unwrap_or(full);
+        c.validate().expect("valid panel");
+        let steps = c.steps();
+        let model = Model::new(&c);
+        let network = Network::build(&c, Par::threads(0));
+
+        let t = Instant::now();
+        let mut gpu = OpenClBackend::new(&model, &network, device).expect("OpenCL backend");
+        gpu.sync().unwrap();
+        let setup = t.elapsed().as_secs_f64();
+        let mut got = SpikeRecorder::new(RecordSpikes::None, steps);
+        let t = Instant::now();
+        gpu.run(steps, &mut got).unwrap();
+        gpu.sync().unwrap();
+        let run = t.elapsed().as_secs_f64();
+        let spikes: u64 = got.counts.iter().map(|&c| c as u64).sum();
+
+        let (ref_run, same) = if reference {
+            let mut cpu = ReferenceBackend::new(&model, &network);
+            let mut want = SpikeRecorder::new(RecordSpikes::None, steps);
+            let t = Instant::now();
+            cpu.run(steps, &mut want).unwrap();
+            let r = t.elapsed().as_secs_f64();
+            let same = want.counts == got.counts
+                && cpu
+                    .state()
+                    .unwrap()
+                    .first_difference(&gpu.state().unwrap())
+                    .is_none();
+            (
+                format!("{r:.2}"),
+                (format!("{:.1}x", r / run), if same { "yes" } else { "NO" }),
+            )
+        } else {
+            ("-".into(), ("-".into(), "-"))
+        };
+        println!(
+            "| {p} | {g} | {ratio} | {} | {spikes} | {setup:.2} | {run:.2} | {ref_run} | {} | {} |",
+            c.simulation.duration, same.0, same.1
+        );
+        eprintln!("{}", gpu.info().device);
+    }
+}
