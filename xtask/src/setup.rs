@@ -1,0 +1,117 @@
+//! System packages: checked, and on Debian/Ubuntu installed with apt-get.
+
+use std::process::Command;
+
+use crate::util;
+
+/// Debian packages the build and the tests need, with what each is for.
+pub const PACKAGES: &[(&str, &str)] = &[
+    ("pkg-config", "finding libhdf5"),
+    ("libhdf5-dev", "HDF5 output (hdf5-metno links the system libhdf5)"),
+    ("ocl-icd-opencl-dev", "the OpenCL loader (the ocl crate links -lOpenCL)"),
+    ("pocl-opencl-icd", "PoCL: OpenCL on the CPU, where the OpenCL backend is tested"),
+    ("clinfo", "listing OpenCL devices"),
+];
+
+/// Python packages of the SONATA reader check (tests read our HDF5 with libsonata).
+pub const PYTHON_PACKAGES: &[&str] = &["libsonata", "h5py", "numpy"];
+
+/// Checks and installs what is missing.
+pub fn run() -> Result<(), String> {
+    system_packages()?;
+    python_packages();
+    Ok(())
+}
+
+fn is_debian() -> bool {
+    std::path::Path::new("/etc/debian_version").exists()
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn system_packages() -> Result<(), String> {
+    if !is_debian() {
+        let list: Vec<String> = PACKAGES
+            .iter()
+            .map(|(p, why)| format!("  {p}: {why}"))
+            .collect();
+        return Err(format!(
+            "this is not Debian or Ubuntu, so xtask cannot install the system packages itself.\n\
+             Install the equivalents of these Debian packages, then run again:\n{}",
+            list.join("\n")
+        ));
+    }
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !installed(p))
+        .collect();
+    if missing.is_empty() {
+        eprintln!("setup: system packages present: {}", names(PACKAGES));
+        return Ok(());
+    }
+    if std::env::var_os("XTASK_NO_INSTALL").is_some() {
+        return Err(format!(
+            "missing system packages: {} (XTASK_NO_INSTALL is set, so not installing)",
+            missing.join(" ")
+        ));
+    }
+    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
+    eprintln!("setup: installing missing system packages: {}", missing.join(" "));
+    let mut update = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+    if !sudo.is_empty() {
+        update.arg("apt-get");
+    }
+    update.args(["update", "-qq"]);
+    util::run(&mut update)?;
+    let mut install = Command::new(sudo.first().copied().unwrap_or("apt-get"));
+    if !sudo.is_empty() {
+        install.arg("apt-get");
+    }
+    install
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing);
+    util::run(&mut install)
+}
+
+fn names(list: &[(&str, &str)]) -> String {
+    list.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
+}
+
+/// Installs the Python packages of the SONATA check where Python and pip are there. Not fatal:
+/// the check then skips (and fails only where BRUNEL_REQUIRE names `sonata`).
+fn python_packages() {
+    let have = Command::new("python3")
+        .args(["-c", "import libsonata, h5py, numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if have {
+        eprintln!("setup: python packages present: {}", PYTHON_PACKAGES.join(", "));
+        return;
+    }
+    if std::env::var_os("XTASK_NO_INSTALL").is_some() {
+        eprintln!("setup: python packages missing ({}); not installing", PYTHON_PACKAGES.join(", "));
+        return;
+    }
+    let mut pip = Command::new("python3");
+    pip.args(["-m", "pip", "install", "--quiet"]).args(PYTHON_PACKAGES);
+    if let Err(e) = util::run(&mut pip) {
+        eprintln!("setup: could not install the python packages ({e}); the SONATA check will skip");
+    }
+}
