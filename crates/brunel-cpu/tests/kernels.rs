@@ -1,0 +1,125 @@
+//! Each neuron loop of the cpu backend, and the wide counters, against the reference. (The
+//! cross-backend suite in the workspace's `tests/` runs the default loop on many more cases.)
+
+use brunel_core::{
+    Backend, Config, Connectivity, Model, Network, Par, RecordSpikes, ReferenceBackend,
+    RefractoryInput, SpikeRecorder,
+};
+use brunel_cpu::{CpuBackend, Kernel};
+
+fn run(backend: &mut dyn Backend, steps: u64) -> (SpikeRecorder, brunel_core::HostState) {
+    let mut spikes = SpikeRecorder::new(RecordSpikes::All, steps);
+    backend.run(steps, &mut spikes).expect("run");
+    (spikes, backend.state().expect("state"))
+}
+
+fn check(model: &Model, network: &Network, par: Par, kernel: Kernel, what: &str) -> bool {
+    let backend = match CpuBackend::with_kernel(model, network, par, kernel) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("SKIPPED kernel {kernel:?}: {e}");
+            return false;
+        }
+    };
+    let mut backend = backend;
+    let mut reference = ReferenceBackend::new(model, network);
+    let (want_spikes, want_state) = run(&mut reference, model.steps);
+    let (got_spikes, got_state) = run(&mut backend, model.steps);
+    assert!(!want_spikes.ids.is_empty(), "{what}: no spikes, not a test");
+    assert_eq!(want_spikes, got_spikes, "{what}, {kernel:?}: spikes differ");
+    assert_eq!(want_state.step, got_state.step);
+    assert_eq!(
+        want_state.first_difference(&got_state),
+        None,
+        "{what}, {kernel:?}: state differs"
+    );
+    true
+}
+
+#[test]
+fn every_kernel_matches_the_reference() {
+    for (connectivity, rule, ref_ms) in [
+        (Connectivity::Bernoulli, RefractoryInput::Discard, 2.0),
+        (
+            Connectivity::FixedIndegree,
+            RefractoryInput::Accumulate,
+            0.0,
+        ),
+    ] {
+        let mut config = Config::default();
+        config.network.n_e = 1000;
+        config.network.connectivity = connectivity;
+        config.neuron.refractory_input = rule;
+        config.neuron.tau_rp = ref_ms;
+        config.synapse.j = 0.5;
+        config.synapse.g = 4.0;
+        config.synapse.delay = 0.3;
+        config.simulation.duration = 50.0;
+        config.validate().expect("valid");
+        let model = Model::new(&config);
+        let network = Network::build(&config, Par::Seq);
+        let mut ran = 0;
+        for kernel in [
+            Kernel::Auto,
+            Kernel::Generic,
+            Kernel::Blocks,
+            Kernel::Avx2,
+            Kernel::Avx512,
+        ] {
+            for par in [Par::Seq, Par::threads(3)] {
+                ran += check(&model, &network, par, kernel, &format!("{rule:?}")) as u32;
+            }
+        }
+        assert!(ran >= 6, "the portable kernels always run");
+    }
+}
+
+/// A long Binomial table (many external inputs at a high rate) takes the generic loop.
+#[test]
+fn long_binomial_tables() {
+    let mut config = Config::default();
+    config.network.n_e = 400;
+    config.input.c_ext = Some(5000);
+    config.input.ratio = 1.0;
+    config.simulation.duration = 30.0;
+    config.validate().expect("valid");
+    let model = Model::new(&config);
+    assert!(model.external.thresholds().len() > 64, "the table is long");
+    let network = Network::build(&config, Par::Seq);
+    check(
+        &model,
+        &network,
+        Par::threads(2),
+        Kernel::Auto,
+        "long table",
+    );
+}
+
+/// 70 000 excitatory and 70 000 inhibitory sources all onto neuron 0: the in-degrees do not
+/// fit 16-bit counters, and the parts exceed 65 536 neurons, so the backend switches to wide
+/// counters and cuts more parts than threads.
+#[test]
+fn in_degrees_above_65535() {
+    let n_e = 70_000u32;
+    let mut config = Config::default();
+    config.network.n_e = n_e as u64;
+    config.network.gamma = 1.0;
+    config.network.epsilon = 0.001;
+    config.neuron.tau_rp = 0.0;
+    config.neuron.v_init = 25.0;
+    config.synapse.g = 0.5;
+    config.synapse.delay = 0.1;
+    config.simulation.duration = 0.5;
+    let model = Model::new(&config);
+    let rows: Vec<Vec<u32>> = (0..2 * n_e).map(|s| vec![0, s]).collect();
+    let network = Network::from_rows(n_e, &rows);
+    let backend = CpuBackend::new(&model, &network, Par::Seq).expect("backend");
+    assert!(
+        backend.info().device.contains("32+32"),
+        "{}",
+        backend.info().device
+    );
+    for kernel in [Kernel::Auto, Kernel::Generic] {
+        check(&model, &network, Par::Seq, kernel, "wide counters");
+    }
+}
