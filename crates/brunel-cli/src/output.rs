@@ -120,6 +120,13 @@ pub fn write_atomically(target: &Path, results: &Results, force: bool) -> Result
 /// when dropped without being persisted.
 pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(target);
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: the folder {} does not exist",
+            target.display(),
+            dir.display()
+        );
+    }
     let stem = target
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -141,7 +148,7 @@ pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
     }
     builder
         .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", target.display(), e.kind()))
 }
 
 /// The folder of `path` (`.` for a bare file name).

@@ -107,15 +107,20 @@ fn in_window(r: &Results, window: [f64; 2]) -> impl Iterator<Item = (f64, f64)> 
         .filter(move |&(t, _)| t >= window[0] && t <= window[1])
 }
 
+/// Figures are PNG files: refuses any other name before anything is computed.
+pub fn check_png(out: &Path) -> Result<()> {
+    match out.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("png") => Ok(()),
+        _ => bail!("{}: the figure must be a .png file", out.display()),
+    }
+}
+
 /// Draws one panel per file, side by side, into the PNG `out` (replaced if it exists).
 pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
     if files.is_empty() {
         bail!("no result file to plot");
     }
-    match out.extension().and_then(|e| e.to_str()) {
-        Some(e) if e.eq_ignore_ascii_case("png") => {}
-        _ => bail!("{}: the figure must be a .png file", out.display()),
-    }
+    check_png(out)?;
     let panels = files
         .iter()
         .map(|f| Panel::from_file(f))

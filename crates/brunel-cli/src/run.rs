@@ -93,6 +93,15 @@ pub fn load_config(args: &RunArgs) -> Result<Config> {
 /// Runs a simulation and writes its result file.
 pub fn run(args: &RunArgs) -> Result<()> {
     // Everything that can be refused is checked before the (possibly long) simulation.
+    match (args.device, args.backend) {
+        (Some(_), BackendChoice::Reference | BackendChoice::Cpu) => {
+            bail!("--device selects an OpenCL device; it needs --backend opencl")
+        }
+        (None, _) | (Some(_), BackendChoice::OpenCl | BackendChoice::Auto) => {}
+    }
+    if let Some(png) = &args.plot {
+        crate::plot::check_png(png)?;
+    }
     let config = load_config(args)?;
     let out = match &args.out {
         Some(out) => out.clone(),
@@ -107,18 +116,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if out.is_dir() {
         bail!("{} is a folder, not a result file", out.display());
     }
-    // Proves that the folder exists and is writable; removed again at once.
+    // Proves that the folders exist and are writable; the probe files are removed at once.
     drop(output::temp_beside(&out)?);
     if let Some(png) = &args.plot {
         drop(output::temp_beside(png)?);
     }
-    match (args.device, args.backend) {
-        (Some(_), BackendChoice::Reference | BackendChoice::Cpu) => {
-            bail!("--device selects an OpenCL device; it needs --backend opencl")
-        }
-        (None, _) | (Some(_), BackendChoice::OpenCl | BackendChoice::Auto) => {}
-    }
-
     let par = Par::threads(args.threads);
     let model = Model::new(&config);
     note!(

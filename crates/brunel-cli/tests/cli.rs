@@ -1,0 +1,168 @@
+//! The happy path: a tiny network runs, its result file exists where it should, `info` reads
+//! it, `plot` draws it, `--force` replaces it, `backends` lists what is here.
+
+mod common;
+
+use common::{ok, stderr, Scratch, SMALL, TINY};
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+fn is_png(path: &std::path::Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.starts_with(PNG_SIGNATURE) && b.len() > 1000)
+}
+
+#[test]
+fn run_info_plot() {
+    let s = Scratch::new();
+    s.write("small.toml", SMALL);
+    // Default output: the config's stem in the current folder. --threads 0 = all cores.
+    let out = ok(
+        &s.brunel(&[
+            "run",
+            "small.toml",
+            "--backend",
+            "reference",
+            "--threads",
+            "0",
+        ]),
+        "brunel run",
+    );
+    assert!(s.path("small.h5").is_file(), "no small.h5");
+    for line in [
+        "backend           reference",
+        "neurons           500 (400 excitatory, 100 inhibitory)",
+        "simulated         50 ms (500 steps of 0.1 ms)",
+        "mean rate E / I",
+        "mean CV of ISIs",
+        "spikes",
+        "synaptic events",
+        "build time",
+        "run time",
+        "real-time factor",
+        "events/s",
+    ] {
+        assert!(out.contains(line), "summary lacks {line:?}:\n{out}");
+    }
+
+    let info = ok(&s.brunel(&["info", "small.h5"]), "brunel info");
+    for line in [
+        "result            small.h5",
+        "synapses",
+        "seed              11",
+        "model             g = 5.0, nu_ext/nu_thr = 2.0",
+        "recorded spikes",
+        "population rate",
+        "created",
+    ] {
+        assert!(info.contains(line), "info lacks {line:?}:\n{info}");
+    }
+
+    ok(
+        &s.brunel(&["plot", "small.h5", "-o", "small.png"]),
+        "brunel plot",
+    );
+    assert!(is_png(&s.path("small.png")), "small.png is not a PNG");
+
+    // Several panels side by side, and the PNG is replaced.
+    ok(
+        &s.brunel(&["plot", "small.h5", "small.h5", "-o", "small.png"]),
+        "brunel plot of two files",
+    );
+    assert!(is_png(&s.path("small.png")));
+
+    // --force replaces the result; --plot draws it.
+    let before = std::fs::read(s.path("small.h5")).unwrap();
+    ok(
+        &s.brunel(&[
+            "run",
+            "small.toml",
+            "--backend",
+            "reference",
+            "--seed",
+            "12",
+            "--force",
+            "--plot",
+            "again.png",
+        ]),
+        "brunel run --force --plot",
+    );
+    assert_ne!(std::fs::read(s.path("small.h5")).unwrap(), before);
+    assert!(is_png(&s.path("again.png")));
+    let info = ok(&s.brunel(&["info", "small.h5"]), "brunel info");
+    assert!(info.contains("seed              12"), "{info}");
+
+    // Only what was asked for is in the folder: no temporary file is left.
+    let mut names: Vec<_> = s
+        .snapshot()
+        .into_keys()
+        .map(|p| p.display().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["again.png", "small.h5", "small.png", "small.toml"]);
+}
+
+#[test]
+fn overrides_reach_the_file() {
+    let s = Scratch::new();
+    s.write("t.toml", TINY);
+    ok(
+        &s.brunel(&[
+            "run",
+            "t.toml",
+            "--backend",
+            "reference",
+            "--duration",
+            "3",
+            "--set",
+            "synapse.g=6",
+            "--set",
+            "neuron.refractory_input=accumulate",
+            "--record",
+            "none",
+            "--out",
+            "o.h5",
+        ]),
+        "brunel run with overrides",
+    );
+    let file = hdf5::File::open(s.path("o.h5")).unwrap();
+    let config: hdf5::types::VarLenUnicode = file.attr("config").unwrap().read_scalar().unwrap();
+    let config = brunel_core::Config::from_toml(config.as_str()).unwrap();
+    assert_eq!(config.synapse.g, 6.0);
+    assert_eq!(config.simulation.duration, 3.0);
+    assert_eq!(
+        config.neuron.refractory_input,
+        brunel_core::RefractoryInput::Accumulate
+    );
+    assert_eq!(config.record.spikes, brunel_core::RecordSpikes::None);
+    let ids = file
+        .dataset("spikes/brunel/node_ids")
+        .unwrap()
+        .read_raw::<u64>()
+        .unwrap();
+    assert!(ids.is_empty());
+    let rate = file
+        .dataset("population_rate/rate")
+        .unwrap()
+        .read_raw::<f64>()
+        .unwrap();
+    assert_eq!(rate.len(), 30);
+}
+
+#[test]
+fn auto_says_what_it_chose() {
+    let s = Scratch::new();
+    s.write("t.toml", TINY);
+    let run = s.brunel(&["run", "t.toml", "--backend", "auto"]);
+    ok(&run, "brunel run --backend auto");
+    let err = stderr(&run);
+    assert!(err.contains("note: auto chose "), "{err}");
+}
+
+#[test]
+fn backends_lists_what_is_here() {
+    let s = Scratch::new();
+    let out = ok(&s.brunel(&["backends"]), "brunel backends");
+    assert!(out.contains("reference  available"), "{out}");
+    assert!(out.contains("cpu "), "{out}");
+    assert!(out.contains("opencl "), "{out}");
+}

@@ -1,0 +1,93 @@
+//! libsonata (the SONATA reference reader) reads brunel's result files: a small network runs
+//! through the binary, then `check_sonata.py` compares libsonata's spikes with the raw datasets
+//! (h5py) and checks the attributes.
+//!
+//! Needs python3 with libsonata, h5py and numpy (`pip install libsonata h5py numpy`). Without
+//! them the test prints `SKIPPED: reason` and passes, unless `BRUNEL_REQUIRE` contains `sonata`.
+
+mod common;
+
+use std::process::Command;
+
+use common::{ok, Scratch, SMALL};
+
+fn required() -> bool {
+    std::env::var("BRUNEL_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == "sonata")
+}
+
+/// Whether python3 can import the checker's modules; the reason when not.
+fn python_ready() -> Result<(), String> {
+    let probe = Command::new("python3")
+        .args(["-c", "import libsonata, h5py, numpy"])
+        .output()
+        .map_err(|e| format!("python3 cannot be run: {e}"))?;
+    if probe.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "python3 lacks libsonata, h5py or numpy (pip install libsonata h5py numpy): {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        ))
+    }
+}
+
+fn check(s: &Scratch, file: &str, recorded: u32) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/check_sonata.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(s.path(file))
+        .arg(recorded.to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "libsonata/h5py check of {file} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{file}: {}", String::from_utf8_lossy(&out.stdout).trim());
+}
+
+#[test]
+fn libsonata_reads_the_result() {
+    if let Err(reason) = python_ready() {
+        if required() {
+            panic!("BRUNEL_REQUIRE contains sonata, but {reason}");
+        }
+        println!("SKIPPED: {reason}");
+        return;
+    }
+    let s = Scratch::new();
+    s.write("small.toml", SMALL);
+    // Every neuron's spikes: libsonata's spikes must be exactly the population rate's.
+    ok(
+        &s.brunel(&[
+            "run",
+            "small.toml",
+            "--backend",
+            "reference",
+            "--record",
+            "all",
+            "-o",
+            "all.h5",
+        ]),
+        "brunel run --record all",
+    );
+    check(&s, "all.h5", u32::MAX);
+    // Brian2's default, neurons 0..49.
+    ok(
+        &s.brunel(&[
+            "run",
+            "small.toml",
+            "--backend",
+            "reference",
+            "-o",
+            "first.h5",
+        ]),
+        "brunel run",
+    );
+    check(&s, "first.h5", 50);
+}
