@@ -20,7 +20,10 @@ pub fn info(path: &Path) -> Result<()> {
             .as_ref()
             .and_then(|c| c.get(section))
             .and_then(|s| s.get(key))
-            .map_or_else(|| "?".to_owned(), |v| v.to_string())
+            .map_or_else(
+                || "?".to_owned(),
+                |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+            )
     };
     row(
         "model",
@@ -33,7 +36,7 @@ pub fn info(path: &Path) -> Result<()> {
         ),
     );
     let title = get("plot", "title");
-    if title != "\"\"" {
+    if !title.is_empty() {
         row("title", title);
     }
     row(
@@ -41,7 +44,7 @@ pub fn info(path: &Path) -> Result<()> {
         format!(
             "{} ({}), times {}",
             count(r.timestamps.len() as u64),
-            get("record", "spikes").trim_matches('"'),
+            get("record", "spikes"),
             match (r.timestamps.first(), r.timestamps.last()) {
                 (Some(a), Some(b)) => format!("{a:.1}–{b:.1} ms"),
                 _ => "none".into(),
@@ -92,13 +95,13 @@ pub fn print_results(r: &Results, out: Option<&Path>) {
     row(
         "backend",
         format!(
-            "{} on {}, {} thread{}",
+            "{}, {} thread{}",
             p.backend,
-            p.device,
             p.threads,
             if p.threads == 1 { "" } else { "s" }
         ),
     );
+    row("device", &p.device);
     row(
         "neurons",
         format!(

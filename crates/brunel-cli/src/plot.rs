@@ -186,6 +186,7 @@ fn draw_panel(
         .label_style(tick_font.clone())
         .draw()
         .map_err(plot_error)?;
+    frame(&raster, [t0, t1], [-0.5, RASTER_NEURONS as f64 - 0.5])?;
     let spikes = panel
         .results
         .timestamps
@@ -216,6 +217,7 @@ fn draw_panel(
         .label_style(tick_font)
         .draw()
         .map_err(plot_error)?;
+    frame(&rate, [t0, t1], [0.0, panel.rate_max])?;
     let max = panel.rate_max;
     rate.draw_series(LineSeries::new(
         in_window(&panel.results, panel.window).map(|(t, r)| (t, r.min(max))),
@@ -223,4 +225,21 @@ fn draw_panel(
     ))
     .map_err(plot_error)?;
     Ok(())
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Closes the axes into a box (top and right edges), as a matplotlib figure draws them.
+fn frame(chart: &Chart<'_, '_>, x: [f64; 2], y: [f64; 2]) -> Result<()> {
+    chart
+        .plotting_area()
+        .draw(&PathElement::new(
+            vec![(x[0], y[1]), (x[1], y[1]), (x[1], y[0])],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(plot_error)
 }
