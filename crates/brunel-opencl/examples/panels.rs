@@ -1,8 +1,12 @@
 //! Run time of the four panels of Fig. 8 on the OpenCL backend and on the reference backend.
 //!
 //! ```text
-//! cargo run --release -p brunel-opencl --example panels -- [--panels ABCD] [--ms T] [--device N] [--no-reference]
+//! cargo run --release -p brunel-opencl --example panels -- [--panels ABCD] [--ms T] [--device N]
+//!     [--no-reference] [--tuning ITEMS,LOCAL,atomic:L|owned:P]
 //! ```
+//!
+//! `--tuning` overrides the device's default work split (see `brunel_opencl::Tuning`), e.g.
+//! `--tuning 4,64,owned:4` or `--tuning 1,128,atomic:128`.
 //!
 //! Each panel is built from `Config::default()` with g and nu_ext/nu_thr of MODEL.md's table
 //! and its full length (600 ms for A, 1200 ms for the others) unless `--ms` shortens it. The
@@ -15,13 +19,39 @@ use std::time::Instant;
 use brunel_core::{
     Backend, Config, Model, Network, Par, RecordSpikes, ReferenceBackend, SpikeRecorder,
 };
-use brunel_opencl::OpenClBackend;
+use brunel_opencl::{Delivery, OpenClBackend, ProgramCache, Tuning};
+
+fn bad(s: &str) -> ! {
+    panic!("--tuning {s}: expected ITEMS,LOCAL,atomic:L or ITEMS,LOCAL,owned:P")
+}
+
+fn parse_tuning(s: &str) -> Tuning {
+    let parts: Vec<&str> = s.split(',').collect();
+    if parts.len() != 3 {
+        bad(s);
+    }
+    let delivery = match parts[2].split_once(':') {
+        Some(("atomic", l)) => Delivery::Atomic {
+            local: l.parse().unwrap_or_else(|_| bad(s)),
+        },
+        Some(("owned", p)) => Delivery::Owned {
+            parts: p.parse().unwrap_or_else(|_| bad(s)),
+        },
+        _ => bad(s),
+    };
+    Tuning {
+        neurons_per_item: parts[0].parse().unwrap_or_else(|_| bad(s)),
+        advance_local: parts[1].parse().unwrap_or_else(|_| bad(s)),
+        delivery,
+    }
+}
 
 fn main() {
     let mut panels = "ABCD".to_owned();
     let mut ms: Option<f64> = None;
     let mut device: Option<usize> = None;
     let mut reference = true;
+    let mut tuning: Option<Tuning> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -35,6 +65,7 @@ fn main() {
                 )
             }
             "--no-reference" => reference = false,
+            "--tuning" => tuning = Some(parse_tuning(&args.next().expect("--tuning SPLIT"))),
             _ => panic!("unknown argument {a}; see the example's documentation"),
         }
     }
@@ -58,7 +89,9 @@ fn main() {
         let network = Network::build(&c, Par::threads(0));
 
         let t = Instant::now();
-        let mut gpu = OpenClBackend::new(&model, &network, device).expect("OpenCL backend");
+        let mut gpu =
+            OpenClBackend::with_cache(&model, &network, device, tuning, ProgramCache::global())
+                .expect("OpenCL backend");
         gpu.sync().unwrap();
         let setup = t.elapsed().as_secs_f64();
         let mut got = SpikeRecorder::new(RecordSpikes::None, steps);
@@ -91,6 +124,6 @@ fn main() {
             "| {p} | {g} | {ratio} | {} | {spikes} | {setup:.2} | {run:.2} | {ref_run} | {} | {} |",
             c.simulation.duration, same.0, same.1
         );
-        eprintln!("{}", gpu.info().device);
+        eprintln!("{}, {:?}", gpu.info().device, gpu.tuning());
     }
 }

@@ -23,23 +23,37 @@ pub struct Tuning {
     pub neurons_per_item: u32,
     /// Work-group size of the step kernel.
     pub advance_local: usize,
-    /// Work-items that deliver one spike to its targets (the work-group size of `propagate`).
-    pub propagate_local: usize,
+    /// How spikes are delivered to the arrival counters.
+    pub delivery: Delivery,
+}
+
+/// How the spikes of a launch are delivered to the arrival counters; both give the same counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// `propagate`: one work-group of `local` work-items per spike, integer atomics (GPUs).
+    Atomic { local: usize },
+    /// `propagate_owned`: `parts` work-items, each the only writer of a range of targets, plain
+    /// increments (CPUs, where a locked add costs many plain ones).
+    Owned { parts: usize },
 }
 
 impl Tuning {
-    /// The default split for a kind of device.
-    pub fn for_kind(kind: DeviceKind) -> Tuning {
-        match kind {
+    /// The default split for a device: on CPUs four neurons per work-item and one delivery part
+    /// per compute unit (more parts cost more binary searches and gained nothing on PoCL); on
+    /// GPUs one neuron per work-item and atomic delivery.
+    pub fn for_device(device: &DeviceInfo) -> Tuning {
+        match device.kind {
             DeviceKind::Cpu => Tuning {
                 neurons_per_item: 4,
                 advance_local: 64,
-                propagate_local: 1,
+                delivery: Delivery::Owned {
+                    parts: device.compute_units.max(1) as usize,
+                },
             },
             DeviceKind::Gpu | DeviceKind::Other => Tuning {
                 neurons_per_item: 1,
                 advance_local: 128,
-                propagate_local: 128,
+                delivery: Delivery::Atomic { local: 128 },
             },
         }
     }
@@ -58,6 +72,8 @@ pub struct OpenClBackend {
     spike_list: Buffer<u64>,
     /// Global work size of `advance`.
     advance_global: usize,
+    /// Parts of `propagate_owned` (0 with atomic delivery).
+    parts: u32,
     /// Steps per launch: the delay, at most [`MAX_BATCH`].
     max_batch: u32,
     step: u64,
@@ -73,7 +89,7 @@ impl OpenClBackend {
     /// choice: the fastest non-CPU device, else the first).
     pub fn new(model: &Model, network: &Network, device: Option<usize>) -> Result<OpenClBackend> {
         let found = device::resolve(device)?;
-        let tuning = Tuning::for_kind(found.info.kind);
+        let tuning = Tuning::for_device(&found.info);
         Self::build(model, network, found, tuning, ProgramCache::global())
     }
 
@@ -86,7 +102,7 @@ impl OpenClBackend {
         cache: &ProgramCache,
     ) -> Result<OpenClBackend> {
         let found = device::resolve(device)?;
-        let tuning = tuning.unwrap_or_else(|| Tuning::for_kind(found.info.kind));
+        let tuning = tuning.unwrap_or_else(|| Tuning::for_device(&found.info));
         Self::build(model, network, found, tuning, cache)
     }
 
@@ -120,7 +136,20 @@ impl OpenClBackend {
             matches!(tuning.neurons_per_item, 1 | 4),
             "neurons_per_item must be 1 or 4"
         );
-        assert!(tuning.advance_local > 0 && tuning.propagate_local > 0);
+        let (propagate_name, parts) = match tuning.delivery {
+            Delivery::Atomic { local } => {
+                assert!(local > 0, "an empty work-group");
+                ("propagate", None)
+            }
+            Delivery::Owned { parts } => {
+                assert!(parts > 0, "no part");
+                (
+                    "propagate_owned",
+                    Some(parts.min(model.n as usize).max(1) as u32),
+                )
+            }
+        };
+        assert!(tuning.advance_local > 0, "an empty work-group");
         let (context, program) = cache.get(&found, KERNEL_SOURCE, BUILD_OPTIONS)?;
         let queue = Queue::new(&context, found.device, None)
             .map_err(|e| failed("creating a command queue", e))?;
@@ -229,9 +258,10 @@ impl OpenClBackend {
             .arg(model.key[1])
             .build()
             .map_err(|e| failed("creating kernel advance", e))?;
-        let propagate = Kernel::builder()
+        let mut propagate = Kernel::builder();
+        propagate
             .program(&program)
-            .name("propagate")
+            .name(propagate_name)
             .queue(queue.clone())
             .arg(&offsets)
             .arg(&targets)
@@ -242,7 +272,11 @@ impl OpenClBackend {
             .arg(model.n)
             .arg(model.n_e)
             .arg(delay)
-            .arg(0u64) // k0
+            .arg(0u64); // k0
+        if let Some(parts) = parts {
+            propagate.arg(parts);
+        }
+        let propagate = propagate
             .build()
             .map_err(|e| failed("creating kernel propagate", e))?;
         queue
@@ -259,6 +293,7 @@ impl OpenClBackend {
             spike_count,
             spike_list,
             advance_global,
+            parts: parts.unwrap_or(0),
             max_batch,
             step: 0,
             host_list: Vec::new(),
@@ -294,12 +329,18 @@ impl OpenClBackend {
                 .enq()?;
             self.propagate.set_arg(5, count as u32)?;
             self.propagate.set_arg(9, k0)?;
-            let local = self.tuning.propagate_local;
-            // SAFETY: as above; work-group e delivers spike e < count.
+            let (global, local) = match self.tuning.delivery {
+                // Work-group e delivers spike e < count.
+                Delivery::Atomic { local } => (count * local, local),
+                // One work-item per part, each in its own work-group, so that they spread
+                // over the device's threads.
+                Delivery::Owned { .. } => (self.parts as usize, 1),
+            };
+            // SAFETY: as above.
             unsafe {
                 self.propagate
                     .cmd()
-                    .global_work_size(count * local)
+                    .global_work_size(global)
                     .local_work_size(local)
                     .enq()?;
             }
@@ -378,9 +419,20 @@ mod tests {
     #[test]
     fn every_kind_has_a_valid_split() {
         for kind in [DeviceKind::Gpu, DeviceKind::Cpu, DeviceKind::Other] {
-            let t = Tuning::for_kind(kind);
+            let t = Tuning::for_device(&DeviceInfo {
+                index: 0,
+                platform: "p".into(),
+                name: "d".into(),
+                kind,
+                fp64: true,
+                compute_units: 0,
+            });
             assert!(matches!(t.neurons_per_item, 1 | 4));
-            assert!(t.advance_local > 0 && t.propagate_local > 0);
+            assert!(t.advance_local > 0);
+            match t.delivery {
+                Delivery::Atomic { local } => assert!(local > 0),
+                Delivery::Owned { parts } => assert!(parts > 0),
+            }
         }
     }
 

@@ -15,7 +15,7 @@ mod backend;
 mod cache;
 mod device;
 
-pub use backend::{OpenClBackend, Tuning};
+pub use backend::{Delivery, OpenClBackend, Tuning};
 pub use cache::ProgramCache;
 pub use device::{
     default_device, device_from_env, probe, DeviceInfo, DeviceKind, DEVICE_ENV, KERNEL_SOURCE,

@@ -6,7 +6,7 @@ use brunel_core::{
     Backend, Config, Connectivity, Model, Network, Par, RecordSpikes, ReferenceBackend,
     RefractoryInput, SpikeRecorder,
 };
-use brunel_opencl::{OpenClBackend, ProgramCache, Tuning};
+use brunel_opencl::{Delivery, OpenClBackend, ProgramCache, Tuning};
 
 /// Whether an OpenCL device is here; `false` (after printing why) means skip the test.
 fn device_present() -> bool {
@@ -87,21 +87,31 @@ fn compare(config: &Config, steps: u64, chunks: &[u64], tuning: Option<Tuning>) 
     want.ids.len() as u64
 }
 
-const SPLITS: [Tuning; 3] = [
+const SPLITS: [Tuning; 5] = [
     Tuning {
         neurons_per_item: 4,
         advance_local: 64,
-        propagate_local: 1,
+        delivery: Delivery::Owned { parts: 16 },
+    },
+    Tuning {
+        neurons_per_item: 4,
+        advance_local: 8,
+        delivery: Delivery::Owned { parts: 1 },
+    },
+    Tuning {
+        neurons_per_item: 4,
+        advance_local: 64,
+        delivery: Delivery::Atomic { local: 1 },
     },
     Tuning {
         neurons_per_item: 1,
         advance_local: 32,
-        propagate_local: 16,
+        delivery: Delivery::Owned { parts: 7 },
     },
     Tuning {
         neurons_per_item: 1,
         advance_local: 128,
-        propagate_local: 128,
+        delivery: Delivery::Atomic { local: 128 },
     },
 ];
 

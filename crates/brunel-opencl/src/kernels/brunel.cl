@@ -7,7 +7,8 @@
 //   already in the ring (spikes of steps < k0 have all been propagated), and append every spike
 //   to one list as ((step - k0) << 32 | neuron).
 // - `propagate` delivers the spikes of that list into the ring: one work-group per spike,
-//   integer atomics, so the counts do not depend on the order of work-items.
+//   integer atomics, so the counts do not depend on the order of work-items (GPUs);
+//   `propagate_owned` does the same with each target counter owned by one work-item (CPUs).
 //
 // Floating point: only *, + and >, in Model::input's order; FP_CONTRACT OFF forbids fusing
 // a*b+c into an fma. Counts are converted exactly (uint -> double).
@@ -196,5 +197,49 @@ __kernel void propagate(
     ulong end = offsets[s + 1];
     for (ulong j = offsets[s] + get_local_id(0); j < end; j += get_local_size(0)) {
         atomic_inc(&arr[targets[j]]);
+    }
+}
+
+// The same delivery without atomics (CPUs, where a locked add costs ten plain ones): work-item w
+// of `parts` owns the targets [w*n/parts, (w+1)*n/parts) and walks every spike's row (ascending
+// targets) from a binary search for its first target. Every counter has one writer, and the
+// sums do not depend on the order of the spikes.
+__kernel void propagate_owned(
+    __global const ulong *offsets, __global const uint *targets,
+    __global uint *arr_exc, __global uint *arr_inh,
+    __global const ulong *spike_list, uint n_spikes,
+    uint n, uint n_e, uint delay, ulong k0, uint parts) {
+    uint w = get_global_id(0);
+    if (w >= parts) {
+        return;
+    }
+    uint lo = (uint)((ulong)n * w / parts);
+    uint hi = (uint)((ulong)n * (w + 1) / parts);
+    for (uint e = 0; e < n_spikes; e++) {
+        ulong entry = spike_list[e];
+        uint s = (uint)entry;
+        uint b = (uint)(entry >> 32);
+        uint slot = (uint)((k0 + b) % delay);
+        __global uint *arr = (s < n_e ? arr_exc : arr_inh) + (ulong)slot * n;
+        // First j in the row with targets[j] >= lo.
+        ulong first = offsets[s];
+        ulong end = offsets[s + 1];
+        ulong len = end - first;
+        while (len > 0) {
+            ulong step = len / 2;
+            if (targets[first + step] < lo) {
+                first += step + 1;
+                len -= step + 1;
+            } else {
+                len = step;
+            }
+        }
+        for (ulong j = first; j < end; j++) {
+            uint t = targets[j];
+            if (t >= hi) {
+                break;
+            }
+            arr[t] += 1;
+        }
     }
 }
