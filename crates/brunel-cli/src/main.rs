@@ -41,7 +41,7 @@ use clap::{Parser, Subcommand};
 /// Brunel (2000)'s network of 12 500 leaky integrate-and-fire neurons, as Brian2's example
 /// runs it.
 #[derive(Debug, Parser)]
-#[command(name = "brunel", version, about, propagate_version = true)]
+#[command(name = "brunel", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
