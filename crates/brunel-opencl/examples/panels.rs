@@ -2,11 +2,11 @@
 //!
 //! ```text
 //! cargo run --release -p brunel-opencl --example panels -- [--panels ABCD] [--ms T] [--device N]
-//!     [--no-reference] [--tuning ITEMS,LOCAL,atomic:L|owned:P]
+//!     [--no-reference] [--tuning ITEMS,LOCAL,atomic:LxG|owned:P]
 //! ```
 //!
 //! `--tuning` overrides the device's default work split (see `brunel_opencl::Tuning`), e.g.
-//! `--tuning 4,64,owned:4` or `--tuning 1,128,atomic:128`.
+//! `--tuning 4,64,owned:4` or `--tuning 1,128,atomic:128x64` (work-group size x groups).
 //!
 //! Each panel is built from `Config::default()` with g and nu_ext/nu_thr of MODEL.md's table
 //! and its full length (600 ms for A, 1200 ms for the others) unless `--ms` shortens it. The
@@ -22,7 +22,7 @@ use brunel_core::{
 use brunel_opencl::{Delivery, OpenClBackend, ProgramCache, Tuning};
 
 fn bad(s: &str) -> ! {
-    panic!("--tuning {s}: expected ITEMS,LOCAL,atomic:L or ITEMS,LOCAL,owned:P")
+    panic!("--tuning {s}: expected ITEMS,LOCAL,atomic:LxG or ITEMS,LOCAL,owned:P")
 }
 
 fn parse_tuning(s: &str) -> Tuning {
@@ -31,9 +31,13 @@ fn parse_tuning(s: &str) -> Tuning {
         bad(s);
     }
     let delivery = match parts[2].split_once(':') {
-        Some(("atomic", l)) => Delivery::Atomic {
-            local: l.parse().unwrap_or_else(|_| bad(s)),
-        },
+        Some(("atomic", lg)) => {
+            let (l, g) = lg.split_once('x').unwrap_or_else(|| bad(s));
+            Delivery::Atomic {
+                local: l.parse().unwrap_or_else(|_| bad(s)),
+                groups: g.parse().unwrap_or_else(|_| bad(s)),
+            }
+        }
         Some(("owned", p)) => Delivery::Owned {
             parts: p.parse().unwrap_or_else(|_| bad(s)),
         },

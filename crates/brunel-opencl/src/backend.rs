@@ -1,7 +1,7 @@
 //! The backend: state and network on the device, `delay_steps` steps per launch.
 
 use brunel_core::{Backend, BackendInfo, HostState, Model, Network, Recorder, Result, NEVER};
-use ocl::{flags, Buffer, Kernel, Queue};
+use ocl::{flags, Buffer, Event, Kernel, Queue};
 
 use crate::cache::ProgramCache;
 use crate::device::{self, DeviceInfo, DeviceKind, KERNEL_SOURCE};
@@ -30,8 +30,9 @@ pub struct Tuning {
 /// How the spikes of a launch are delivered to the arrival counters; both give the same counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// `propagate`: one work-group of `local` work-items per spike, integer atomics (GPUs).
-    Atomic { local: usize },
+    /// `propagate`: `groups` work-groups of `local` work-items, each work-group delivering one
+    /// spike at a time, integer atomics (GPUs).
+    Atomic { local: usize, groups: usize },
     /// `propagate_owned`: `parts` work-items, each the only writer of a range of targets, plain
     /// increments (CPUs, where a locked add costs many plain ones).
     Owned { parts: usize },
@@ -53,7 +54,10 @@ impl Tuning {
             DeviceKind::Gpu | DeviceKind::Other => Tuning {
                 neurons_per_item: 1,
                 advance_local: 128,
-                delivery: Delivery::Atomic { local: 128 },
+                delivery: Delivery::Atomic {
+                    local: 128,
+                    groups: 16 * device.compute_units.max(1) as usize,
+                },
             },
         }
     }
@@ -69,7 +73,8 @@ pub struct OpenClBackend {
     v: Buffer<f64>,
     last_spike: Buffer<i64>,
     spike_count: Buffer<u32>,
-    spike_list: Buffer<u64>,
+    /// Spike flags of the last launch, `flags[b * n + i]`.
+    flags: Buffer<u8>,
     /// Global work size of `advance`.
     advance_global: usize,
     /// Parts of `propagate_owned` (0 with atomic delivery).
@@ -77,10 +82,22 @@ pub struct OpenClBackend {
     /// Steps per launch: the delay, at most [`MAX_BATCH`].
     max_batch: u32,
     step: u64,
-    /// Host copy of the spike list of the last launch.
-    host_list: Vec<u64>,
+    n: usize,
+    /// Host copies of the flags of two launches: one being read from the device while the
+    /// other is handed to the recorder. Never resized while a read is in flight.
+    host_flags: [Vec<u8>; 2],
+    /// The launch whose flags are still being read: (first step, steps, host buffer, event).
+    pending: Option<Pending>,
     /// Spikes of one step, handed to the recorder.
     host_step: Vec<u32>,
+}
+
+/// A launch whose spike flags are on their way to the host.
+struct Pending {
+    k0: u64,
+    batch: u32,
+    buffer: usize,
+    read: Event,
 }
 
 impl OpenClBackend {
@@ -137,8 +154,8 @@ impl OpenClBackend {
             "neurons_per_item must be 1 or 4"
         );
         let (propagate_name, parts) = match tuning.delivery {
-            Delivery::Atomic { local } => {
-                assert!(local > 0, "an empty work-group");
+            Delivery::Atomic { local, groups } => {
+                assert!(local > 0 && groups > 0, "an empty work-group");
                 ("propagate", None)
             }
             Delivery::Owned { parts } => {
@@ -223,6 +240,11 @@ impl OpenClBackend {
             .len(max_batch as usize * n.max(1))
             .build()
             .map_err(buf_err("allocating the spike list"))?;
+        let spike_flags = Buffer::<u8>::builder()
+            .queue(queue.clone())
+            .len(max_batch as usize * n.max(1))
+            .build()
+            .map_err(buf_err("allocating the spike flags"))?;
 
         let advance_name = if tuning.neurons_per_item == 4 {
             "advance_blocks"
@@ -243,6 +265,7 @@ impl OpenClBackend {
             .arg(n_thresholds)
             .arg(&spike_count)
             .arg(&spike_list)
+            .arg(&spike_flags)
             .arg(model.n)
             .arg(delay)
             .arg(0u64) // k0
@@ -268,7 +291,7 @@ impl OpenClBackend {
             .arg(&arr_exc)
             .arg(&arr_inh)
             .arg(&spike_list)
-            .arg(0u32) // n_spikes
+            .arg(&spike_count)
             .arg(model.n)
             .arg(model.n_e)
             .arg(delay)
@@ -291,23 +314,29 @@ impl OpenClBackend {
             v,
             last_spike,
             spike_count,
-            spike_list,
+            flags: spike_flags,
             advance_global,
             parts: parts.unwrap_or(0),
             max_batch,
             step: 0,
-            host_list: Vec::new(),
+            n,
+            host_flags: [
+                vec![0; max_batch as usize * n.max(1)],
+                vec![0; max_batch as usize * n.max(1)],
+            ],
+            pending: None,
             host_step: Vec::new(),
         })
     }
 
-    /// One launch of `batch` (<= delay) steps, then the launch that propagates their spikes;
-    /// the spikes are handed to `recorder` step by step while the device propagates.
+    /// Queues one launch of `batch` (<= delay) steps, the delivery of their spikes and the read
+    /// of their flags; then hands the previous launch's spikes to `recorder` while the device
+    /// works. The host waits only for the flags of the launch before.
     fn launch(&mut self, batch: u32, recorder: &mut dyn Recorder) -> ocl::Result<()> {
         let k0 = self.step;
         self.spike_count.cmd().fill(0u32, None).enq()?;
-        self.advance.set_arg(10, k0)?;
-        self.advance.set_arg(11, batch)?;
+        self.advance.set_arg(11, k0)?;
+        self.advance.set_arg(12, batch)?;
         // SAFETY: every buffer argument was set at construction and lives in `self`; the
         // kernel reads and writes within the lengths the arguments give.
         unsafe {
@@ -317,48 +346,80 @@ impl OpenClBackend {
                 .local_work_size(self.tuning.advance_local)
                 .enq()?;
         }
-        let mut count = [0u32];
-        self.spike_count.read(&mut count[..]).enq()?;
-        let count = count[0] as usize;
-        self.host_list.clear();
-        self.host_list.resize(count, 0);
-        if count > 0 {
-            self.spike_list
-                .read(&mut self.host_list[..])
-                .len(count)
+        self.propagate.set_arg(9, k0)?;
+        let (global, local) = match self.tuning.delivery {
+            Delivery::Atomic { local, groups } => (groups * local, local),
+            // One work-item per part, each in its own work-group, so that they spread over the
+            // device's threads.
+            Delivery::Owned { .. } => (self.parts as usize, 1),
+        };
+        // SAFETY: as above.
+        unsafe {
+            self.propagate
+                .cmd()
+                .global_work_size(global)
+                .local_work_size(local)
                 .enq()?;
-            self.propagate.set_arg(5, count as u32)?;
-            self.propagate.set_arg(9, k0)?;
-            let (global, local) = match self.tuning.delivery {
-                // Work-group e delivers spike e < count.
-                Delivery::Atomic { local } => (count * local, local),
-                // One work-item per part, each in its own work-group, so that they spread
-                // over the device's threads.
-                Delivery::Owned { .. } => (self.parts as usize, 1),
-            };
-            // SAFETY: as above.
-            unsafe {
-                self.propagate
-                    .cmd()
-                    .global_work_size(global)
-                    .local_work_size(local)
-                    .enq()?;
-            }
-            self.queue.flush()?;
         }
-        // (step offset << 32 | id): sorting gives step order, ids ascending within a step.
-        self.host_list.sort_unstable();
-        let mut at = 0;
-        for b in 0..batch as u64 {
-            self.host_step.clear();
-            while at < count && self.host_list[at] >> 32 == b {
-                self.host_step.push(self.host_list[at] as u32);
-                at += 1;
-            }
-            recorder.record(k0 + b, &self.host_step);
+        let buffer = match &self.pending {
+            Some(p) => 1 - p.buffer,
+            None => 0,
+        };
+        let len = batch as usize * self.n;
+        let mut read = Event::empty();
+        // SAFETY: the host buffer is neither resized nor dropped before `read` completes:
+        // `finish_pending` waits for it, and `Drop` finishes the queue.
+        unsafe {
+            self.flags
+                .read(&mut self.host_flags[buffer][..len])
+                .block(false)
+                .enew(&mut read)
+                .enq()?;
         }
+        self.queue.flush()?;
+        self.finish_pending(recorder)?;
+        self.pending = Some(Pending {
+            k0,
+            batch,
+            buffer,
+            read,
+        });
         self.step += batch as u64;
         Ok(())
+    }
+
+    /// Waits for the flags of the pending launch and hands its spikes to `recorder`, step by
+    /// step, ids ascending.
+    fn finish_pending(&mut self, recorder: &mut dyn Recorder) -> ocl::Result<()> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        p.read.wait_for()?;
+        let n = self.n;
+        for b in 0..p.batch as usize {
+            let flags = &self.host_flags[p.buffer][b * n..(b + 1) * n];
+            self.host_step.clear();
+            let mut base = 0;
+            for chunk in flags.chunks(8) {
+                if chunk.iter().any(|&f| f != 0) {
+                    for (j, &f) in chunk.iter().enumerate() {
+                        if f != 0 {
+                            self.host_step.push((base + j) as u32);
+                        }
+                    }
+                }
+                base += chunk.len();
+            }
+            recorder.record(p.k0 + b as u64, &self.host_step);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OpenClBackend {
+    fn drop(&mut self) {
+        // A read may still be writing into `host_flags`.
+        let _ = self.queue.finish();
     }
 }
 
@@ -379,7 +440,8 @@ impl Backend for OpenClBackend {
                 .map_err(|e| failed(&format!("running steps from {}", self.step), e))?;
             done += batch as u64;
         }
-        Ok(())
+        self.finish_pending(recorder)
+            .map_err(|e| failed(&format!("reading the spikes before step {}", self.step), e))
     }
 
     fn state(&self) -> Result<HostState> {
@@ -430,7 +492,7 @@ mod tests {
             assert!(matches!(t.neurons_per_item, 1 | 4));
             assert!(t.advance_local > 0);
             match t.delivery {
-                Delivery::Atomic { local } => assert!(local > 0),
+                Delivery::Atomic { local, groups } => assert!(local > 0 && groups > 0),
                 Delivery::Owned { parts } => assert!(parts > 0),
             }
         }

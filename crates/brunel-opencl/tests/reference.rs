@@ -101,7 +101,10 @@ const SPLITS: [Tuning; 5] = [
     Tuning {
         neurons_per_item: 4,
         advance_local: 64,
-        delivery: Delivery::Atomic { local: 1 },
+        delivery: Delivery::Atomic {
+            local: 1,
+            groups: 3,
+        },
     },
     Tuning {
         neurons_per_item: 1,
@@ -111,7 +114,10 @@ const SPLITS: [Tuning; 5] = [
     Tuning {
         neurons_per_item: 1,
         advance_local: 128,
-        delivery: Delivery::Atomic { local: 128 },
+        delivery: Delivery::Atomic {
+            local: 128,
+            groups: 64,
+        },
     },
 ];
 

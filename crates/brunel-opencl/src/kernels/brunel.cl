@@ -4,8 +4,9 @@
 // The Brunel (2000) time step of brunel_core::ReferenceBackend, bit for bit.
 //
 // - `advance_*` run `batch` (<= delay) consecutive steps of every neuron from arrivals that are
-//   already in the ring (spikes of steps < k0 have all been propagated), and append every spike
-//   to one list as ((step - k0) << 32 | neuron).
+//   already in the ring (spikes of steps < k0 have all been propagated), write a flag per
+//   (step, neuron) for the host (flags[b * n + i], so the host reads ids in ascending order),
+//   and append every spike to one list as ((step - k0) << 32 | neuron) for `propagate`.
 // - `propagate` delivers the spikes of that list into the ring: one work-group per spike,
 //   integer atomics, so the counts do not depend on the order of work-items (GPUs);
 //   `propagate_owned` does the same with each target counter owned by one work-item (CPUs).
@@ -104,12 +105,20 @@ void push_spike(__global uint *spike_count, __global ulong *spike_list, uint b, 
     spike_list[at] = ((ulong)b << 32) | (ulong)i;
 }
 
+void record_spike(int spiked, __global uchar *flags, __global uint *spike_count,
+                  __global ulong *spike_list, uint n, uint b, uint i) {
+    flags[(ulong)b * n + i] = (uchar)spiked;
+    if (spiked) {
+        push_spike(spike_count, spike_list, b, i);
+    }
+}
+
 // One work-item per neuron (GPUs): each draws its Philox block and keeps its own lane.
 __kernel void advance_neurons(
     __global double *v, __global long *last_spike,
     __global uint *arr_exc, __global uint *arr_inh,
     __global const uint *thresholds, uint n_thresholds,
-    __global uint *spike_count, __global ulong *spike_list,
+    __global uint *spike_count, __global ulong *spike_list, __global uchar *flags,
     uint n, uint delay, ulong k0, uint batch,
     double decay, double theta, double v_reset, double j_exc, double j_inh,
     uint ref_steps, uint accumulate, uint key0, uint key1) {
@@ -127,10 +136,9 @@ __kernel void advance_neurons(
         uint4 r = external_block(key, i / 4, k);
         uint lane = i % 4;
         uint u = lane == 0 ? r.x : lane == 1 ? r.y : lane == 2 ? r.z : r.w;
-        if (neuron_step(i, n, k, slot, u, &vv, &last, arr_exc, arr_inh, thresholds,
-                        n_thresholds, &p)) {
-            push_spike(spike_count, spike_list, b, i);
-        }
+        int spiked = neuron_step(i, n, k, slot, u, &vv, &last, arr_exc, arr_inh, thresholds,
+                                 n_thresholds, &p);
+        record_spike(spiked, flags, spike_count, spike_list, n, b, i);
     }
     v[i] = vv;
     last_spike[i] = last;
@@ -141,7 +149,7 @@ __kernel void advance_blocks(
     __global double *v, __global long *last_spike,
     __global uint *arr_exc, __global uint *arr_inh,
     __global const uint *thresholds, uint n_thresholds,
-    __global uint *spike_count, __global ulong *spike_list,
+    __global uint *spike_count, __global ulong *spike_list, __global uchar *flags,
     uint n, uint delay, ulong k0, uint batch,
     double decay, double theta, double v_reset, double j_exc, double j_inh,
     uint ref_steps, uint accumulate, uint key0, uint key1) {
@@ -165,10 +173,9 @@ __kernel void advance_blocks(
         uint4 r = external_block(key, block, k);
         uint us[4] = {r.x, r.y, r.z, r.w};
         for (uint l = 0; l < lanes; l++) {
-            if (neuron_step(first + l, n, k, slot, us[l], &vv[l], &last[l], arr_exc, arr_inh,
-                            thresholds, n_thresholds, &p)) {
-                push_spike(spike_count, spike_list, b, first + l);
-            }
+            int spiked = neuron_step(first + l, n, k, slot, us[l], &vv[l], &last[l], arr_exc,
+                                     arr_inh, thresholds, n_thresholds, &p);
+            record_spike(spiked, flags, spike_count, spike_list, n, b, first + l);
         }
     }
     for (uint l = 0; l < lanes; l++) {
@@ -177,26 +184,26 @@ __kernel void advance_blocks(
     }
 }
 
-// Delivers the spikes of the last advance: spike e is handled by work-group e; its work-items
+// Delivers the spikes of the last advance (their number is in *spike_count, on the device, so
+// the host need not wait for it): work-group g takes spikes g, g + groups, ...; its work-items
 // stride over the source's row. A spike of step k0 + b arrives at step k0 + b + delay, whose
 // ring slot is (k0 + b) % delay.
 __kernel void propagate(
     __global const ulong *offsets, __global const uint *targets,
     __global uint *arr_exc, __global uint *arr_inh,
-    __global const ulong *spike_list, uint n_spikes,
+    __global const ulong *spike_list, __global const uint *spike_count,
     uint n, uint n_e, uint delay, ulong k0) {
-    uint e = get_group_id(0);
-    if (e >= n_spikes) {
-        return;
-    }
-    ulong entry = spike_list[e];
-    uint s = (uint)entry;
-    uint b = (uint)(entry >> 32);
-    uint slot = (uint)((k0 + b) % delay);
-    __global uint *arr = (s < n_e ? arr_exc : arr_inh) + (ulong)slot * n;
-    ulong end = offsets[s + 1];
-    for (ulong j = offsets[s] + get_local_id(0); j < end; j += get_local_size(0)) {
-        atomic_inc(&arr[targets[j]]);
+    uint n_spikes = *spike_count;
+    for (uint e = get_group_id(0); e < n_spikes; e += get_num_groups(0)) {
+        ulong entry = spike_list[e];
+        uint s = (uint)entry;
+        uint b = (uint)(entry >> 32);
+        uint slot = (uint)((k0 + b) % delay);
+        __global uint *arr = (s < n_e ? arr_exc : arr_inh) + (ulong)slot * n;
+        ulong end = offsets[s + 1];
+        for (ulong j = offsets[s] + get_local_id(0); j < end; j += get_local_size(0)) {
+            atomic_inc(&arr[targets[j]]);
+        }
     }
 }
 
@@ -207,12 +214,13 @@ __kernel void propagate(
 __kernel void propagate_owned(
     __global const ulong *offsets, __global const uint *targets,
     __global uint *arr_exc, __global uint *arr_inh,
-    __global const ulong *spike_list, uint n_spikes,
+    __global const ulong *spike_list, __global const uint *spike_count,
     uint n, uint n_e, uint delay, ulong k0, uint parts) {
     uint w = get_global_id(0);
     if (w >= parts) {
         return;
     }
+    uint n_spikes = *spike_count;
     uint lo = (uint)((ulong)n * w / parts);
     uint hi = (uint)((ulong)n * (w + 1) / parts);
     for (uint e = 0; e < n_spikes; e++) {
