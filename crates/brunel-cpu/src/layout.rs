@@ -5,7 +5,7 @@
 
 use brunel_core::{Error, Network, Result};
 
-use crate::philox::WIDTH;
+use crate::philox::{LANES, WIDTH};
 
 /// Most neurons in one part, so that local indices fit u16.
 pub(crate) const MAX_PART: usize = 1 << 16;
@@ -39,12 +39,26 @@ pub(crate) fn partition(n: u32, min_parts: usize) -> Vec<Range> {
         .collect()
 }
 
+/// Where the neuron of local index `i` is stored in a part of `len` neurons. Inside each full
+/// block of [`WIDTH`] neurons the order is word-major (the order in which the Philox lanes
+/// deliver the uniforms, see [`crate::philox::external_uniforms`]): neuron `4l + w` of the block
+/// is at `w * LANES + l`. Neurons after the last full block keep their order.
+#[inline(always)]
+pub(crate) fn position(i: usize, len: usize) -> usize {
+    if i < len / WIDTH * WIDTH {
+        let r = i % WIDTH;
+        i - r + (r % 4) * LANES + r / 4
+    } else {
+        i
+    }
+}
+
 /// The synapses onto one part's neurons, by source.
 #[derive(Debug)]
 pub(crate) struct PartSynapses {
     /// `targets[offsets[s]..offsets[s + 1]]`: the targets of source `s` in this part.
     pub offsets: Vec<u32>,
-    /// Local indices (target − part.lo).
+    /// Storage positions ([`position`]) of the local indices (target − part.lo).
     pub targets: Vec<u16>,
     /// Largest excitatory in-degree of a neuron of the part.
     pub max_in_exc: u32,
@@ -85,7 +99,7 @@ impl PartSynapses {
             for &t in network.row(s).iter().filter(|t| inside(t)) {
                 let local = (t - range.lo) as usize;
                 degrees[local] += 1;
-                targets.push(local as u16);
+                targets.push(position(local, range.len()) as u16);
             }
         }
         Ok(PartSynapses {
@@ -111,6 +125,22 @@ impl PartSynapses {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_are_a_permutation_within_blocks() {
+        for len in [0usize, 5, 32, 64, 77, 1000] {
+            let mut seen = vec![false; len];
+            for i in 0..len {
+                let p = position(i, len);
+                assert!(p / WIDTH == i / WIDTH && !seen[p], "len {len} i {i}");
+                seen[p] = true;
+            }
+        }
+        assert_eq!(position(1, 64), LANES);
+        assert_eq!(position(4, 64), 1);
+        assert_eq!(position(33, 64), 32 + LANES);
+        assert_eq!(position(69, 70), 69);
+    }
 
     #[test]
     fn parts_cover_all_neurons_on_chunk_boundaries() {

@@ -211,6 +211,8 @@ struct Engine<C> {
     parts: Vec<Part<C>>,
     /// Every part's spikes of the last batch, not yet delivered.
     pending: Vec<Batch>,
+    /// The same spikes as one list, for the delivery.
+    arrivals: Vec<kernel::Arrival>,
     step: u64,
     /// The spikes of one step, all parts, for the recorder.
     merged: Vec<u32>,
@@ -233,7 +235,7 @@ impl<C: Counter> Engine<C> {
                 synapses,
                 v: vec![model.v_init; range.len()],
                 last: vec![last_init; range.len()],
-                ring: vec![C::default(); range.len() * d],
+                ring: vec![C::default(); kernel::SLOT * d],
                 out: Batch::with_steps(d),
             })
             .collect();
@@ -244,6 +246,7 @@ impl<C: Counter> Engine<C> {
             pool,
             parts,
             pending,
+            arrivals: Vec::new(),
             step: 0,
             merged: Vec::new(),
         }
@@ -259,18 +262,18 @@ impl<C: Counter> Engine<C> {
         while done < steps {
             let b = d.min(steps - done) as usize;
             let k0 = self.step;
+            kernel::arrivals(&self.pending, d, &mut self.arrivals);
             let Engine {
                 model,
                 thresholds,
                 pool,
                 parts,
-                pending,
+                arrivals,
                 ..
             } = self;
-            let (model, thresholds, pending) = (&*model, &thresholds[..], &pending[..]);
+            let (model, thresholds, arrivals) = (&*model, &thresholds[..], &arrivals[..]);
             let work = |part: &mut Part<C>| {
-                let len = part.range.len();
-                kernel::deliver(&part.synapses, &mut part.ring, len, model, pending);
+                kernel::deliver(&part.synapses, &mut part.ring, model.n_e, arrivals);
                 part.out.start(k0, b);
                 let view = PartView {
                     lo: part.range.lo,
@@ -303,8 +306,13 @@ impl<C: Counter> Engine<C> {
         let mut v = Vec::with_capacity(self.model.n as usize);
         let mut last_spike = Vec::with_capacity(self.model.n as usize);
         for part in &self.parts {
-            v.extend_from_slice(&part.v);
-            last_spike.extend(part.last.iter().map(|&l| if l < 0 { NEVER } else { l }));
+            let len = part.range.len();
+            for i in 0..len {
+                let p = layout::position(i, len);
+                v.push(part.v[p]);
+                let last = part.last[p];
+                last_spike.push(if last < 0 { NEVER } else { last });
+            }
         }
         HostState {
             step: self.step,

@@ -20,41 +20,45 @@ const M1: u32 = 0xCD9E_8D57;
 const W0: u32 = 0x9E37_79B9;
 const W1: u32 = 0xBB67_AE85;
 
-/// The uniforms of neurons `4 * block0 .. 4 * block0 + WIDTH` at `step`, in neuron order.
+/// The uniforms of neurons `4 * block0 .. 4 * block0 + WIDTH` at `step`, word-major: entry
+/// `w * LANES + l` is word `w` of block `block0 + l`, the uniform of neuron `4 * (block0 + l) + w`
+/// (see [`crate::layout::position`], the order in which the backend stores its neurons).
+///
+/// The four words live in u64 lanes whose upper halves may hold garbage: the multiply reads only
+/// the lower 32 bits of each lane (one `vpmuludq` per product) and the XORs keep the lower halves
+/// exact, so no lane has to be masked, widened or narrowed inside the rounds.
 #[inline(always)]
 pub(crate) fn external_uniforms(key: [u32; 2], block0: u32, step: u64) -> [u32; WIDTH] {
-    let mut c0 = [0u32; LANES];
+    const LO: u64 = 0xFFFF_FFFF;
+    let mut c0 = [0u64; LANES];
     for (l, c) in c0.iter_mut().enumerate() {
-        *c = block0.wrapping_add(l as u32);
+        *c = block0.wrapping_add(l as u32) as u64;
     }
-    let mut c1 = [step as u32; LANES];
-    let mut c2 = [(step >> 32) as u32; LANES];
-    let mut c3 = [STREAM_EXTERNAL; LANES];
+    let mut c1 = [step & LO; LANES];
+    let mut c2 = [step >> 32; LANES];
+    let mut c3 = [STREAM_EXTERNAL as u64; LANES];
     let (mut k0, mut k1) = (key[0], key[1]);
     for r in 0..10 {
         if r > 0 {
             k0 = k0.wrapping_add(W0);
             k1 = k1.wrapping_add(W1);
         }
+        let (k0w, k1w) = (k0 as u64, k1 as u64);
         for l in 0..LANES {
-            let p0 = M0 as u64 * c0[l] as u64;
-            let p1 = M1 as u64 * c2[l] as u64;
-            let n0 = (p1 >> 32) as u32 ^ c1[l] ^ k0;
-            let n1 = p1 as u32;
-            let n2 = (p0 >> 32) as u32 ^ c3[l] ^ k1;
-            let n3 = p0 as u32;
-            c0[l] = n0;
-            c1[l] = n1;
-            c2[l] = n2;
-            c3[l] = n3;
+            let p0 = (c0[l] & LO) * M0 as u64;
+            let p1 = (c2[l] & LO) * M1 as u64;
+            c0[l] = (p1 >> 32) ^ c1[l] ^ k0w;
+            c1[l] = p1;
+            c2[l] = (p0 >> 32) ^ c3[l] ^ k1w;
+            c3[l] = p0;
         }
     }
     let mut out = [0u32; WIDTH];
     for l in 0..LANES {
-        out[4 * l] = c0[l];
-        out[4 * l + 1] = c1[l];
-        out[4 * l + 2] = c2[l];
-        out[4 * l + 3] = c3[l];
+        out[l] = c0[l] as u32;
+        out[LANES + l] = c1[l] as u32;
+        out[2 * LANES + l] = c2[l] as u32;
+        out[3 * LANES + l] = c3[l] as u32;
     }
     out
 }
@@ -76,11 +80,13 @@ mod tests {
             let got = external_uniforms(key, block0, step);
             for l in 0..LANES {
                 let want = rng::external_block(key, block0.wrapping_add(l as u32), step);
-                assert_eq!(
-                    &got[4 * l..4 * l + 4],
-                    &want,
-                    "seed {seed} block {block0}+{l}"
-                );
+                for (w, &want) in want.iter().enumerate() {
+                    assert_eq!(
+                        got[w * LANES + l],
+                        want,
+                        "seed {seed} block {block0}+{l} word {w}"
+                    );
+                }
             }
         }
     }
