@@ -24,16 +24,16 @@
 #define NEVER (-9223372036854775807L - 1L)
 
 uint4 philox4x32_10(uint4 ctr, uint2 key) {
+    // Round r uses the key bumped r times; the bump after the last round is unused.
+#pragma unroll
     for (int r = 0; r < 10; r++) {
-        if (r > 0) {
-            key.x += PHILOX_W0;
-            key.y += PHILOX_W1;
-        }
-        uint hi0 = mul_hi(PHILOX_M0, ctr.x);
-        uint lo0 = PHILOX_M0 * ctr.x;
-        uint hi1 = mul_hi(PHILOX_M1, ctr.z);
-        uint lo1 = PHILOX_M1 * ctr.z;
-        ctr = (uint4)(hi1 ^ ctr.y ^ key.x, lo1, hi0 ^ ctr.w ^ key.y, lo0);
+        // 32 x 32 -> 64-bit products (PoCL's mul_hi is emulated with 16-bit pieces).
+        ulong p0 = (ulong)PHILOX_M0 * (ulong)ctr.x;
+        ulong p1 = (ulong)PHILOX_M1 * (ulong)ctr.z;
+        ctr = (uint4)((uint)(p1 >> 32) ^ ctr.y ^ key.x, (uint)p1,
+                      (uint)(p0 >> 32) ^ ctr.w ^ key.y, (uint)p0);
+        key.x += PHILOX_W0;
+        key.y += PHILOX_W1;
     }
     return ctr;
 }
