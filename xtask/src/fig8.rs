@@ -29,8 +29,16 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     }
     let png = out.join("fig8.png");
     let mut plot = std::process::Command::new(&brunel);
-    plot.current_dir(&root).arg("plot").args(&files).arg("-o").arg(&png);
+    plot.current_dir(&root)
+        .arg("plot")
+        .args(&files)
+        .arg("-o")
+        .arg(&png);
     util::run(&mut plot)?;
-    eprintln!("\nfig8: data in {}/fig8_{{a,b,c,d}}.h5, picture {}", out.display(), png.display());
+    eprintln!(
+        "\nfig8: data in {}/fig8_{{a,b,c,d}}.h5, picture {}",
+        out.display(),
+        png.display()
+    );
     Ok(())
 }

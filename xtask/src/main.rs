@@ -3,10 +3,12 @@
 //! - `cargo xtask setup`: checks the system packages the build needs and installs the missing
 //!   ones (Debian/Ubuntu, apt-get);
 //! - `cargo xtask fig8`: the main job, the four panels of Brunel (2000) Fig. 8;
-//! - `cargo xtask test`: the whole test suite.
+//! - `cargo xtask test`: the whole test suite;
+//! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend.
 //!
 //! Few dependencies (std only), so that the tasks compile in seconds.
 
+mod bench;
 mod fig8;
 mod setup;
 mod test;
@@ -20,6 +22,10 @@ commands:
   setup   check the system packages (libhdf5, OpenCL loader, PoCL) and install missing ones
   fig8    run the four panels of Fig. 8 and draw them: out/fig8/fig8_{a,b,c,d}.h5, out/fig8/fig8.png
   test    set up, then run the whole test suite (release build)
+  bench   time every backend and device on the Fig. 8 panels and on networks of 12 500, 50 000
+          and 125 000 neurons; write benches/results/<date>-<machine>/ and the machine profile
+          that `brunel run --backend auto` reads
+          options: --quick (a short version, under 2 minutes), --repeats N, --no-profile
 
 environment:
   BRUNEL_REQUIRE=cpu,opencl,sonata   backends/checks whose absence fails the tests instead of skipping
@@ -31,6 +37,7 @@ fn main() -> ExitCode {
         Some("setup") => setup::run(),
         Some("fig8") => fig8::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -7,9 +7,18 @@ use crate::util;
 /// Debian packages the build and the tests need, with what each is for.
 pub const PACKAGES: &[(&str, &str)] = &[
     ("pkg-config", "finding libhdf5"),
-    ("libhdf5-dev", "HDF5 output (hdf5-metno links the system libhdf5)"),
-    ("ocl-icd-opencl-dev", "the OpenCL loader (the ocl crate links -lOpenCL)"),
-    ("pocl-opencl-icd", "PoCL: OpenCL on the CPU, where the OpenCL backend is tested"),
+    (
+        "libhdf5-dev",
+        "HDF5 output (hdf5-metno links the system libhdf5)",
+    ),
+    (
+        "ocl-icd-opencl-dev",
+        "the OpenCL loader (the ocl crate links -lOpenCL)",
+    ),
+    (
+        "pocl-opencl-icd",
+        "PoCL: OpenCL on the CPU, where the OpenCL backend is tested",
+    ),
     ("clinfo", "listing OpenCL devices"),
 ];
 
@@ -71,7 +80,10 @@ fn system_packages() -> Result<(), String> {
         ));
     }
     let sudo = if is_root() { vec![] } else { vec!["sudo"] };
-    eprintln!("setup: installing missing system packages: {}", missing.join(" "));
+    eprintln!(
+        "setup: installing missing system packages: {}",
+        missing.join(" ")
+    );
     let mut update = Command::new(sudo.first().copied().unwrap_or("apt-get"));
     if !sudo.is_empty() {
         update.arg("apt-get");
@@ -102,15 +114,22 @@ fn python_packages() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if have {
-        eprintln!("setup: python packages present: {}", PYTHON_PACKAGES.join(", "));
+        eprintln!(
+            "setup: python packages present: {}",
+            PYTHON_PACKAGES.join(", ")
+        );
         return;
     }
     if std::env::var_os("XTASK_NO_INSTALL").is_some() {
-        eprintln!("setup: python packages missing ({}); not installing", PYTHON_PACKAGES.join(", "));
+        eprintln!(
+            "setup: python packages missing ({}); not installing",
+            PYTHON_PACKAGES.join(", ")
+        );
         return;
     }
     let mut pip = Command::new("python3");
-    pip.args(["-m", "pip", "install", "--quiet"]).args(PYTHON_PACKAGES);
+    pip.args(["-m", "pip", "install", "--quiet"])
+        .args(PYTHON_PACKAGES);
     if let Err(e) = util::run(&mut pip) {
         eprintln!("setup: could not install the python packages ({e}); the SONATA check will skip");
     }

@@ -19,7 +19,8 @@ pub enum BackendChoice {
     /// The OpenCL backend (GPU, or PoCL on the CPU).
     #[value(name = "opencl")]
     OpenCl,
-    /// The best backend present: cpu if it can be made here, else reference.
+    /// The machine profile's choice (`cargo xtask bench` writes it), else: an OpenCL GPU
+    /// with fp64, else cpu, else reference.
     Auto,
 }
 
@@ -48,6 +49,8 @@ pub struct Setup {
     pub par: Par,
     /// OpenCL device index (`brunel backends` lists them); `None`: the backend's default.
     pub device: Option<usize>,
+    /// Whether the command line set the thread count (a profile's count then does not apply).
+    pub threads_given: bool,
 }
 
 /// The backend that will run, and why it was chosen (for `auto`).
@@ -79,22 +82,123 @@ pub fn choose_backend(
         BackendChoice::Reference => explicit(BackendKind::Reference),
         BackendChoice::Cpu => explicit(BackendKind::Cpu),
         BackendChoice::OpenCl => explicit(BackendKind::OpenCl),
-        BackendChoice::Auto => match make(BackendKind::Cpu, model, network, setup) {
-            Ok(backend) => Ok(Chosen {
-                backend,
-                kind: BackendKind::Cpu,
-                reason: Some(format!(
-                    "auto chose cpu: the multi-threaded backend is available ({} threads)",
-                    setup.par.count()
-                )),
-            }),
-            Err(why) => Ok(Chosen {
-                backend: make(BackendKind::Reference, model, network, setup)?,
-                kind: BackendKind::Reference,
-                reason: Some(format!("auto chose reference: {why}")),
-            }),
-        },
+        BackendChoice::Auto => auto(model, network, setup),
     }
+}
+
+/// `--backend auto`: the machine profile's choice for this network size, else the rule.
+fn auto(model: &Model, network: &Network, setup: Setup) -> Result<Chosen> {
+    let path = crate::profile::path();
+    let loaded = path.as_deref().map(crate::profile::load).transpose();
+    let why_no_profile = match loaded {
+        Ok(Some(Some(profile))) => {
+            let entry = profile.entry_for(model.n as u64);
+            let path = path.as_deref().unwrap_or(std::path::Path::new("?"));
+            match from_profile(entry, model, network, setup) {
+                Ok((backend, kind)) => {
+                    return Ok(Chosen {
+                        backend,
+                        kind,
+                        reason: Some(format!(
+                            "auto chose {} from the machine profile {} (fastest measured for networks of {} neurons{}, on {}); `cargo xtask bench` measures again",
+                            if entry.label.is_empty() { &entry.backend } else { &entry.label },
+                            path.display(),
+                            entry.n,
+                            if profile.created.is_empty() { String::new() } else { format!(", {}", profile.created) },
+                            profile.machine
+                        )),
+                    })
+                }
+                Err(e) => format!("the machine profile {} names a backend that cannot run: {e}", path.display()),
+            }
+        }
+        Ok(Some(None)) => format!(
+            "no machine profile at {}",
+            path.as_deref()
+                .map_or("?".into(), |p| p.display().to_string())
+        ),
+        Ok(None) => {
+            "no place for a machine profile (neither XDG_CACHE_HOME nor HOME is set)".into()
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    rule(model, network, setup, &why_no_profile)
+}
+
+/// The profile entry's backend, with its threads and device unless the command line set them.
+fn from_profile(
+    entry: &crate::profile::Entry,
+    model: &Model,
+    network: &Network,
+    setup: Setup,
+) -> Result<(Box<dyn Backend>, BackendKind)> {
+    let kind = match entry.backend.as_str() {
+        "reference" => BackendKind::Reference,
+        "cpu" => BackendKind::Cpu,
+        "opencl" => BackendKind::OpenCl,
+        other => anyhow::bail!("unknown backend `{other}`"),
+    };
+    let setup = Setup {
+        par: if setup.threads_given {
+            setup.par
+        } else {
+            entry.threads.map_or(setup.par, Par::threads)
+        },
+        device: setup.device.or(entry.device),
+        threads_given: setup.threads_given,
+    };
+    Ok((make(kind, model, network, setup)?, kind))
+}
+
+/// The built-in rule without a profile: an OpenCL GPU with fp64 if there is one, else cpu
+/// (never an OpenCL CPU device over the native backend), else the reference.
+fn rule(model: &Model, network: &Network, setup: Setup, why: &str) -> Result<Chosen> {
+    let hint = "run `cargo xtask bench` to measure this machine";
+    if let Some(device) = gpu_with_fp64() {
+        let gpu = Setup {
+            device: setup.device.or(Some(device)),
+            ..setup
+        };
+        if let Ok(backend) = make(BackendKind::OpenCl, model, network, gpu) {
+            return Ok(Chosen {
+                backend,
+                kind: BackendKind::OpenCl,
+                reason: Some(format!(
+                    "auto chose opencl on GPU device {device}: {why}; the rule without one takes an OpenCL GPU with fp64 first ({hint})"
+                )),
+            });
+        }
+    }
+    match make(BackendKind::Cpu, model, network, setup) {
+        Ok(backend) => Ok(Chosen {
+            backend,
+            kind: BackendKind::Cpu,
+            reason: Some(format!(
+                "auto chose cpu ({} threads): {why}; the rule without one takes an OpenCL GPU with fp64, else cpu, never an OpenCL CPU device ({hint})",
+                setup.par.count()
+            )),
+        }),
+        Err(e) => Ok(Chosen {
+            backend: make(BackendKind::Reference, model, network, setup)?,
+            kind: BackendKind::Reference,
+            reason: Some(format!("auto chose reference: cpu cannot run here ({e}); {why}")),
+        }),
+    }
+}
+
+/// The first OpenCL GPU with fp64, if any.
+#[cfg(feature = "opencl")]
+fn gpu_with_fp64() -> Option<usize> {
+    brunel_opencl::probe()
+        .ok()?
+        .into_iter()
+        .find(|d| d.kind == brunel_opencl::DeviceKind::Gpu && d.fp64)
+        .map(|d| d.index)
+}
+
+#[cfg(not(feature = "opencl"))]
+fn gpu_with_fp64() -> Option<usize> {
+    None
 }
 
 /// Constructs one backend. The only place where a concrete backend becomes a `dyn Backend`.

@@ -163,11 +163,16 @@ pub fn print_results(r: &Results, out: Option<&Path>) {
 }
 
 /// Lists the backends and devices of this machine.
-pub fn backends() -> Result<()> {
+pub fn backends(format: BackendsFormat) -> Result<()> {
+    if format == BackendsFormat::Toml {
+        backends_toml();
+        return Ok(());
+    }
     let all = Par::threads(0).count();
     let setup = Setup {
         par: Par::threads(0),
         device: None,
+        threads_given: false,
     };
     say!("reference  available: the scalar oracle, one thread");
     match probe(BackendKind::Cpu, setup) {
@@ -176,6 +181,48 @@ pub fn backends() -> Result<()> {
     }
     opencl_devices();
     Ok(())
+}
+
+/// How `brunel backends` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendsFormat {
+    /// For people.
+    Text,
+    /// For scripts: `cores = N` and one `[[device]]` table per OpenCL device.
+    Toml,
+}
+
+fn backends_toml() {
+    say!("cores = {}", Par::threads(0).count());
+    opencl_devices_toml();
+}
+
+#[cfg(feature = "opencl")]
+fn opencl_devices_toml() {
+    match brunel_opencl::probe() {
+        Ok(devices) => {
+            for d in devices {
+                say!(
+                    "\n[[device]]\nindex = {}\nname = {:?}\nplatform = {:?}\nkind = \"{}\"\nfp64 = {}\ncompute_units = {}",
+                    d.index,
+                    d.name,
+                    d.platform,
+                    format!("{:?}", d.kind).to_lowercase(),
+                    d.fp64,
+                    d.compute_units
+                );
+            }
+        }
+        Err(e) => say!("opencl_error = {:?}", e.to_string()),
+    }
+}
+
+#[cfg(not(feature = "opencl"))]
+fn opencl_devices_toml() {
+    say!(
+        "opencl_error = {:?}",
+        crate::choose::not_compiled().to_string()
+    );
 }
 
 #[cfg(feature = "opencl")]

@@ -6,7 +6,7 @@
 //!            [--out FILE.h5] [--plot FILE.png] [--force]
 //! brunel plot FILE.h5 [FILE.h5 ...] -o FIG.png
 //! brunel info FILE.h5
-//! brunel backends
+//! brunel backends [--format text|toml]
 //! ```
 
 /// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
@@ -30,6 +30,7 @@ mod choose;
 mod info;
 mod output;
 mod plot;
+mod profile;
 mod run;
 mod time;
 
@@ -69,7 +70,11 @@ enum Command {
         file: PathBuf,
     },
     /// Lists the backends and OpenCL devices present on this machine.
-    Backends,
+    Backends {
+        /// `text` for people, `toml` for scripts.
+        #[arg(long, value_enum, default_value_t = info::BackendsFormat::Text)]
+        format: info::BackendsFormat,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,7 +85,7 @@ fn main() -> ExitCode {
             say!("figure {}", out.display());
         }),
         Command::Info { file } => info::info(file),
-        Command::Backends => info::backends(),
+        Command::Backends { format } => info::backends(*format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

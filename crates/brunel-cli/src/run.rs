@@ -55,6 +55,13 @@ pub struct RunArgs {
     /// Replace an existing result file.
     #[arg(long)]
     pub force: bool,
+    /// Also writes the summary as flat TOML (`key = value`) to this file, for scripts and
+    /// `cargo xtask bench` (replaced if it exists).
+    #[arg(long, value_name = "FILE.toml")]
+    pub summary: Option<PathBuf>,
+    /// No progress bar and no summary on stdout (errors and notes still go to stderr).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 fn parse_record(s: &str) -> Result<RecordSpikes, String> {
@@ -123,12 +130,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     let par = Par::threads(args.threads);
     let model = Model::new(&config);
-    note!(
-        "building the network: {} neurons, about {:.3e} synapses ({} threads)",
-        model.n,
-        config.expected_synapses(),
-        par.count()
-    );
+    if !args.quiet {
+        note!(
+            "building the network: {} neurons, about {:.3e} synapses ({} threads)",
+            model.n,
+            config.expected_synapses(),
+            par.count()
+        );
+    }
     let t = Instant::now();
     let network = Network::build(&config, par);
     let build_seconds = t.elapsed().as_secs_f64();
@@ -147,6 +156,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Setup {
             par,
             device: args.device,
+            threads_given: args.threads != 0,
         },
     )?;
     drop(network);
@@ -160,11 +170,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut spikes = SpikeRecorder::new(config.record.spikes, steps);
     let mut stats = NeuronStats::last_80_percent(model.n, steps);
     let bar = progress_bar(steps, config.simulation.dt);
+    let show_bar = !args.quiet;
     let t = Instant::now();
     {
         let mut tee = Tee(&mut spikes, &mut stats);
         brunel_core::run_in_chunks(backend.as_mut(), steps, CHUNK_STEPS, &mut tee, |done| {
-            if bar.is_hidden() && t.elapsed() > QUIET_FOR {
+            if show_bar && bar.is_hidden() && t.elapsed() > QUIET_FOR {
                 bar.set_draw_target(ProgressDrawTarget::stderr());
             }
             bar.set_position(done);
@@ -215,12 +226,79 @@ pub fn run(args: &RunArgs) -> Result<()> {
         start: 0.0,
     };
     output::write_atomically(&out, &results, args.force)?;
-    crate::info::print_results(&results, Some(&out));
+    if let Some(path) = &args.summary {
+        let text = summary_toml(&results, chosen.reason.as_deref());
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the summary {}", path.display()))?;
+    }
+    if !args.quiet {
+        crate::info::print_results(&results, Some(&out));
+    }
     if let Some(png) = &args.plot {
         crate::plot::plot_files(std::slice::from_ref(&out), png)?;
         say!("{:<18}{}", "figure", png.display());
     }
     Ok(())
+}
+
+/// The summary as flat TOML: what `cargo xtask bench` reads.
+fn summary_toml(r: &Results, choice: Option<&str>) -> String {
+    let p = &r.provenance;
+    let s = &r.summary;
+    let mut t = toml::Table::new();
+    let mut put = |k: &str, v: toml::Value| {
+        t.insert(k.to_owned(), v);
+    };
+    put("backend", p.backend.clone().into());
+    put("device", p.device.clone().into());
+    put("threads", (p.threads as i64).into());
+    put(
+        "choice",
+        choice.unwrap_or("given on the command line").into(),
+    );
+    put("neurons", (s.n_neurons as i64).into());
+    put("synapses", (p.n_synapses as i64).into());
+    put("seed", toml::Value::String(p.seed.to_string()));
+    put("steps", (s.steps as i64).into());
+    put("simulated_ms", s.duration.into());
+    put("build_seconds", p.build_seconds.into());
+    put("run_seconds", p.run_seconds.into());
+    put(
+        "real_time_factor",
+        (s.duration / 1000.0 / p.run_seconds).into(),
+    );
+    put("spikes", (s.spikes as i64).into());
+    put("synaptic_events", (s.synaptic_events as i64).into());
+    put(
+        "synaptic_events_per_second",
+        (s.synaptic_events as f64 / p.run_seconds).into(),
+    );
+    put("rate_exc_hz", s.mean_rate_exc.into());
+    put("rate_inh_hz", s.mean_rate_inh.into());
+    put(
+        "mean_cv",
+        if s.mean_cv.is_finite() {
+            s.mean_cv
+        } else {
+            -1.0
+        }
+        .into(),
+    );
+    put("peak_rss_mb", peak_rss_mb().into());
+    toml::to_string(&t).unwrap_or_default()
+}
+
+/// The process's peak resident memory (VmHWM) in MB, 0 where /proc does not say.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn progress_bar(steps: u64, dt: f64) -> ProgressBar {

@@ -1,0 +1,145 @@
+//! `--backend auto` follows the machine profile that `cargo xtask bench` writes, and without
+//! one follows the documented rule. The profiles here are written by the tests.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Scratch, TINY};
+
+/// Runs TINY with `--backend auto` and the given profile (`None`: a path with no file) and
+/// returns the summary's fields and stderr.
+fn run_auto(profile: Option<&str>, extra: &[&str]) -> (BTreeMap<String, String>, String) {
+    let s = Scratch::new();
+    s.write("tiny.toml", TINY);
+    let profile_path = s.path("profile.toml");
+    if let Some(text) = profile {
+        std::fs::write(&profile_path, text).unwrap();
+    }
+    let mut args = vec![
+        "run",
+        "tiny.toml",
+        "--backend",
+        "auto",
+        "--summary",
+        "summary.toml",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let out = s.brunel_env(&args, &[("BRUNEL_PROFILE", profile_path.to_str().unwrap())]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "brunel failed: {stderr}");
+    let summary: toml::Table = std::fs::read_to_string(s.path("summary.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let fields = summary
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+        .collect();
+    (fields, stderr)
+}
+
+#[test]
+fn the_profile_entry_for_the_network_size_decides() {
+    // TINY has 50 neurons: the entry for n = 1000 applies, not the one for 100 000.
+    let profile = r#"
+        machine = "test machine"
+        created = "2026-11-26"
+        [[size]]
+        n = 1000
+        backend = "reference"
+        label = "reference"
+        [[size]]
+        n = 100000
+        backend = "cpu"
+        threads = 2
+    "#;
+    let (summary, stderr) = run_auto(Some(profile), &[]);
+    assert_eq!(summary["backend"], "reference", "{stderr}");
+    assert!(stderr.contains("from the machine profile"), "{stderr}");
+    assert!(stderr.contains("networks of 1000 neurons"), "{stderr}");
+    assert!(summary["choice"].contains("test machine"));
+}
+
+#[test]
+fn the_largest_size_applies_above_every_measured_size_and_its_threads_are_used() {
+    let profile = r#"
+        machine = "test machine"
+        [[size]]
+        n = 10
+        backend = "cpu"
+        threads = 1
+    "#;
+    let (summary, stderr) = run_auto(Some(profile), &[]);
+    assert_eq!(summary["backend"], "cpu", "{stderr}");
+    assert_eq!(summary["threads"], "1", "{stderr}");
+    // A thread count on the command line wins over the profile's.
+    let (summary, _) = run_auto(Some(profile), &["--threads", "2"]);
+    assert_eq!(summary["threads"], "2");
+}
+
+#[test]
+fn without_a_profile_the_rule_takes_cpu_never_an_opencl_cpu_device_and_suggests_the_bench() {
+    let (summary, stderr) = run_auto(None, &[]);
+    // This machine has no GPU: the rule gives the native cpu backend even where PoCL (an
+    // OpenCL CPU device) is installed.
+    assert_eq!(summary["backend"], "cpu", "{stderr}");
+    assert!(stderr.contains("no machine profile at"), "{stderr}");
+    assert!(stderr.contains("cargo xtask bench"), "{stderr}");
+}
+
+#[test]
+fn a_profile_that_names_an_unknown_backend_falls_back_to_the_rule_and_says_so() {
+    let profile = r#"
+        [[size]]
+        n = 1000
+        backend = "quantum"
+    "#;
+    let (summary, stderr) = run_auto(Some(profile), &[]);
+    assert_eq!(summary["backend"], "cpu");
+    assert!(
+        stderr.contains("names a backend that cannot run: unknown backend `quantum`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_profile_is_reported_and_the_rule_applies() {
+    let (summary, stderr) = run_auto(Some("size = 3\n[[[broken"), &[]);
+    assert_eq!(summary["backend"], "cpu");
+    assert!(
+        stderr.contains("is not a brunel machine profile"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_profile_naming_an_opencl_device_runs_on_it() {
+    let s = Scratch::new();
+    let listing = s.brunel(&["backends", "--format", "toml"]);
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    if !listing.contains("[[device]]") {
+        let required = std::env::var("BRUNEL_REQUIRE").unwrap_or_default();
+        assert!(
+            !required.split(',').any(|r| r.trim() == "opencl"),
+            "opencl is required (BRUNEL_REQUIRE) but no OpenCL device is listed:\n{listing}"
+        );
+        eprintln!("SKIPPED: no OpenCL device here:\n{listing}");
+        return;
+    }
+    let profile = r#"
+        machine = "test machine"
+        [[size]]
+        n = 1000
+        backend = "opencl"
+        device = 0
+        label = "opencl 0"
+    "#;
+    let (summary, stderr) = run_auto(Some(profile), &[]);
+    assert_eq!(summary["backend"], "opencl", "{stderr}");
+    assert!(
+        stderr.contains("auto chose opencl 0 from the machine profile"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,584 @@
+//! `cargo xtask bench`: every backend and device present, the same workloads on each, one table;
+//! the results with the machine's description under `benches/results/<date>-<machine>/`; and the
+//! machine's choice of backend per network size in a profile that `brunel run --backend auto`
+//! reads.
+//!
+//! Each measurement is a whole `brunel run` process; the figures are the run phase as the
+//! program itself times it (network build and file output excluded, the wait for the device
+//! included), taken from its `--summary` file. Every workload runs once as a warm-up and then
+//! `repeats` times; the table gives the median and the spread (min to max).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{setup, util};
+
+/// One simulation to time.
+struct Workload {
+    name: String,
+    config: &'static str,
+    overrides: Vec<String>,
+    /// Neurons (for the profile's sizes).
+    n: u64,
+    /// Whether the reference backend runs it (it is slow on the largest networks).
+    reference: bool,
+}
+
+/// A backend to time: `brunel run` arguments and a label.
+#[derive(Clone)]
+struct Target {
+    label: String,
+    backend: &'static str,
+    args: Vec<String>,
+    /// For the profile: OpenCL device index.
+    device: Option<usize>,
+    threads: Option<usize>,
+}
+
+/// One row of the table.
+struct Row {
+    workload: String,
+    n: u64,
+    target: String,
+    backend: &'static str,
+    device_name: String,
+    device: Option<usize>,
+    threads: Option<usize>,
+    simulated_ms: f64,
+    runs: Vec<f64>,
+    events: f64,
+    peak_rss_mb: f64,
+}
+
+impl Row {
+    fn median(&self) -> f64 {
+        let mut r = self.runs.clone();
+        r.sort_by(f64::total_cmp);
+        let m = r.len() / 2;
+        if r.len() % 2 == 1 {
+            r[m]
+        } else {
+            (r[m - 1] + r[m]) / 2.0
+        }
+    }
+    fn min(&self) -> f64 {
+        self.runs.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+    fn max(&self) -> f64 {
+        self.runs.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// `cargo xtask bench [--quick] [--repeats N] [--no-profile]`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut quick = false;
+    let mut repeats = None;
+    let mut profile = true;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--no-profile" => profile = false,
+            "--repeats" => {
+                let v = it.next().ok_or("--repeats needs a number")?;
+                repeats = Some(
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&r| r > 0)
+                        .ok_or(format!("--repeats: `{v}` is not a positive whole number"))?,
+                );
+            }
+            other => {
+                return Err(format!(
+                    "bench: unknown option `{other}` (options: --quick, --repeats N, --no-profile)"
+                ))
+            }
+        }
+    }
+    let repeats = repeats.unwrap_or(if quick { 2 } else { 3 });
+    setup::run()?;
+    util::run(util::cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
+    let root = util::project_root();
+    let brunel = root.join("target/release/brunel");
+    let machine = Machine::describe(&brunel);
+    eprintln!("bench: {}", machine.one_line());
+    let targets = targets(&brunel, machine.cores)?;
+    eprintln!(
+        "bench: backends: {}",
+        targets
+            .iter()
+            .map(|t| t.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let scratch = root.join("out/bench");
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+
+    let mut rows = Vec::new();
+    for w in workloads(quick) {
+        for t in &targets {
+            if t.backend == "reference" && !w.reference {
+                continue;
+            }
+            eprintln!("bench: {} on {} ({} + {repeats} runs)", w.name, t.label, 1);
+            let mut runs = Vec::new();
+            let mut last = BTreeMap::new();
+            for i in 0..=repeats {
+                let summary = measure(&brunel, &root, &scratch, &w, t)?;
+                if i > 0 {
+                    runs.push(number(&summary, "run_seconds")?);
+                }
+                last = summary;
+            }
+            rows.push(Row {
+                workload: w.name.clone(),
+                n: w.n,
+                target: t.label.clone(),
+                backend: t.backend,
+                device_name: text(&last, "device"),
+                device: t.device,
+                threads: t.threads,
+                simulated_ms: number(&last, "simulated_ms")?,
+                runs,
+                events: number(&last, "synaptic_events")?,
+                peak_rss_mb: number(&last, "peak_rss_mb")?,
+            });
+        }
+    }
+
+    let table = table(&rows);
+    println!("\n{table}");
+    let dir = root.join("benches/results").join(format!(
+        "{}-{}{}",
+        machine.date,
+        machine.slug(),
+        if quick { "-quick" } else { "" }
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    write(&dir.join("bench.csv"), &csv(&rows))?;
+    write(&dir.join("machine.txt"), &machine.text)?;
+    let command = format!("cargo xtask bench{}", if quick { " --quick" } else { "" });
+    write(
+        &dir.join("summary.md"),
+        &format!(
+            "# `{command}`, {}\n\n{}\n\nRun phase as timed by `brunel run` (build and output excluded), \
+             median of {repeats} runs after one warm-up; spread is min to max. Ratios are \
+             measured in this one run.\n\n{table}\n",
+            machine.date,
+            machine.one_line()
+        ),
+    )?;
+    eprintln!("bench: results in {}", dir.display());
+    if profile {
+        let path = profile_path()?;
+        write_profile(&path, &rows, &machine, &dir, quick)?;
+        eprintln!(
+            "bench: machine profile written to {} (read by `brunel run --backend auto`)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The four panels and the network scaled in size with the in-degree held at C_E = 1000
+/// (panel C's input, so the three sizes share a regime).
+fn workloads(quick: bool) -> Vec<Workload> {
+    let mut w = Vec::new();
+    let panel_ms = |full: f64| if quick { 100.0 } else { full };
+    for (panel, ms) in [("a", 600.0), ("b", 1200.0), ("c", 1200.0), ("d", 1200.0)] {
+        if quick && panel != "c" {
+            continue;
+        }
+        w.push(Workload {
+            name: format!("fig8_{panel} {} ms", panel_ms(ms)),
+            config: match panel {
+                "a" => "configs/fig8_a.toml",
+                "b" => "configs/fig8_b.toml",
+                "c" => "configs/fig8_c.toml",
+                _ => "configs/fig8_d.toml",
+            },
+            overrides: vec![format!("simulation.duration={}", panel_ms(ms))],
+            n: 12_500,
+            reference: true,
+        });
+    }
+    let sizes: &[u64] = if quick {
+        &[12_500, 50_000]
+    } else {
+        &[12_500, 50_000, 125_000]
+    };
+    let ms = if quick { 20.0 } else { 200.0 };
+    for &n in sizes {
+        let n_e = n * 4 / 5;
+        w.push(Workload {
+            name: format!("N={n} {ms} ms"),
+            config: "configs/fig8_c.toml",
+            overrides: vec![
+                format!("network.n_e={n_e}"),
+                format!("network.epsilon={}", 1000.0 / n_e as f64),
+                format!("simulation.duration={ms}"),
+            ],
+            n,
+            reference: !quick || n <= 12_500,
+        });
+    }
+    w
+}
+
+/// The backends and devices present: reference, cpu on all cores and on one, and every OpenCL
+/// device with fp64.
+fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
+    let mut t = vec![Target {
+        label: "reference".into(),
+        backend: "reference",
+        args: vec![],
+        device: None,
+        threads: Some(1),
+    }];
+    if cores > 1 {
+        t.push(Target {
+            label: "cpu 1 thread".into(),
+            backend: "cpu",
+            args: vec!["--threads".into(), "1".into()],
+            device: None,
+            threads: Some(1),
+        });
+    }
+    t.push(Target {
+        label: format!("cpu {cores} threads"),
+        backend: "cpu",
+        args: vec!["--threads".into(), cores.to_string()],
+        device: None,
+        threads: Some(cores),
+    });
+    let out = Command::new(brunel)
+        .args(["backends", "--format", "toml"])
+        .output()
+        .map_err(|e| format!("cannot run brunel backends: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`brunel backends --format toml` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    for device in parse_devices(&String::from_utf8_lossy(&out.stdout)) {
+        if text(&device, "fp64") != "true" {
+            eprintln!(
+                "bench: skipping OpenCL device {} (no fp64)",
+                text(&device, "name")
+            );
+            continue;
+        }
+        let index: usize = text(&device, "index")
+            .parse()
+            .map_err(|_| "bad device index".to_owned())?;
+        t.push(Target {
+            label: format!(
+                "opencl {index}: {} ({})",
+                text(&device, "name"),
+                text(&device, "kind")
+            ),
+            backend: "opencl",
+            args: vec!["--device".into(), index.to_string()],
+            device: Some(index),
+            threads: None,
+        });
+    }
+    Ok(t)
+}
+
+/// One `brunel run`; its summary.
+fn measure(
+    brunel: &Path,
+    root: &Path,
+    scratch: &Path,
+    w: &Workload,
+    t: &Target,
+) -> Result<BTreeMap<String, String>, String> {
+    let summary = scratch.join("summary.toml");
+    let mut cmd = Command::new(brunel);
+    cmd.current_dir(root)
+        .args([
+            "run",
+            w.config,
+            "--backend",
+            t.backend,
+            "--record",
+            "none",
+            "--force",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(scratch.join("bench.h5"))
+        .arg("--summary")
+        .arg(&summary)
+        .args(&t.args);
+    for o in &w.overrides {
+        cmd.args(["--set", o]);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run `{}`: {e}", util::show(&cmd)))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{}` failed: {}",
+            util::show(&cmd),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = std::fs::read_to_string(&summary)
+        .map_err(|e| format!("cannot read {}: {e}", summary.display()))?;
+    Ok(parse_flat(&text))
+}
+
+/// `key = value` lines of a flat TOML file (strings unquoted).
+fn parse_flat(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect()
+}
+
+/// `[[device]]` tables of `brunel backends --format toml`.
+fn parse_devices(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut devices = Vec::new();
+    for block in text.split("[[device]]").skip(1) {
+        let end = block.find("\n[").unwrap_or(block.len());
+        devices.push(parse_flat(&block[..end]));
+    }
+    devices
+}
+
+fn text(map: &BTreeMap<String, String>, key: &str) -> String {
+    map.get(key).cloned().unwrap_or_default()
+}
+
+fn number(map: &BTreeMap<String, String>, key: &str) -> Result<f64, String> {
+    map.get(key)
+        .and_then(|v| v.parse().ok())
+        .ok_or(format!("the summary has no number `{key}`"))
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| workload | backend | run (s), median | spread (s) | real-time factor | synaptic events/s | peak memory (MB) | vs reference | vs fastest |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let same: Vec<&Row> = rows.iter().filter(|o| o.workload == r.workload).collect();
+        let fastest = same
+            .iter()
+            .map(|o| o.median())
+            .fold(f64::INFINITY, f64::min);
+        let reference = same
+            .iter()
+            .find(|o| o.backend == "reference")
+            .map(|o| o.median());
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.3} | {:.3}–{:.3} | {:.2} | {:.3e} | {:.0} | {} | {:.2}x |",
+            r.workload,
+            r.target,
+            r.median(),
+            r.min(),
+            r.max(),
+            r.simulated_ms / 1000.0 / r.median(),
+            r.events / r.median(),
+            r.peak_rss_mb,
+            reference.map_or("–".into(), |t| format!("{:.1}x faster", t / r.median())),
+            r.median() / fastest,
+        );
+    }
+    s
+}
+
+fn csv(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "workload,n,backend,target,device,threads,simulated_ms,run_s_median,run_s_min,run_s_max,runs,synaptic_events,events_per_s,peak_rss_mb\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "\"{}\",{},{},\"{}\",\"{}\",{},{},{:.6},{:.6},{:.6},\"{}\",{},{:.6e},{:.1}",
+            r.workload,
+            r.n,
+            r.backend,
+            r.target,
+            r.device_name,
+            r.threads.map_or(String::new(), |t| t.to_string()),
+            r.simulated_ms,
+            r.median(),
+            r.min(),
+            r.max(),
+            r.runs
+                .iter()
+                .map(|x| format!("{x:.6}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            r.events,
+            r.events / r.median(),
+            r.peak_rss_mb
+        );
+    }
+    s
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `$XDG_CACHE_HOME/brunel/profile.toml`, else `~/.cache/brunel/profile.toml`; the same rule as
+/// the CLI's (`BRUNEL_PROFILE` overrides both).
+pub fn profile_path() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("BRUNEL_PROFILE") {
+        return Ok(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .ok_or("neither XDG_CACHE_HOME nor HOME is set: no place for the machine profile")?;
+    Ok(base.join("brunel/profile.toml"))
+}
+
+/// The fastest backend for each network size, from the scaled-size workloads (and the panels,
+/// which are N = 12 500).
+fn write_profile(
+    path: &Path,
+    rows: &[Row],
+    machine: &Machine,
+    dir: &Path,
+    quick: bool,
+) -> Result<(), String> {
+    let mut best: BTreeMap<u64, &Row> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.workload.starts_with("N=")) {
+        let better = best.get(&r.n).is_none_or(|b| r.median() < b.median());
+        if better {
+            best.insert(r.n, r);
+        }
+    }
+    let mut s = format!(
+        "# Which backend is fastest on this machine, by network size. Written by `cargo xtask bench`;\n\
+         # read by `brunel run --backend auto`. Delete it to go back to the built-in rule.\n\
+         machine = \"{}\"\ncreated = \"{}\"\nresults = \"{}\"\nquick = {quick}\n",
+        machine.one_line().replace('"', "'"),
+        machine.date,
+        dir.display()
+    );
+    for (n, r) in best {
+        let _ = write!(s, "\n[[size]]\nn = {n}\nbackend = \"{}\"\n", r.backend);
+        if let Some(d) = r.device {
+            let _ = writeln!(s, "device = {d}");
+        }
+        if let Some(t) = r.threads {
+            let _ = writeln!(s, "threads = {t}");
+        }
+        let _ = writeln!(
+            s,
+            "run_seconds = {:.6}\nlabel = \"{}\"",
+            r.median(),
+            r.target.replace('"', "'")
+        );
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    write(path, &s)
+}
+
+/// What this machine is.
+struct Machine {
+    date: String,
+    cpu: String,
+    cores: usize,
+    text: String,
+}
+
+impl Machine {
+    fn describe(brunel: &Path) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or("unknown CPU".into(), |(_, v)| v.trim().to_owned());
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let date = capture(Command::new("date").args(["-u", "+%Y-%m-%d"]))
+            .unwrap_or_else(|| "unknown-date".into());
+        let mem = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let os = std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|o| {
+                o.lines()
+                    .find(|l| l.starts_with("PRETTY_NAME"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let rustc = capture(Command::new("rustc").arg("-V")).unwrap_or_default();
+        let backends = capture(Command::new(brunel).arg("backends")).unwrap_or_default();
+        let when =
+            capture(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])).unwrap_or_default();
+        let text = format!(
+            "date: {when}\ncpu: {cpu}\ncores: {cores}\n{mem}\n{os}\n{rustc}\nbrunel {}\n\n$ brunel backends\n{backends}\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        Machine {
+            date,
+            cpu,
+            cores,
+            text,
+        }
+    }
+
+    fn one_line(&self) -> String {
+        format!("{}, {} cores", self.cpu, self.cores)
+    }
+
+    /// `amd-epyc-7b13-2c`: the CPU model in lower case, letters and digits, and the core count.
+    fn slug(&self) -> String {
+        let mut s = String::new();
+        for word in self.cpu.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let w = word.to_ascii_lowercase();
+            if w.is_empty()
+                || [
+                    "processor",
+                    "core",
+                    "cpu",
+                    "with",
+                    "radeon",
+                    "graphics",
+                    "r",
+                    "tm",
+                ]
+                .contains(&w.as_str())
+            {
+                continue;
+            }
+            if !s.is_empty() {
+                s.push('-');
+            }
+            s.push_str(&w);
+            if s.len() > 24 {
+                break;
+            }
+        }
+        format!("{s}-{}c", self.cores)
+    }
+}
+
+fn capture(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
