@@ -312,13 +312,20 @@ impl Config {
         }
         let defaults = schema();
         coerce_integers(&mut table, &defaults);
+        // The path of the offending key leads the message: `synapse.g: invalid type ...`.
         let config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| Error::Parse {
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().message().trim_end().to_owned();
+                Error::Parse {
                     origin: origin.to_owned(),
-                    message: e.message().trim_end().to_owned(),
-                })?;
+                    message: if path.is_empty() || path == "." {
+                        message
+                    } else {
+                        format!("`{path}`: {message}")
+                    },
+                }
+            })?;
         config.validate()?;
         Ok(config)
     }

@@ -97,11 +97,14 @@ fn bad_values_are_refused_with_the_key_named() {
             "[plot]\nwindow = [300.0, 200.0]",
             "config key `plot.window`",
         ),
-        ("[neuron]\ntaux = 3.0", "unknown field `taux`"),
+        (
+            "[neuron]\ntaux = 3.0",
+            "`neuron.taux`: unknown field `taux`",
+        ),
         ("[neurons]\ntau = 3.0", "unknown field `neurons`"),
         (
             "[neuron]\ntau = \"fast\"",
-            "invalid type: string \"fast\", expected f64",
+            "`neuron.tau`: invalid type: string \"fast\", expected f64",
         ),
         (
             "[record]\nspikes = \"some\"",
@@ -113,7 +116,7 @@ fn bad_values_are_refused_with_the_key_named() {
         ),
         (
             "[network]\nconnectivity = \"random\"",
-            "unknown variant `random`",
+            "`network.connectivity`: unknown variant `random`",
         ),
         ("[neuron\ntau = 3.0", "config text:"),
     ];
@@ -131,7 +134,7 @@ fn bad_overrides_are_refused() {
     for (set, want) in [
         ("synapse.g", "expected key=value"),
         ("g=6", "the key must be `section.key`"),
-        ("synapse.gee=6", "unknown field `gee`"),
+        ("synapse.gee=6", "`synapse.gee`: unknown field `gee`"),
         ("neuron.tau=-1", "config key `neuron.tau`: must be > 0"),
     ] {
         let err = Config::from_toml_with("", "text", &[set.to_owned()])
