@@ -69,36 +69,6 @@ pub(crate) const SLOT: usize = (1 << 16) + 32;
 /// falls below any refractory period (spike steps are >= 0, so any negative value means never).
 pub(crate) const NEVER_INTERNAL: i64 = i64::MIN / 2;
 
-/// The spikes of the steps `first .. first + used` of one part, one ascending list per step.
-#[derive(Debug, Default)]
-pub(crate) struct Batch {
-    pub first: u64,
-    pub used: usize,
-    pub steps: Vec<Vec<u32>>,
-}
-
-impl Batch {
-    pub fn with_steps(capacity: usize) -> Batch {
-        Batch {
-            first: 0,
-            used: 0,
-            steps: (0..capacity).map(|_| Vec::new()).collect(),
-        }
-    }
-
-    pub fn start(&mut self, first: u64, used: usize) {
-        self.first = first;
-        self.used = used;
-        for s in &mut self.steps[..used] {
-            s.clear();
-        }
-    }
-
-    pub fn spikes(&self) -> &[Vec<u32>] {
-        &self.steps[..self.used]
-    }
-}
-
 /// A spike to deliver: the ring slot of its arrival step and its source.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arrival {
@@ -106,12 +76,13 @@ pub(crate) struct Arrival {
     pub source: u32,
 }
 
-/// The spikes of every part's last batch, as one list of arrivals.
-pub(crate) fn arrivals(pending: &[Batch], d: u64, out: &mut Vec<Arrival>) {
+/// The spikes of every part in a batch that began at step `first` (`batch[part][j]`: the
+/// part's spikes of step first + j), as one list of arrivals.
+pub(crate) fn arrivals(batch: &[&Vec<Vec<u32>>], first: u64, d: u64, out: &mut Vec<Arrival>) {
     out.clear();
-    for batch in pending {
-        for (j, ids) in batch.spikes().iter().enumerate() {
-            let slot = ((batch.first + j as u64) % d) as u32;
+    for part in batch {
+        for (j, ids) in part.iter().enumerate() {
+            let slot = ((first + j as u64) % d) as u32;
             out.extend(ids.iter().map(|&source| Arrival { slot, source }));
         }
     }

@@ -26,7 +26,10 @@ use brunel_core::{
 };
 use rayon::prelude::*;
 
-use kernel::{Batch, Counter, Loop, PartView, NEVER_INTERNAL};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
 use layout::{PartSynapses, Range};
 
 /// Which neuron loop the backend runs. All give the same bits; they differ in speed.
@@ -193,29 +196,29 @@ fn has_avx512() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
-/// One part: its synapses, neurons and counters, and the spikes of its current batch.
+/// One part: its synapses, neurons and counters.
 struct Part<C> {
     range: Range,
     synapses: PartSynapses,
     v: Vec<f64>,
     last: Vec<i64>,
     ring: Vec<C>,
-    out: Batch,
 }
+
+/// Batches per parallel section: the spikes of a section are kept until it ends and then handed
+/// to the recorder, so this bounds that memory (and a section costs one wake-up of the pool).
+const BATCHES_PER_SECTION: u64 = 128;
 
 struct Engine<C> {
     model: Model,
     /// The Binomial table as u32 thresholds (X = number of thresholds <= u).
     thresholds: Vec<u32>,
     pool: Option<rayon::ThreadPool>,
-    parts: Vec<Part<C>>,
-    /// Every part's spikes of the last batch, not yet delivered.
-    pending: Vec<Batch>,
-    /// The same spikes as one list, for the delivery.
-    arrivals: Vec<kernel::Arrival>,
+    /// Part p is advanced by thread p mod threads (each locks its own: never contended).
+    parts: Vec<Mutex<Part<C>>>,
+    /// Spikes of the last batch run, not yet delivered.
+    pending: Vec<Arrival>,
     step: u64,
-    /// The spikes of one step, all parts, for the recorder.
-    merged: Vec<u32>,
 }
 
 impl<C: Counter> Engine<C> {
@@ -226,79 +229,86 @@ impl<C: Counter> Engine<C> {
         pool: Option<rayon::ThreadPool>,
     ) -> Engine<C> {
         let d = model.delay_steps as usize;
-        let last_init = NEVER_INTERNAL;
-        let parts: Vec<Part<C>> = ranges
+        let parts = ranges
             .into_iter()
             .zip(synapses)
-            .map(|(range, synapses)| Part {
-                range,
-                synapses,
-                v: vec![model.v_init; range.len()],
-                last: vec![last_init; range.len()],
-                ring: vec![C::default(); kernel::SLOT * d],
-                out: Batch::with_steps(d),
+            .map(|(range, synapses)| {
+                Mutex::new(Part {
+                    range,
+                    synapses,
+                    v: vec![model.v_init; range.len()],
+                    last: vec![NEVER_INTERNAL; range.len()],
+                    ring: vec![C::default(); kernel::SLOT * d],
+                })
             })
             .collect();
-        let pending = parts.iter().map(|_| Batch::with_steps(d)).collect();
         Engine {
             model: model.clone(),
             thresholds: model.external.thresholds_u32(),
             pool,
             parts,
-            pending,
-            arrivals: Vec::new(),
+            pending: Vec::new(),
             step: 0,
-            merged: Vec::new(),
         }
     }
 
     fn synapse_bytes(&self) -> usize {
-        self.parts.iter().map(|p| p.synapses.bytes()).sum()
+        self.parts.iter().map(|p| lock(p).synapses.bytes()).sum()
     }
 
     fn run(&mut self, how: Loop, steps: u64, recorder: &mut dyn Recorder) {
         let d = self.model.delay_steps as u64;
         let mut done = 0;
+        let mut merged = Vec::new();
         while done < steps {
-            let b = d.min(steps - done) as usize;
-            let k0 = self.step;
-            kernel::arrivals(&self.pending, d, &mut self.arrivals);
-            let Engine {
-                model,
-                thresholds,
-                pool,
-                parts,
-                arrivals,
-                ..
-            } = self;
-            let (model, thresholds, arrivals) = (&*model, &thresholds[..], &arrivals[..]);
-            let work = |part: &mut Part<C>| {
-                kernel::deliver(&part.synapses, &mut part.ring, model.n_e, arrivals);
-                part.out.start(k0, b);
-                let view = PartView {
-                    lo: part.range.lo,
-                    v: &mut part.v,
-                    last: &mut part.last,
-                    ring: &mut part.ring,
-                };
-                kernel::update(how, model, thresholds, view, k0, b, &mut part.out.steps);
+            let now = (steps - done).min(BATCHES_PER_SECTION * d);
+            let section = Section {
+                how,
+                model: &self.model,
+                thresholds: &self.thresholds,
+                parts: &self.parts,
+                k0: self.step,
+                steps: now,
+                threads: self.pool.as_ref().map_or(1, |p| p.current_num_threads()),
+                pending: &self.pending,
+                spikes: (0..now.div_ceil(d) as usize * self.parts.len())
+                    .map(|_| OnceLock::new())
+                    .collect(),
+                barrier: SpinBarrier::new(
+                    self.pool.as_ref().map_or(1, |p| p.current_num_threads()),
+                ),
             };
-            match pool {
-                Some(pool) => pool.install(|| parts.par_iter_mut().for_each(work)),
-                None => parts.iter_mut().for_each(work),
-            }
-            for j in 0..b {
-                self.merged.clear();
-                for part in &self.parts {
-                    self.merged.extend_from_slice(&part.out.steps[j]);
+            match &self.pool {
+                Some(pool) => {
+                    pool.broadcast(|ctx| section.work(ctx.index()));
                 }
-                recorder.record(k0 + j as u64, &self.merged);
+                None => section.work(0),
             }
-            for (part, pending) in self.parts.iter_mut().zip(&mut self.pending) {
-                std::mem::swap(&mut part.out, pending);
+            // Hand the spikes to the recorder, step by step, all parts in ascending order.
+            let parts = self.parts.len();
+            let mut last_batch = Vec::new();
+            for (bi, batch) in section.spikes.chunks(parts).enumerate() {
+                let kb = self.step + bi as u64 * d;
+                let lists: Vec<&Vec<Vec<u32>>> = batch
+                    .iter()
+                    .map(|s| s.get().expect("every part ran"))
+                    .collect();
+                for j in 0..lists[0].len() {
+                    merged.clear();
+                    for list in &lists {
+                        merged.extend_from_slice(&list[j]);
+                    }
+                    recorder.record(kb + j as u64, &merged);
+                }
+                last_batch = lists;
             }
-            self.step += b as u64;
-            done += b as u64;
+            let k_last = self.step + (now.div_ceil(d) - 1) * d;
+            let mut pending = Vec::new();
+            kernel::arrivals(&last_batch, k_last, d, &mut pending);
+            drop(section);
+            self.pending = pending;
+            self.step += now;
+            done += now;
         }
     }
 
@@ -306,6 +316,7 @@ impl<C: Counter> Engine<C> {
         let mut v = Vec::with_capacity(self.model.n as usize);
         let mut last_spike = Vec::with_capacity(self.model.n as usize);
         for part in &self.parts {
+            let part = lock(part);
             let len = part.range.len();
             for i in 0..len {
                 let p = layout::position(i, len);
@@ -365,6 +376,110 @@ impl Backend for CpuBackend {
         match &self.sim {
             Sim::Packed(e) => e.step,
             Sim::Wide(e) => e.step,
+        }
+    }
+}
+
+/// Locks a part; a poisoned lock (a panic in another thread) is passed through, the panic
+/// itself has already failed the run.
+fn lock<C>(part: &Mutex<Part<C>>) -> MutexGuard<'_, Part<C>> {
+    part.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One parallel section: `steps` steps from `k0`, in batches of up to one delay, every thread
+/// advancing its own parts, one barrier per batch.
+struct Section<'a, C> {
+    how: Loop,
+    model: &'a Model,
+    thresholds: &'a [u32],
+    parts: &'a [Mutex<Part<C>>],
+    k0: u64,
+    steps: u64,
+    threads: usize,
+    /// Spikes of the batch before the section.
+    pending: &'a [Arrival],
+    /// `spikes[batch * parts + part]`: that part's spikes of each step of the batch, set once
+    /// by the thread that owns the part, read by all after the next barrier.
+    spikes: Vec<OnceLock<Vec<Vec<u32>>>>,
+    barrier: SpinBarrier,
+}
+
+impl<C: Counter> Section<'_, C> {
+    /// What thread `t` does.
+    fn work(&self, t: usize) {
+        let d = self.model.delay_steps as u64;
+        let n_parts = self.parts.len();
+        let mut mine: Vec<(usize, MutexGuard<'_, Part<C>>)> = self
+            .parts
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| p % self.threads == t)
+            .map(|(p, part)| (p, lock(part)))
+            .collect();
+        let mut arrivals = self.pending.to_vec();
+        let batches = self.steps.div_ceil(d) as usize;
+        for bi in 0..batches {
+            let kb = self.k0 + bi as u64 * d;
+            let b = d.min(self.steps - bi as u64 * d) as usize;
+            if bi > 0 {
+                // Every part's spikes of the previous (full) batch are complete.
+                self.barrier.wait();
+                let previous: Vec<&Vec<Vec<u32>>> = self.spikes[(bi - 1) * n_parts..bi * n_parts]
+                    .iter()
+                    .map(|s| s.get().expect("set before the barrier"))
+                    .collect();
+                kernel::arrivals(&previous, kb - d, d, &mut arrivals);
+            }
+            for (p, part) in &mut mine {
+                let part = &mut **part;
+                kernel::deliver(&part.synapses, &mut part.ring, self.model.n_e, &arrivals);
+                let mut out = vec![Vec::new(); b];
+                let view = PartView {
+                    lo: part.range.lo,
+                    v: &mut part.v,
+                    last: &mut part.last,
+                    ring: &mut part.ring,
+                };
+                kernel::update(self.how, self.model, self.thresholds, view, kb, b, &mut out);
+                self.spikes[bi * n_parts + *p]
+                    .set(out)
+                    .expect("each part's batch is set once");
+            }
+        }
+    }
+}
+
+/// A barrier for the pool's threads that spins briefly, then yields (the machine may be shared).
+struct SpinBarrier {
+    threads: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(threads: usize) -> SpinBarrier {
+        SpinBarrier {
+            threads,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if spins < 4096 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
         }
     }
 }
