@@ -8,7 +8,7 @@
 //! therefore the same whatever the number of threads and whatever order rows are drawn in.
 
 use rand::seq::index;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Geometric};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
@@ -102,10 +102,21 @@ impl Network {
             total += row.len() as u64;
             offsets.push(total);
         }
-        let mut targets = Vec::with_capacity(total as usize);
-        for row in rows {
-            targets.extend_from_slice(&row);
+        // Copy the rows in parallel (the zeroed allocation is mapped lazily, so its pages are
+        // also first touched in parallel).
+        let mut targets = vec![0u32; total as usize];
+        let mut rest = &mut targets[..];
+        let mut slices = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (slice, tail) = std::mem::take(&mut rest).split_at_mut(row.len());
+            slices.push(slice);
+            rest = tail;
         }
+        slices
+            .into_par_iter()
+            .zip(rows.par_iter())
+            .for_each(|(slice, row)| slice.copy_from_slice(row));
+        drop(rows);
         Network {
             n,
             n_e,
@@ -127,7 +138,7 @@ fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> Network {
                 row.extend(0..n);
                 return row;
             }
-            let gap = Geometric::new(p).expect("0 < p < 1");
+            let gap = FastGeometric::new(p);
             let mut t: u64 = 0;
             loop {
                 t += gap.sample(&mut rng);
@@ -141,6 +152,82 @@ fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> Network {
         })
         .collect();
     Network::from_row_vecs(n_e, rows)
+}
+
+/// rand_distr 0.5's `Geometric` sampler, draw for draw and bit for bit, with the rejection
+/// probabilities (1 − p)^m of its second stage tabulated once instead of evaluated with `powi`
+/// at every draw (a fifth of the build time). The table holds the very values `powi` returns
+/// (it is filled by calling it), so the network drawn from a seed does not change;
+/// `tests::fast_geometric_draws_what_rand_distr_draws` checks this.
+struct FastGeometric {
+    /// rand_distr's sampler, for p = 0 and p >= 2/3 (where it never calls powi).
+    plain: Geometric,
+    p: f64,
+    /// pi = (1 − p)^(2^k) <= 0.5, as rand_distr's `Geometric::new` computes it.
+    pi: f64,
+    k: u32,
+    /// (1 − p)^m for m in 0..2^k.
+    reject: Vec<f64>,
+}
+
+impl FastGeometric {
+    fn new(p: f64) -> FastGeometric {
+        let plain = Geometric::new(p).expect("0 <= p <= 1");
+        if p == 0.0 || p >= 2.0 / 3.0 {
+            return FastGeometric {
+                plain,
+                p,
+                pi: p,
+                k: 0,
+                reject: Vec::new(),
+            };
+        }
+        // rand_distr: the smallest k such that pi = (1 - p)^(2^k) <= 0.5.
+        let mut k = 1;
+        let mut pi = (1.0 - p).powi(2);
+        while pi > 0.5 {
+            k += 1;
+            pi = pi * pi;
+        }
+        let reject = (0..1u64 << k)
+            .map(|m| {
+                if m <= i32::MAX as u64 {
+                    (1.0 - p).powi(std::hint::black_box(m as i32))
+                } else {
+                    (1.0 - p).powf(m as f64)
+                }
+            })
+            .collect();
+        FastGeometric {
+            plain,
+            p,
+            pi,
+            k,
+            reject,
+        }
+    }
+
+    #[inline]
+    fn sample(&self, rng: &mut Pcg64) -> u64 {
+        if self.reject.is_empty() {
+            return self.plain.sample(rng);
+        }
+        // Bringmann & Friedrich (2013), section 3, as rand_distr implements it: D ~ Geo(pi) by
+        // counting failures, then M uniform in [0, 2^k) accepted with probability (1 − p)^M.
+        let mut d = 0u64;
+        while rng.random::<f64>() < self.pi {
+            d += 1;
+        }
+        let m = loop {
+            let m = rng.random::<u64>() & ((1 << self.k) - 1);
+            let u = rng.random::<f64>();
+            if u < self.reject[m as usize] {
+                break m;
+            }
+        };
+        debug_assert!(self.p > 0.0);
+        (d << self.k) + m
+    }
 }
 
 /// The paper's: every target draws exactly `c_e` distinct excitatory and `c_i` distinct
@@ -190,5 +277,27 @@ fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> Network {
         n_e,
         offsets,
         targets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_geometric_draws_what_rand_distr_draws() {
+        for &p in &[0.0, 1e-4, 0.01, 0.1, 0.25, 0.5, 0.6, 2.0 / 3.0, 0.9, 1.0] {
+            let fast = FastGeometric::new(p);
+            let plain = Geometric::new(p).unwrap();
+            let mut a = Pcg64::from_seed([7; 32]);
+            let mut b = Pcg64::from_seed([7; 32]);
+            for i in 0..20_000 {
+                assert_eq!(
+                    fast.sample(&mut a),
+                    plain.sample(&mut b),
+                    "p = {p}, draw {i}"
+                );
+            }
+        }
     }
 }
