@@ -1,0 +1,116 @@
+"""Brian2's examples/frompapers/Brunel_2000.py, one Fig. 8 panel, on the cpp_standalone device,
+with the run phase timed apart from code generation and compilation.
+
+    python3 benches/brian2/brunel2000_standalone.py PANEL [--reps N] [--threads T] [--dir DIR]
+
+Prints one CSV line per repetition:
+    brian2,PANEL,rep,run_s,binary_s,spikes,rate_hz
+where run_s is Brian2's own measurement of the run (`device._last_run_time`: the simulation
+loop inside the generated binary) and binary_s the wall time of the whole binary (loading the
+arrays, the run, writing the results). The model is the example's, unchanged: N_E = 10 000,
+gamma = 0.25, epsilon = 0.1, tau = 20 ms, theta = 20 mV, V_r = 10 mV, tau_rp = 2 ms,
+J = 0.1 mV, D = 1.5 ms, dt = 0.1 ms, PoissonInput(N = C_ext, rate = ratio * nu_thr, weight = J),
+PopulationRateMonitor(neurons) and SpikeMonitor(neurons[:50]).
+"""
+
+import argparse
+import os
+import time
+
+from brian2 import (
+    NeuronGroup,
+    PoissonInput,
+    PopulationRateMonitor,
+    SpikeMonitor,
+    Synapses,
+    defaultclock,
+    device,
+    ms,
+    mV,
+    prefs,
+    run,
+    seed,
+    set_device,
+)
+
+PANELS = {
+    # panel: (g, nu_ext / nu_thr, simulated time in ms), MODEL.md's table
+    "A": (3.0, 2.0, 600.0),
+    "B": (6.0, 4.0, 1200.0),
+    "C": (5.0, 2.0, 1200.0),
+    "D": (4.5, 0.9, 1200.0),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("panel", choices=sorted(PANELS))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="OpenMP threads (0: Brian2's default, one)")
+    ap.add_argument("--dir", default=None, help="where the generated project goes")
+    ap.add_argument("--seed", type=int, default=4242)
+    args = ap.parse_args()
+    g, ratio, duration = PANELS[args.panel]
+    directory = args.dir or f"/tmp/brian2_brunel_{args.panel}"
+
+    set_device("cpp_standalone", directory=directory, build_on_run=False)
+    if args.threads > 0:
+        prefs.devices.cpp_standalone.openmp_threads = args.threads
+    seed(args.seed)
+
+    N_E = 10000
+    gamma = 0.25
+    N_I = round(gamma * N_E)
+    N = N_E + N_I
+    epsilon = 0.1
+    C_E = epsilon * N_E
+    C_ext = C_E
+    tau = 20 * ms
+    theta = 20 * mV
+    V_r = 10 * mV
+    tau_rp = 2 * ms
+    J = 0.1 * mV
+    D = 1.5 * ms
+    nu_thr = theta / (J * C_E * tau)
+    defaultclock.dt = 0.1 * ms
+
+    neurons = NeuronGroup(
+        N,
+        """dv/dt = -v/tau : volt (unless refractory)""",
+        threshold="v > theta",
+        reset="v = V_r",
+        refractory=tau_rp,
+        method="exact",
+    )
+    excitatory_neurons = neurons[:N_E]
+    inhibitory_neurons = neurons[N_E:]
+    exc_synapses = Synapses(excitatory_neurons, target=neurons, on_pre="v += J", delay=D)
+    exc_synapses.connect(p=epsilon)
+    inhib_synapses = Synapses(inhibitory_neurons, target=neurons, on_pre="v += -g*J", delay=D)
+    inhib_synapses.connect(p=epsilon)
+    nu_ext = ratio * nu_thr
+    external_poisson_input = PoissonInput(target=neurons, target_var="v", N=C_ext, rate=nu_ext, weight=J)
+    rate_monitor = PopulationRateMonitor(neurons)
+    spike_monitor = SpikeMonitor(neurons[:50])
+    # Every object is bound to a name: Brian2's magic network collects only referenced objects.
+    assert external_poisson_input is not None and spike_monitor is not None
+    run(duration * ms)
+
+    t = time.perf_counter()
+    device.build(directory=directory, compile=True, run=False)
+    compile_s = time.perf_counter() - t
+    print(f"# panel {args.panel}: code generation and compilation {compile_s:.1f} s", flush=True)
+    for rep in range(args.reps):
+        t = time.perf_counter()
+        device.run(directory=directory, with_output=False, run_args=[])
+        binary_s = time.perf_counter() - t
+        run_s = device._last_run_time
+        # Population rate in Hz (Brian2 returns it in 1/s), averaged over the run.
+        mean_rate = float(rate_monitor.rate[:].mean())
+        spikes = int(round(mean_rate * N * duration / 1000.0))
+        print(f"brian2,{args.panel},{rep},{run_s:.4f},{binary_s:.4f},{spikes},{mean_rate:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
