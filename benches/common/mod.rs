@@ -28,10 +28,13 @@ pub fn panel_config(panel: usize) -> Config {
     c
 }
 
+/// Makes a backend from a model and a network.
+pub type Make = Box<dyn Fn(&Model, &Network) -> Result<Box<dyn Backend>>>;
+
 /// A backend to time: a name for the tables and how to make it.
 pub struct Contender {
     pub name: String,
-    pub make: Box<dyn Fn(&Model, &Network) -> Result<Box<dyn Backend>>>,
+    pub make: Make,
 }
 
 /// reference, cpu on 1 and 2 threads, and every other candidate of the suite (opencl) that
