@@ -11,8 +11,8 @@ use brunel_opencl::{Delivery, OpenClBackend, ProgramCache, Tuning};
 /// Whether an OpenCL device is here; `false` (after printing why) means skip the test.
 fn device_present() -> bool {
     match brunel_opencl::probe() {
-        Ok(devices) if !devices.is_empty() => true,
-        Ok(_) => skip("no OpenCL device"),
+        Ok(devices) if devices.iter().any(|d| d.fp64) => true,
+        Ok(devices) => skip(&format!("no OpenCL device with fp64 among {devices:?}")),
         Err(e) => skip(&e.to_string()),
     }
 }
@@ -261,4 +261,58 @@ fn a_kernel_build_failure_carries_the_build_log() {
         text.contains("undeclared_name"),
         "the build log names the error: {text}"
     );
+}
+
+const ENV_CHILD: &str = "BRUNEL_OPENCL_ENV_CHILD";
+
+/// `BRUNEL_OPENCL_DEVICE` chooses the default device; checked in a child process (this test
+/// binary, re-invoked) so that the variable does not leak into other tests.
+#[test]
+fn the_device_environment_variable_is_honoured() {
+    if !device_present() {
+        return;
+    }
+    for (value, expect) in [
+        ("0", "CHILD OK"),
+        ("999", "device index 999 is out of range"),
+        ("gpu", "is not a device index"),
+    ] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["child_with_device_env", "--exact", "--nocapture"])
+            .env(ENV_CHILD, "1")
+            .env(brunel_opencl::DEVICE_ENV, value)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "child failed:\n{text}");
+        assert!(
+            text.contains("CHILD RESULT"),
+            "the child test did not run:\n{text}"
+        );
+        assert!(
+            text.contains(expect),
+            "{value}: expected `{expect}` in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn child_with_device_env() {
+    if std::env::var_os(ENV_CHILD).is_none() {
+        return; // only meaningful in the child process set up above
+    }
+    let c = small(40, Connectivity::Bernoulli, RefractoryInput::Discard);
+    let model = Model::new(&c);
+    let network = Network::build(&c, Par::Seq);
+    match OpenClBackend::new(&model, &network, None) {
+        Ok(b) => {
+            assert_eq!(b.device().index, 0);
+            println!("CHILD RESULT: CHILD OK");
+        }
+        Err(e) => println!("CHILD RESULT: {e}"),
+    }
 }
