@@ -5,7 +5,13 @@
 //!   [`Error::Unavailable`];
 //! - [`OpenClBackend`] runs the model: every launch of `advance_*` moves every neuron up to
 //!   `delay_steps` steps ahead from arrivals already in a ring of `delay_steps` slots, and one
-//!   launch of `propagate` delivers the spikes of those steps with integer atomics;
+//!   launch of `propagate` delivers the spikes of those steps (integer atomics on GPUs, one
+//!   writer per range of targets on CPUs: [`Delivery`]); the host reads one byte per
+//!   (step, neuron) back, one launch behind, and hands each step's ids, ascending, to the
+//!   recorder;
+//! - device choice: `Some(index)` into [`probe`]'s list, else [`DEVICE_ENV`]
+//!   (`BRUNEL_OPENCL_DEVICE`), else [`default_device`] (the largest GPU with f64, else the
+//!   first device: PoCL on a machine without GPU); a device without f64 is refused;
 //! - [`ProgramCache`] keeps the compiled program per (device, source, options) so that a process
 //!   that makes many backends compiles once (PoCL compiles slowly).
 //!
