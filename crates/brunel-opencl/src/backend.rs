@@ -377,21 +377,28 @@ impl OpenClBackend {
                 .enq()?;
         }
         self.queue.flush()?;
-        self.finish_pending(recorder)?;
-        self.pending = Some(Pending {
+        self.step += batch as u64;
+        // The new read is recorded as pending before the previous launch is handed over, so
+        // that no read in flight is ever forgotten.
+        let previous = self.pending.replace(Pending {
             k0,
             batch,
             buffer,
             read,
         });
-        self.step += batch as u64;
-        Ok(())
+        self.hand_over(previous, recorder)
     }
 
-    /// Waits for the flags of the pending launch and hands its spikes to `recorder`, step by
-    /// step, ids ascending.
+    /// Waits for the flags of the pending launch, if any, and hands its spikes to `recorder`.
     fn finish_pending(&mut self, recorder: &mut dyn Recorder) -> ocl::Result<()> {
-        let Some(p) = self.pending.take() else {
+        let pending = self.pending.take();
+        self.hand_over(pending, recorder)
+    }
+
+    /// Waits for the flags of launch `p` and hands its spikes to `recorder`, step by step, ids
+    /// ascending.
+    fn hand_over(&mut self, p: Option<Pending>, recorder: &mut dyn Recorder) -> ocl::Result<()> {
+        let Some(p) = p else {
             return Ok(());
         };
         p.read.wait_for()?;
