@@ -169,7 +169,7 @@ pub(crate) fn update<C: Counter>(
 ) {
     match how {
         Loop::Generic => update_generic(m, part, 0, k0, b, out),
-        Loop::Blocks => update_blocks(m, thresholds, part, k0, b, out),
+        Loop::Blocks => update_blocks::<C, false>(m, thresholds, part, k0, b, out),
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Loop::Avx2` is only chosen after `is_x86_feature_detected!("avx2")` and
         // `("fma")` (see `lib.rs`).
@@ -190,7 +190,7 @@ fn update_avx2<C: Counter>(
     b: usize,
     out: &mut [Vec<u32>],
 ) {
-    update_blocks(m, thresholds, part, k0, b, out)
+    update_blocks::<C, false>(m, thresholds, part, k0, b, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -203,7 +203,7 @@ fn update_avx512<C: Counter>(
     b: usize,
     out: &mut [Vec<u32>],
 ) {
-    update_blocks(m, thresholds, part, k0, b, out)
+    update_blocks::<C, true>(m, thresholds, part, k0, b, out)
 }
 
 /// Tables up to this length are evaluated in full for every lane (branch-free); longer ones
@@ -214,7 +214,7 @@ pub(crate) const MAX_BLOCK_TABLE: usize = 64;
 /// registers; the counters must be packed u32 and the table short, otherwise (and for the last,
 /// partial block) the generic loop runs.
 #[inline(always)]
-fn update_blocks<C: Counter>(
+fn update_blocks<C: Counter, const AVX512: bool>(
     m: &Model,
     thresholds: &[u32],
     part: PartView<'_, C>,
@@ -236,9 +236,9 @@ fn update_blocks<C: Counter>(
                 let lb: &mut [i64; WIDTH] = (&mut last[c..c + WIDTH]).try_into().expect("block");
                 let gid0 = lo + c as u32;
                 if m.accumulates() {
-                    block::<true>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
+                    block::<true, AVX512>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
                 } else {
-                    block::<false>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
+                    block::<false, AVX512>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
                 }
             }
             blocks
@@ -252,7 +252,7 @@ fn update_blocks<C: Counter>(
 /// [`WIDTH`] neurons from global id `gid0` (local index `c`) over `b` steps.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // the hot loop's state, passed apart so it stays in registers
-fn block<const ACCUMULATE: bool>(
+fn block<const ACCUMULATE: bool, const AVX512: bool>(
     m: &Model,
     thresholds: &[u32],
     gid0: u32,
@@ -276,7 +276,17 @@ fn block<const ACCUMULATE: bool>(
         let slot = (k % d) as usize;
         let at = slot * SLOT + c;
         let cnt: &mut [u32; WIDTH] = (&mut ring[at..at + WIDTH]).try_into().expect("block");
-        let u = philox::external_uniforms(m.key, block0, k);
+        let u = if AVX512 {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `AVX512` is true only in `update_avx512`, chosen after detecting AVX-512.
+            unsafe {
+                philox::external_uniforms_avx512(m.key, block0, k)
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            unreachable!("AVX-512 exists only on x86_64")
+        } else {
+            philox::external_uniforms(m.key, block0, k)
+        };
         // Binomial by inversion: X = #{k : T_k <= u}. The thresholds ascend, so once no lane
         // reaches one, none reaches the next: stop there (about 7 rounds for 32 lanes at
         // C_ext * p = 2, instead of the ~20 entries of the table).
