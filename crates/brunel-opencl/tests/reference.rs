@@ -316,3 +316,19 @@ fn child_with_device_env() {
         Err(e) => println!("CHILD RESULT: {e}"),
     }
 }
+
+/// No external input (an empty threshold table): activity only from v_init above threshold.
+#[test]
+fn no_external_input_and_v_init_above_threshold() {
+    if !device_present() {
+        return;
+    }
+    let mut c = small(300, Connectivity::Bernoulli, RefractoryInput::Accumulate);
+    c.input.ratio = 0.0;
+    c.neuron.v_init = 25.0;
+    c.synapse.g = 0.5;
+    c.synapse.j = 2.1;
+    assert!(Model::new(&c).external.thresholds_u32().is_empty());
+    let spikes = compare(&c, 300, &[300], None);
+    assert!(spikes > 375, "beyond the first volley: {spikes} spikes");
+}
