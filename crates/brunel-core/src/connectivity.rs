@@ -92,66 +92,56 @@ impl Network {
             targets,
         }
     }
-
-    fn from_row_vecs(n_e: u32, rows: Vec<Vec<u32>>) -> Network {
-        let n = rows.len() as u32;
-        let mut offsets = Vec::with_capacity(rows.len() + 1);
-        let mut total = 0u64;
-        offsets.push(0);
-        for row in &rows {
-            total += row.len() as u64;
-            offsets.push(total);
-        }
-        // Copy the rows in parallel (the zeroed allocation is mapped lazily, so its pages are
-        // also first touched in parallel).
-        let mut targets = vec![0u32; total as usize];
-        let mut rest = &mut targets[..];
-        let mut slices = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let (slice, tail) = std::mem::take(&mut rest).split_at_mut(row.len());
-            slices.push(slice);
-            rest = tail;
-        }
-        slices
-            .into_par_iter()
-            .zip(rows.par_iter())
-            .for_each(|(slice, row)| slice.copy_from_slice(row));
-        drop(rows);
-        Network {
-            n,
-            n_e,
-            offsets,
-            targets,
-        }
-    }
 }
 
 /// Brian2's `connect(p=epsilon)`: each target of a row independently with probability p, by
 /// geometric skips over the row (the gap to the next target is Geometric(p)).
 fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> Network {
-    let rows: Vec<Vec<u32>> = (0..n)
-        .into_par_iter()
-        .map(|s| {
-            let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, s));
-            let mut row = Vec::with_capacity((n as f64 * p * 1.1) as usize + 8);
-            if p >= 1.0 {
-                row.extend(0..n);
-                return row;
+    let gap = FastGeometric::new(p);
+    let row = |s: u32| {
+        let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, s));
+        let mut row = Vec::with_capacity((n as f64 * p * 1.1) as usize + 8);
+        if p >= 1.0 {
+            row.extend(0..n);
+            return row;
+        }
+        let mut t: u64 = 0;
+        loop {
+            t += gap.sample(&mut rng);
+            if t >= n as u64 {
+                break;
             }
-            let gap = FastGeometric::new(p);
-            let mut t: u64 = 0;
-            loop {
-                t += gap.sample(&mut rng);
-                if t >= n as u64 {
-                    break;
-                }
-                row.push(t as u32);
-                t += 1;
-            }
-            row
-        })
-        .collect();
-    Network::from_row_vecs(n_e, rows)
+            row.push(t as u32);
+            t += 1;
+        }
+        row
+    };
+    // Rows are drawn in parallel a wave at a time and appended to the one array of targets, so
+    // that memory peaks at the network plus one wave of rows, not twice the network. The
+    // array is reserved for the expected count plus six standard deviations; pages of it that
+    // are never written are never mapped.
+    const WAVE: u32 = 1024;
+    let mean = n as f64 * n as f64 * p;
+    let expected = mean + 6.0 * (mean * (1.0 - p)).sqrt() + 1.0;
+    let mut targets: Vec<u32> = Vec::with_capacity(expected as usize);
+    let mut offsets = Vec::with_capacity(n as usize + 1);
+    offsets.push(0u64);
+    for first in (0..n).step_by(WAVE as usize) {
+        let rows: Vec<Vec<u32>> = (first..n.min(first.saturating_add(WAVE)))
+            .into_par_iter()
+            .map(row)
+            .collect();
+        for r in rows {
+            targets.extend_from_slice(&r);
+            offsets.push(targets.len() as u64);
+        }
+    }
+    Network {
+        n,
+        n_e,
+        offsets,
+        targets,
+    }
 }
 
 /// rand_distr 0.5's `Geometric` sampler, draw for draw and bit for bit, with the rejection

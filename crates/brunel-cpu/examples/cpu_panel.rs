@@ -22,6 +22,7 @@ fn main() {
     let t = Instant::now();
     let net = Network::build(&c, Par::threads(threads));
     let build = t.elapsed().as_secs_f64();
+    eprintln!("peak resident memory after the build: {}", peak_rss());
     let m = Model::new(&c);
     let reps: usize = std::env::var("REPS")
         .ok()
@@ -42,13 +43,16 @@ fn main() {
         last = Some((b, rec));
     }
     let (b, rec) = last.unwrap();
+    // Without `check` the core network is not needed after the backend is made.
+    let net = if check { Some(net) } else { None };
     let spikes: u64 = rec.counts.iter().map(|&c| c as u64).sum();
     println!(
         "{}: build {build:.3}s setup {setup:.3}s run {run:.3}s (calling thread on cpu {cpu:.3}s) spikes {spikes}",
         b.info().device
     );
     if check {
-        let mut r = ReferenceBackend::new(&m, &net);
+        let net = net.as_ref().unwrap();
+        let mut r = ReferenceBackend::new(&m, net);
         let mut rr = SpikeRecorder::new(RecordSpikes::All, m.steps);
         let t = Instant::now();
         r.run(m.steps, &mut rr).unwrap();
@@ -59,6 +63,7 @@ fn main() {
         assert_eq!(s1.step, s2.step);
         println!("identical");
     }
+    println!("peak resident memory {}", peak_rss());
 }
 
 /// Seconds the calling thread has run on a CPU (Linux), to time single-threaded runs on a
@@ -68,4 +73,16 @@ fn thread_cpu() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(f64::NAN, |ns| ns * 1e-9)
+}
+
+/// Peak resident set size (VmHWM) of this process.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l[6..].trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
