@@ -39,6 +39,27 @@ pub enum Delivery {
 }
 
 impl Tuning {
+    /// An error unless every size is usable.
+    pub fn check(&self) -> Result<()> {
+        let ok = matches!(self.neurons_per_item, 1 | 4)
+            && self.advance_local > 0
+            && match self.delivery {
+                Delivery::Atomic { local, groups } => local > 0 && groups > 0,
+                Delivery::Owned { parts } => parts > 0,
+            };
+        if ok {
+            Ok(())
+        } else {
+            Err(brunel_core::Error::Backend {
+                backend: "opencl".into(),
+                message: format!(
+                    "unusable work split {self:?}: neurons_per_item must be 1 or 4 and every \
+                     size at least 1"
+                ),
+            })
+        }
+    }
+
     /// The default split for a device: on CPUs four neurons per work-item and one delivery part
     /// per compute unit (more parts cost more binary searches and gained nothing on PoCL); on
     /// GPUs one neuron per work-item and atomic delivery.
@@ -149,24 +170,14 @@ impl OpenClBackend {
                 ),
             });
         }
-        assert!(
-            matches!(tuning.neurons_per_item, 1 | 4),
-            "neurons_per_item must be 1 or 4"
-        );
+        tuning.check()?;
         let (propagate_name, parts) = match tuning.delivery {
-            Delivery::Atomic { local, groups } => {
-                assert!(local > 0 && groups > 0, "an empty work-group");
-                ("propagate", None)
-            }
-            Delivery::Owned { parts } => {
-                assert!(parts > 0, "no part");
-                (
-                    "propagate_owned",
-                    Some(parts.min(model.n as usize).max(1) as u32),
-                )
-            }
+            Delivery::Atomic { .. } => ("propagate", None),
+            Delivery::Owned { parts } => (
+                "propagate_owned",
+                Some(parts.min(model.n as usize).max(1) as u32),
+            ),
         };
-        assert!(tuning.advance_local > 0, "an empty work-group");
         let (context, program) = cache.get(&found, KERNEL_SOURCE, BUILD_OPTIONS)?;
         let queue = Queue::new(&context, found.device, None)
             .map_err(|e| failed("creating a command queue", e))?;
@@ -496,12 +507,41 @@ mod tests {
                 fp64: true,
                 compute_units: 0,
             });
-            assert!(matches!(t.neurons_per_item, 1 | 4));
-            assert!(t.advance_local > 0);
-            match t.delivery {
-                Delivery::Atomic { local, groups } => assert!(local > 0 && groups > 0),
-                Delivery::Owned { parts } => assert!(parts > 0),
-            }
+            assert!(t.check().is_ok(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn unusable_splits_are_errors() {
+        let good = Tuning {
+            neurons_per_item: 4,
+            advance_local: 64,
+            delivery: Delivery::Owned { parts: 2 },
+        };
+        assert!(good.check().is_ok());
+        for bad in [
+            Tuning {
+                neurons_per_item: 3,
+                ..good
+            },
+            Tuning {
+                advance_local: 0,
+                ..good
+            },
+            Tuning {
+                delivery: Delivery::Owned { parts: 0 },
+                ..good
+            },
+            Tuning {
+                delivery: Delivery::Atomic {
+                    local: 0,
+                    groups: 1,
+                },
+                ..good
+            },
+        ] {
+            let text = bad.check().unwrap_err().to_string();
+            assert!(text.contains("unusable work split"), "{text}");
         }
     }
 
