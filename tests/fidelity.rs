@@ -32,6 +32,8 @@ struct Panel {
 }
 
 /// MODEL.md's table: panel, g, nu_ext/nu_thr, simulated time, rate range (E and I), CV range.
+// Brian2's measured CV 0.3927 (panel C, seed 3) is a measurement that happens to equal pi/8.
+#[allow(clippy::approx_constant)]
 const PANELS: [Panel; 4] = [
     Panel {
         name: "A",
