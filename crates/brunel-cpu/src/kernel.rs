@@ -9,7 +9,7 @@
 use brunel_core::{rng, Model};
 
 use crate::layout::{position, PartSynapses};
-use crate::philox::{self, LANES, WIDTH};
+use crate::philox::{self, GROUP, LANES, WIDTH};
 
 /// An arrival counter holding both the excitatory and the inhibitory count of one neuron at
 /// one step.
@@ -276,44 +276,83 @@ fn block<const ACCUMULATE: bool, const AVX512: bool>(
     b: usize,
     out: &mut [Vec<u32>],
 ) {
-    let d = m.delay_steps as u64;
-    let ref_steps = m.ref_steps as i64;
-    let (decay, theta, v_reset, j_exc, j_inh) = (m.decay, m.theta, m.v_reset, m.j_exc, m.j_inh);
     let mut vv = *v;
     let mut ll = *last;
     let block0 = gid0 / 4;
-    for j in 0..b {
-        let k = k0 + j as u64;
-        let ki = k as i64;
-        let slot = (k % d) as usize;
-        let at = slot * SLOT + c;
-        let cnt: &mut [u32; WIDTH] = (&mut ring[at..at + WIDTH]).try_into().expect("block");
-        let u = if AVX512 {
+    let mut j = 0;
+    while j < b {
+        // The external counts of up to GROUP steps at once (see `philox::binomials_avx512`;
+        // draws past the batch are pure functions of (neuron, step) and are simply not used).
+        let group = GROUP.min(b - j);
+        let xs: [[u32; WIDTH]; GROUP] = if AVX512 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `AVX512` is true only in `update_avx512`, chosen after detecting AVX-512.
             unsafe {
-                philox::external_uniforms_avx512(m.key, block0, k)
+                philox::binomials_avx512(m.key, block0, k0 + j as u64, thresholds)
             }
             #[cfg(not(target_arch = "x86_64"))]
             unreachable!("AVX-512 exists only on x86_64")
         } else {
-            philox::external_uniforms(m.key, block0, k)
+            let mut xs = [[0u32; WIDTH]; GROUP];
+            for (g, x) in xs.iter_mut().enumerate().take(group) {
+                let u = philox::external_uniforms(m.key, block0, k0 + (j + g) as u64);
+                // Binomial by inversion: X = #{k : T_k <= u}. The thresholds ascend, so once
+                // no lane reaches one, none reaches the next: stop there.
+                for &t in thresholds {
+                    let mut more = false;
+                    for i in 0..WIDTH {
+                        let reached = t <= u[i];
+                        x[i] += reached as u32;
+                        more |= reached;
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+            }
+            xs
         };
-        // Binomial by inversion: X = #{k : T_k <= u}. The thresholds ascend, so once no lane
-        // reaches one, none reaches the next: stop there (about 7 rounds for 32 lanes at
-        // C_ext * p = 2, instead of the ~20 entries of the table).
-        let mut x = [0u32; WIDTH];
-        for &t in thresholds {
-            let mut more = false;
-            for i in 0..WIDTH {
-                let reached = t <= u[i];
-                x[i] += reached as u32;
-                more |= reached;
-            }
-            if !more {
-                break;
-            }
+        for (g, x) in xs.iter().enumerate().take(group) {
+            step::<ACCUMULATE>(
+                m,
+                gid0,
+                &mut vv,
+                &mut ll,
+                ring,
+                c,
+                k0 + (j + g) as u64,
+                x,
+                &mut out[j + g],
+            );
         }
+        j += group;
+    }
+    *v = vv;
+    *last = ll;
+}
+
+/// One step of a block: MODEL.md's time step for 32 neurons given their external counts `x`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the hot loop's state, passed apart so it stays in registers
+fn step<const ACCUMULATE: bool>(
+    m: &Model,
+    gid0: u32,
+    vv: &mut [f64; WIDTH],
+    ll: &mut [i64; WIDTH],
+    ring: &mut [u32],
+    c: usize,
+    k: u64,
+    x: &[u32; WIDTH],
+    out: &mut Vec<u32>,
+) {
+    let d = m.delay_steps as u64;
+    let ref_steps = m.ref_steps as i64;
+    let (decay, theta, v_reset, j_exc, j_inh) = (m.decay, m.theta, m.v_reset, m.j_exc, m.j_inh);
+    let ki = k as i64;
+    let slot = (k % d) as usize;
+    let at = slot * SLOT + c;
+    let cnt: &mut [u32; WIDTH] = (&mut ring[at..at + WIDTH]).try_into().expect("block");
+    {
         let mut spiked = [false; WIDTH];
         let mut any = false;
         for i in 0..WIDTH {
@@ -337,13 +376,11 @@ fn block<const ACCUMULATE: bool, const AVX512: bool>(
             // Ascending neuron ids: neuron r of the block is stored at position(r).
             for r in 0..WIDTH {
                 if spiked[(r % 4) * LANES + r / 4] {
-                    out[j].push(gid0 + r as u32);
+                    out.push(gid0 + r as u32);
                 }
             }
         }
     }
-    *v = vv;
-    *last = ll;
 }
 
 /// Neurons `from..` of the part, one at a time, in ascending order (each stored at its

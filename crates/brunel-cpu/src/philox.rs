@@ -63,22 +63,41 @@ pub(crate) fn external_uniforms(key: [u32; 2], block0: u32, step: u64) -> [u32; 
     out
 }
 
-/// [`external_uniforms`] written with AVX-512 intrinsics: one zmm register per word, eight
-/// blocks per register. The portable version compiles to the same instructions when the
-/// optimiser sees through the masks, but not reliably (it sometimes picks a 64-bit multiply,
-/// three times slower); this one always runs 2 `vpmuludq`, 2 `vpsrlq` and 2 `vpternlogq` per
-/// round.
+/// Steps drawn together by [`binomials_avx512`].
+pub(crate) const GROUP: usize = 4;
+
+/// The external input's counts X of 32 neurons (`4 * block0 ..`, word-major) at the
+/// [`GROUP`] steps `step ..`, with AVX-512 intrinsics: the four generators run interleaved (one
+/// alone is bound by the latency of its ten rounds of multiplies, four fill the ports); each
+/// round is 2 `vpmuludq`, 2 `vpshufd` and 2 `vpternlogq` per eight blocks (the high half of a
+/// product comes down by swapping the 32-bit halves of each lane, on another port than the
+/// multiplies, leaving garbage in upper halves that nothing reads). (The portable
+/// [`external_uniforms`] compiles to much the same only as long as the optimiser sees through
+/// its masks; it once picked a 64-bit multiply, 2.4 times slower.) Then the
+/// Binomial by inversion, X = #{k : T_k <= u}, compares only the thresholds that the largest
+/// of the 128 uniforms reaches (they ascend), each with one compare into a mask and one
+/// masked add per 16 lanes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-pub(crate) fn external_uniforms_avx512(key: [u32; 2], block0: u32, step: u64) -> [u32; WIDTH] {
+pub(crate) fn binomials_avx512(
+    key: [u32; 2],
+    block0: u32,
+    step: u64,
+    thresholds: &[u32],
+) -> [[u32; WIDTH]; GROUP] {
     use std::arch::x86_64::*;
     let lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    // Only the low 32 bits of a lane matter: block0 + l wraps as in the scalar generator.
-    let mut c0 = _mm512_add_epi64(_mm512_set1_epi64(block0 as i64), lanes);
-    let mut c1 = _mm512_set1_epi64((step & 0xFFFF_FFFF) as i64);
-    let mut c2 = _mm512_set1_epi64((step >> 32) as i64);
-    let mut c3 = _mm512_set1_epi64(STREAM_EXTERNAL as i64);
+    let blocks = _mm512_add_epi64(_mm512_set1_epi64(block0 as i64), lanes);
+    let mut c0 = [blocks; GROUP];
+    let mut c1 = [_mm512_setzero_si512(); GROUP];
+    let mut c2 = [_mm512_setzero_si512(); GROUP];
+    let mut c3 = [_mm512_set1_epi64(STREAM_EXTERNAL as i64); GROUP];
+    for g in 0..GROUP {
+        let k = step.wrapping_add(g as u64);
+        c1[g] = _mm512_set1_epi64((k & 0xFFFF_FFFF) as i64);
+        c2[g] = _mm512_set1_epi64((k >> 32) as i64);
+    }
     let m0 = _mm512_set1_epi64(M0 as i64);
     let m1 = _mm512_set1_epi64(M1 as i64);
     let (mut k0, mut k1) = (key[0], key[1]);
@@ -87,29 +106,47 @@ pub(crate) fn external_uniforms_avx512(key: [u32; 2], block0: u32, step: u64) ->
             k0 = k0.wrapping_add(W0);
             k1 = k1.wrapping_add(W1);
         }
-        let p0 = _mm512_mul_epu32(c0, m0);
-        let p1 = _mm512_mul_epu32(c2, m1);
-        c0 = _mm512_ternarylogic_epi64::<0x96>(
-            _mm512_srli_epi64::<32>(p1),
-            c1,
-            _mm512_set1_epi64(k0 as i64),
-        );
-        c1 = p1;
-        c2 = _mm512_ternarylogic_epi64::<0x96>(
-            _mm512_srli_epi64::<32>(p0),
-            c3,
-            _mm512_set1_epi64(k1 as i64),
-        );
-        c3 = p0;
+        let (kk0, kk1) = (_mm512_set1_epi64(k0 as i64), _mm512_set1_epi64(k1 as i64));
+        for g in 0..GROUP {
+            let p0 = _mm512_mul_epu32(c0[g], m0);
+            let p1 = _mm512_mul_epu32(c2[g], m1);
+            c0[g] = _mm512_ternarylogic_epi64::<0x96>(_mm512_shuffle_epi32::<0xB1>(p1), c1[g], kk0);
+            c1[g] = p1;
+            c2[g] = _mm512_ternarylogic_epi64::<0x96>(_mm512_shuffle_epi32::<0xB1>(p0), c3[g], kk1);
+            c3[g] = p0;
+        }
     }
-    let words = [
-        _mm512_cvtepi64_epi32(c0),
-        _mm512_cvtepi64_epi32(c1),
-        _mm512_cvtepi64_epi32(c2),
-        _mm512_cvtepi64_epi32(c3),
-    ];
-    // SAFETY: four 256-bit vectors of eight u32 each are exactly 32 u32, in this order.
-    unsafe { std::mem::transmute::<[__m256i; 4], [u32; WIDTH]>(words) }
+    // Each step's 32 uniforms as two vectors of 16 (words 0 and 1, words 2 and 3).
+    let mut u = [[_mm512_setzero_si512(); 2]; GROUP];
+    let mut umax = _mm512_setzero_si512();
+    for g in 0..GROUP {
+        let w = [
+            _mm512_cvtepi64_epi32(c0[g]),
+            _mm512_cvtepi64_epi32(c1[g]),
+            _mm512_cvtepi64_epi32(c2[g]),
+            _mm512_cvtepi64_epi32(c3[g]),
+        ];
+        u[g] = [
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(w[0]), w[1]),
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(w[2]), w[3]),
+        ];
+        umax = _mm512_max_epu32(umax, _mm512_max_epu32(u[g][0], u[g][1]));
+    }
+    let umax = _mm512_reduce_max_epu32(umax);
+    let reached = thresholds.partition_point(|&t| t <= umax);
+    let one = _mm512_set1_epi32(1);
+    let mut x = [[_mm512_setzero_si512(); 2]; GROUP];
+    for &t in &thresholds[..reached] {
+        let t = _mm512_set1_epi32(t as i32);
+        for g in 0..GROUP {
+            for h in 0..2 {
+                let m = _mm512_cmple_epu32_mask(t, u[g][h]);
+                x[g][h] = _mm512_mask_add_epi32(x[g][h], m, x[g][h], one);
+            }
+        }
+    }
+    // SAFETY: GROUP x 2 vectors of 16 u32 are exactly GROUP x 32 u32, in this order.
+    unsafe { std::mem::transmute::<[[__m512i; 2]; GROUP], [[u32; WIDTH]; GROUP]>(x) }
 }
 
 #[cfg(test)]
@@ -129,9 +166,18 @@ mod tests {
             let got = external_uniforms(key, block0, step);
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the feature was just detected.
-                let simd = unsafe { external_uniforms_avx512(key, block0, step) };
-                assert_eq!(simd, got, "AVX-512 and portable generators differ");
+                for (n, p) in [(1000, 0.002), (1000, 0.004), (10, 0.5), (3, 1.0), (50, 0.0)] {
+                    let table = brunel_core::binomial::BinomialTable::new(n, p);
+                    let thresholds = table.thresholds_u32();
+                    // SAFETY: the feature was just detected.
+                    let xs = unsafe { binomials_avx512(key, block0, step, &thresholds) };
+                    for (g, x) in xs.iter().enumerate() {
+                        let u = external_uniforms(key, block0, step.wrapping_add(g as u64));
+                        for i in 0..WIDTH {
+                            assert_eq!(x[i], table.sample(u[i]), "n {n} p {p} step +{g} lane {i}");
+                        }
+                    }
+                }
             }
             for l in 0..LANES {
                 let want = rng::external_block(key, block0.wrapping_add(l as u32), step);
