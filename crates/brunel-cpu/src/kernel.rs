@@ -181,7 +181,7 @@ pub(crate) fn update<C: Counter>(
 ) {
     match how {
         Loop::Generic => update_generic(m, part, 0, k0, b, out),
-        Loop::Blocks => update_blocks::<C, false>(m, thresholds, part, k0, b, out),
+        Loop::Blocks => update_blocks::<C, ISA_BASE>(m, thresholds, part, k0, b, out),
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Loop::Avx2` is only chosen after `is_x86_feature_detected!("avx2")` and
         // `("fma")` (see `lib.rs`).
@@ -202,7 +202,7 @@ fn update_avx2<C: Counter>(
     b: usize,
     out: &mut [Vec<u32>],
 ) {
-    update_blocks::<C, false>(m, thresholds, part, k0, b, out)
+    update_blocks::<C, ISA_AVX2>(m, thresholds, part, k0, b, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -215,8 +215,13 @@ fn update_avx512<C: Counter>(
     b: usize,
     out: &mut [Vec<u32>],
 ) {
-    update_blocks::<C, true>(m, thresholds, part, k0, b, out)
+    update_blocks::<C, ISA_AVX512>(m, thresholds, part, k0, b, out)
 }
+
+/// Which draw of the external counts a block loop calls: the portable one or intrinsics.
+const ISA_BASE: u8 = 0;
+const ISA_AVX2: u8 = 1;
+const ISA_AVX512: u8 = 2;
 
 /// Tables up to this length are evaluated in full for every lane (branch-free); longer ones
 /// (many external inputs at a high rate) go through [`update_generic`].
@@ -226,7 +231,7 @@ pub(crate) const MAX_BLOCK_TABLE: usize = 64;
 /// registers; the counters must be packed u32 and the table short, otherwise (and for the last,
 /// partial block) the generic loop runs.
 #[inline(always)]
-fn update_blocks<C: Counter, const AVX512: bool>(
+fn update_blocks<C: Counter, const ISA: u8>(
     m: &Model,
     thresholds: &[u32],
     part: PartView<'_, C>,
@@ -248,9 +253,9 @@ fn update_blocks<C: Counter, const AVX512: bool>(
                 let lb: &mut [i64; WIDTH] = (&mut last[c..c + WIDTH]).try_into().expect("block");
                 let gid0 = lo + c as u32;
                 if m.accumulates() {
-                    block::<true, AVX512>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
+                    block::<true, ISA>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
                 } else {
-                    block::<false, AVX512>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
+                    block::<false, ISA>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
                 }
             }
             blocks
@@ -264,7 +269,7 @@ fn update_blocks<C: Counter, const AVX512: bool>(
 /// [`WIDTH`] neurons from global id `gid0` (local index `c`) over `b` steps.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // the hot loop's state, passed apart so it stays in registers
-fn block<const ACCUMULATE: bool, const AVX512: bool>(
+fn block<const ACCUMULATE: bool, const ISA: u8>(
     m: &Model,
     thresholds: &[u32],
     gid0: u32,
@@ -284,14 +289,23 @@ fn block<const ACCUMULATE: bool, const AVX512: bool>(
         // The external counts of up to GROUP steps at once (see `philox::binomials_avx512`;
         // draws past the batch are pure functions of (neuron, step) and are simply not used).
         let group = GROUP.min(b - j);
-        let xs: [[u32; WIDTH]; GROUP] = if AVX512 {
+        let xs: [[u32; WIDTH]; GROUP] = if ISA == ISA_AVX512 {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `AVX512` is true only in `update_avx512`, chosen after detecting AVX-512.
+            // SAFETY: `ISA_AVX512` is only passed by `update_avx512`, chosen after detecting
+            // AVX-512.
             unsafe {
                 philox::binomials_avx512(m.key, block0, k0 + j as u64, thresholds)
             }
             #[cfg(not(target_arch = "x86_64"))]
             unreachable!("AVX-512 exists only on x86_64")
+        } else if ISA == ISA_AVX2 {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `ISA_AVX2` is only passed by `update_avx2`, chosen after detecting AVX2.
+            unsafe {
+                philox::binomials_avx2(m.key, block0, k0 + j as u64, thresholds)
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            unreachable!("AVX2 exists only on x86_64")
         } else {
             let mut xs = [[0u32; WIDTH]; GROUP];
             for (g, x) in xs.iter_mut().enumerate().take(group) {

@@ -3,19 +3,25 @@
 //! Design (each point measured; see `benches/results/`):
 //! - **Parts.** The neurons are cut into contiguous parts, one per thread (more when a part
 //!   would exceed 65 536 neurons). Each part owns its neurons' state and arrival counters and
-//!   the synapses *onto* its neurons ([`layout`]), so a thread writes only its own memory: no
-//!   atomics, no locks.
+//!   the synapses *onto* its neurons as u16 local indices ([`layout`]), so a thread writes only
+//!   its own memory: no atomics, no locks in the loop, 2 bytes per synapse.
 //! - **Batches of one delay.** A spike at step k arrives at step k + D, so the arrivals of the
 //!   steps k .. k + D − 1 are all known at step k. The backend advances every neuron by a whole
 //!   batch of (up to) D steps between two exchanges of spikes, as NEST does with its minimum
 //!   delay: one synchronisation per D steps. A batch is: deliver the previous batch's spikes
 //!   into the counters, then advance the neurons.
+//! - **Sections.** One call into the thread pool runs up to 128 batches; the threads meet at
+//!   a spinning barrier once per batch and publish each part's spikes of a batch once
+//!   (`OnceLock`); the recorder receives them after the section, step by step.
 //! - **Packed counters.** One u32 per neuron and step holds the excitatory count (low 16 bits)
-//!   and the inhibitory count (high 16 bits): one scattered add per synapse. When an in-degree
-//!   exceeds 65 535 the counters are u64 (32 + 32 bits) instead.
-//! - **Blocks.** Neurons are advanced in blocks of 32 over the whole batch, with 8 Philox
-//!   calls per step side by side and the Binomial inversion evaluated branch-free; the loop is
-//!   compiled for AVX-512 or AVX2 where the processor has them (detected at run time).
+//!   and the inhibitory count (high 16 bits): one scattered add per synapse (unrolled by four,
+//!   rows prefetched ahead). When an in-degree exceeds 65 535 the counters are u64 (32 + 32
+//!   bits) and the generic loop runs.
+//! - **Blocks.** Neurons are advanced in blocks of 32, stored in the order the Philox lanes
+//!   produce them, over the whole batch with their state in registers; the external counts of
+//!   four steps are drawn at once (four interleaved 8-lane Philox generators, Binomial
+//!   inversion against the table bounded by the largest uniform), with AVX-512 or AVX2
+//!   intrinsics where the processor has them (detected at run time), portable code elsewhere.
 
 mod kernel;
 mod layout;

@@ -149,6 +149,88 @@ pub(crate) fn binomials_avx512(
     unsafe { std::mem::transmute::<[[__m512i; 2]; GROUP], [[u32; WIDTH]; GROUP]>(x) }
 }
 
+/// [`binomials_avx512`] for processors with AVX2 but not AVX-512 (four u64 lanes per
+/// register, so each word of eight blocks takes two registers; two steps at a time keep the
+/// generators' 16 registers of state in the 16 registers there are). Same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) fn binomials_avx2(
+    key: [u32; 2],
+    block0: u32,
+    step: u64,
+    thresholds: &[u32],
+) -> [[u32; WIDTH]; GROUP] {
+    use std::arch::x86_64::*;
+    let mut u = [[0u32; WIDTH]; GROUP];
+    let m0 = _mm256_set1_epi64x(M0 as i64);
+    let m1 = _mm256_set1_epi64x(M1 as i64);
+    // Low 32 bits of lanes 0, 2, 4, 6 (of four u64) into the low 128 bits.
+    let narrow = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    for pair in 0..GROUP / 2 {
+        let b = block0 as i64;
+        let halves = [
+            _mm256_setr_epi64x(b, b + 1, b + 2, b + 3),
+            _mm256_setr_epi64x(b + 4, b + 5, b + 6, b + 7),
+        ];
+        let mut c0 = [halves; 2];
+        let mut c1 = [[_mm256_setzero_si256(); 2]; 2];
+        let mut c2 = [[_mm256_setzero_si256(); 2]; 2];
+        let mut c3 = [[_mm256_set1_epi64x(STREAM_EXTERNAL as i64); 2]; 2];
+        for s in 0..2 {
+            let k = step.wrapping_add((2 * pair + s) as u64);
+            c1[s] = [_mm256_set1_epi64x((k & 0xFFFF_FFFF) as i64); 2];
+            c2[s] = [_mm256_set1_epi64x((k >> 32) as i64); 2];
+        }
+        let (mut k0, mut k1) = (key[0], key[1]);
+        for r in 0..10 {
+            if r > 0 {
+                k0 = k0.wrapping_add(W0);
+                k1 = k1.wrapping_add(W1);
+            }
+            let (kk0, kk1) = (_mm256_set1_epi64x(k0 as i64), _mm256_set1_epi64x(k1 as i64));
+            for s in 0..2 {
+                for h in 0..2 {
+                    let p0 = _mm256_mul_epu32(c0[s][h], m0);
+                    let p1 = _mm256_mul_epu32(c2[s][h], m1);
+                    c0[s][h] = _mm256_xor_si256(
+                        _mm256_xor_si256(_mm256_shuffle_epi32::<0xB1>(p1), c1[s][h]),
+                        kk0,
+                    );
+                    c1[s][h] = p1;
+                    c2[s][h] = _mm256_xor_si256(
+                        _mm256_xor_si256(_mm256_shuffle_epi32::<0xB1>(p0), c3[s][h]),
+                        kk1,
+                    );
+                    c3[s][h] = p0;
+                }
+            }
+        }
+        for s in 0..2 {
+            let words = [c0[s], c1[s], c2[s], c3[s]];
+            let mut out = [_mm256_setzero_si256(); 4];
+            for (w, [lo, hi]) in words.into_iter().enumerate() {
+                let lo = _mm256_permutevar8x32_epi32(lo, narrow);
+                let hi = _mm256_permutevar8x32_epi32(hi, narrow);
+                out[w] = _mm256_permute2x128_si256::<0x20>(lo, hi);
+            }
+            // SAFETY: four 256-bit vectors of eight u32 each are exactly 32 u32, in order.
+            u[2 * pair + s] = unsafe { std::mem::transmute::<[__m256i; 4], [u32; WIDTH]>(out) };
+        }
+    }
+    let umax = u.iter().flatten().fold(0, |m, &u| m.max(u));
+    let reached = thresholds.partition_point(|&t| t <= umax);
+    let mut x = [[0u32; WIDTH]; GROUP];
+    for &t in &thresholds[..reached] {
+        for g in 0..GROUP {
+            for i in 0..WIDTH {
+                x[g][i] += (t <= u[g][i]) as u32;
+            }
+        }
+    }
+    x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +246,21 @@ mod tests {
         ] {
             let key = rng::seed_key(seed);
             let got = external_uniforms(key, block0, step);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                for (n, p) in [(1000, 0.002), (1000, 0.004), (10, 0.5), (3, 1.0), (50, 0.0)] {
+                    let table = brunel_core::binomial::BinomialTable::new(n, p);
+                    let thresholds = table.thresholds_u32();
+                    // SAFETY: the feature was just detected.
+                    let xs = unsafe { binomials_avx2(key, block0, step, &thresholds) };
+                    for (g, x) in xs.iter().enumerate() {
+                        let u = external_uniforms(key, block0, step.wrapping_add(g as u64));
+                        for i in 0..WIDTH {
+                            assert_eq!(x[i], table.sample(u[i]), "n {n} p {p} step +{g} lane {i}");
+                        }
+                    }
+                }
+            }
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
                 for (n, p) in [(1000, 0.002), (1000, 0.004), (10, 0.5), (3, 1.0), (50, 0.0)] {
