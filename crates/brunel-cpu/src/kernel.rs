@@ -379,7 +379,11 @@ fn step<const ACCUMULATE: bool>(
             let input = j_exc * (f64::from(x[i] as i32) + f64::from(e as i32))
                 + j_inh * f64::from(h as i32);
             let receives = ACCUMULATE || (not_refractory & !spike);
-            let vn = if receives { vd + input } else { vd };
+            // v + (-0.0) is v, bit for bit, for every v (also -0.0): adding -0.0 to the lanes
+            // that receive nothing keeps the counts' loads unconditional (a select around the
+            // sum made the compiler load them with masks, which cannot be forwarded from the
+            // stores that just wrote them).
+            let vn = vd + if receives { input } else { -0.0 };
             vv[i] = if spike { v_reset } else { vn };
             ll[i] = if spike { ki } else { ll[i] };
             spiked[i] = spike;
