@@ -123,3 +123,35 @@ fn in_degrees_above_65535() {
         check(&model, &network, Par::Seq, kernel, "wide counters");
     }
 }
+
+/// v = -0.0 (a reset potential of -0.0) must stay -0.0 bit for bit while refractory, and
+/// become +0.0 where the reference adds a zero input to it.
+#[test]
+fn negative_zero_potentials() {
+    for rule in [RefractoryInput::Discard, RefractoryInput::Accumulate] {
+        let mut config = Config::default();
+        config.network.n_e = 800;
+        config.neuron.refractory_input = rule;
+        config.neuron.v_reset = -0.0;
+        config.neuron.v_init = -0.0;
+        config.neuron.theta = 0.5;
+        config.synapse.j = 0.2;
+        config.input.ratio = 200.0;
+        config.simulation.duration = 20.0;
+        config.validate().expect("valid");
+        let model = Model::new(&config);
+        let network = Network::build(&config, Par::Seq);
+        let mut reference = ReferenceBackend::new(&model, &network);
+        let (_, state) = run(&mut reference, model.steps);
+        if rule == RefractoryInput::Discard {
+            // Refractory neurons sit at V_r = -0.0 (with accumulation, input reaches them).
+            assert!(
+                state.v.iter().any(|v| v.to_bits() == (-0.0f64).to_bits()),
+                "some neuron ends at -0.0, or the test tests nothing"
+            );
+        }
+        for kernel in [Kernel::Auto, Kernel::Generic, Kernel::Blocks] {
+            check(&model, &network, Par::threads(2), kernel, "negative zero");
+        }
+    }
+}
