@@ -458,14 +458,19 @@ impl<C: Counter> Section<'_, C> {
 /// A barrier for the pool's threads that spins briefly, then yields (the machine may be shared).
 struct SpinBarrier {
     threads: usize,
+    /// Spins before yielding: none when there are more threads than cores (the thread waited
+    /// for is then likely not running, and spinning only delays it).
+    spins: u32,
     arrived: AtomicUsize,
     generation: AtomicUsize,
 }
 
 impl SpinBarrier {
     fn new(threads: usize) -> SpinBarrier {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         SpinBarrier {
             threads,
+            spins: if threads <= cores { 4096 } else { 0 },
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
         }
@@ -480,7 +485,7 @@ impl SpinBarrier {
         }
         let mut spins = 0u32;
         while self.generation.load(Ordering::Acquire) == generation {
-            if spins < 4096 {
+            if spins < self.spins {
                 std::hint::spin_loop();
                 spins += 1;
             } else {
