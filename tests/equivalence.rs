@@ -251,10 +251,11 @@ fn split_runs(candidate: Option<Candidate>) {
     let Some(candidate) = candidate else { return };
     let mut config = mid_config(Connectivity::Bernoulli, RefractoryInput::Discard);
     config.synapse.delay = 0.7; // 7 steps
+    config.simulation.duration = 500.0; // 5 000 steps: one call spans several of cpu's sections
     let model = Model::new(&config);
     let network = Network::build(&config, Par::threads(2));
     let want = reference(&model, &network, model.steps);
-    let splits: [&[u64]; 3] = [&[1], &[0, 6, 8, 7, 0, 13, 1, 2], &[333, 1, 500]];
+    let splits: [&[u64]; 4] = [&[], &[1], &[0, 6, 8, 7, 0, 13, 1, 2], &[333, 1, 2500]];
     for pieces in splits {
         let Some(mut backend) = make_or_skip(&candidate, &model, &network, 2) else {
             return;

@@ -10,9 +10,9 @@
 //!   batch of (up to) D steps between two exchanges of spikes, as NEST does with its minimum
 //!   delay: one synchronisation per D steps. A batch is: deliver the previous batch's spikes
 //!   into the counters, then advance the neurons.
-//! - **Sections.** One call into the thread pool runs up to 128 batches; the threads meet at
-//!   a spinning barrier once per batch and publish each part's spikes of a batch once
-//!   (`OnceLock`); the recorder receives them after the section, step by step.
+//! - **Sections.** One call into the thread pool runs up to 2 048 steps of whole batches;
+//!   the threads meet at a spinning barrier once per batch and publish each part's spikes of a
+//!   batch once (`OnceLock`); the recorder receives them after the section, step by step.
 //! - **Packed counters.** One u32 per neuron and step holds the excitatory count (low 16 bits)
 //!   and the inhibitory count (high 16 bits): one scattered add per synapse (unrolled by four,
 //!   rows prefetched ahead). When an in-degree exceeds 65 535 the counters are u64 (32 + 32
@@ -211,9 +211,10 @@ struct Part<C> {
     ring: Vec<C>,
 }
 
-/// Batches per parallel section: the spikes of a section are kept until it ends and then handed
-/// to the recorder, so this bounds that memory (and a section costs one wake-up of the pool).
-const BATCHES_PER_SECTION: u64 = 128;
+/// Steps per parallel section (rounded down to whole batches, at least one): the spikes of a
+/// section are kept until it ends and then handed to the recorder, so this bounds that memory,
+/// and a section costs one wake-up of the pool (about 130 batches of Fig. 8's 15 steps).
+const STEPS_PER_SECTION: u64 = 2048;
 
 struct Engine<C> {
     model: Model,
@@ -267,7 +268,7 @@ impl<C: Counter> Engine<C> {
         let mut done = 0;
         let mut merged = Vec::new();
         while done < steps {
-            let now = (steps - done).min(BATCHES_PER_SECTION * d);
+            let now = (steps - done).min((STEPS_PER_SECTION / d).max(1) * d);
             let section = Section {
                 how,
                 model: &self.model,
