@@ -187,7 +187,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 /// (panel C's input, so the three sizes share a regime).
 fn workloads(quick: bool) -> Vec<Workload> {
     let mut w = Vec::new();
-    let panel_ms = |full: f64| if quick { 100.0 } else { full };
+    let panel_ms = |full: f64| if quick { 300.0 } else { full };
     for (panel, ms) in [("a", 600.0), ("b", 1200.0), ("c", 1200.0), ("d", 1200.0)] {
         if quick && panel != "c" {
             continue;
@@ -210,7 +210,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
     } else {
         &[12_500, 50_000, 125_000]
     };
-    let ms = if quick { 20.0 } else { 200.0 };
+    let ms = if quick { 50.0 } else { 200.0 };
     for &n in sizes {
         let n_e = n * 4 / 5;
         w.push(Workload {
