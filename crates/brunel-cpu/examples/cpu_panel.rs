@@ -37,7 +37,12 @@ fn main() {
         let mut rec = SpikeRecorder::new(RecordSpikes::All, m.steps);
         let t = Instant::now();
         let cpu0 = thread_cpu();
-        b.run(m.steps, &mut rec).unwrap();
+        // CHUNK=n: run in calls of n steps, as the CLI does (100).
+        let chunk: u64 = std::env::var("CHUNK")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(m.steps);
+        brunel_core::run_in_chunks(&mut b, m.steps, chunk, &mut rec, |_| {}).unwrap();
         run = run.min(t.elapsed().as_secs_f64());
         cpu = cpu.min(thread_cpu() - cpu0);
         last = Some((b, rec));
