@@ -10,9 +10,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::choose::{choose_backend, BackendChoice, Setup};
 use crate::output::{self, Provenance, Results, Summary};
 
-/// Steps per call of the backend: the progress bar's granularity (10 ms of simulated time at
-/// dt = 0.1 ms).
-const CHUNK_STEPS: u64 = 100;
+/// Steps per call of the backend: the progress bar's granularity (60 ms of simulated time at
+/// dt = 0.1 ms). Each call ends a backend's batch of steps; 100-step calls cost the cpu backend
+/// about 3 % of panel C's run time, 600-step calls under 1 %.
+const CHUNK_STEPS: u64 = 600;
 
 /// A run shorter than this shows no progress bar.
 const QUIET_FOR: Duration = Duration::from_millis(500);
