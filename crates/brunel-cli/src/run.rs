@@ -27,7 +27,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Threads for the network build and the cpu backend; 0 = all cores.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
     /// OpenCL device index, as `brunel backends` lists them (opencl backend only).
     #[arg(long, value_name = "N")]
@@ -63,6 +63,24 @@ pub struct RunArgs {
     /// No progress bar and no summary on stdout (errors and notes still go to stderr).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The most threads `--threads` accepts: more than any machine's cores today, and few enough
+/// that a pool of them can be started (a typo such as 100000 would otherwise start that many
+/// operating-system threads).
+const MAX_THREADS: usize = 1024;
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number of threads"))?;
+    if n > MAX_THREADS {
+        return Err(format!(
+            "{n} threads is more than the {MAX_THREADS} brunel accepts (0 = all {} cores of this machine)",
+            Par::threads(0).count()
+        ));
+    }
+    Ok(n)
 }
 
 fn parse_record(s: &str) -> Result<RecordSpikes, String> {

@@ -222,6 +222,12 @@ fn cases() -> Vec<Case> {
             &["invalid value 'many' for '--threads <N>'"],
         ),
         case(
+            "--threads absurdly many",
+            TINY_CFG,
+            &["run", "c.toml", "--threads=100000"],
+            &["100000 threads is more than the 1024 brunel accepts"],
+        ),
+        case(
             "--threads negative",
             TINY_CFG,
             &["run", "c.toml", "--threads=-1"],
