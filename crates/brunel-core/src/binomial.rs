@@ -12,9 +12,11 @@
 //! so P(X = k) = (T_k − T_{k−1}) / 2^32, which differs from the exact P(k) by at most 2^−32
 //! (tail mass below 2^−33 is folded into the last entry). The comparisons are on integers: no
 //! floating point is evaluated per draw, so every backend draws exactly the same X from the same
-//! u. The table is computed once, on the host, in f64: P(0) = exp(n·ln(1 − p)) and the recurrence
-//! P(k+1) = P(k) · (n − k)/(k + 1) · p/(1 − p). For Brunel's parameters (n = 1000, np = 2 to 4)
-//! the table has about 20 entries and a draw costs np + 1 comparisons on average.
+//! u. The table is computed once, on the host, in f64 and in logarithms, so that no term underflows
+//! when P(0) = (1 − p)^n is below the smallest double (n·ln(1 − p) < −745):
+//! ln P(0) = n·ln(1 − p) and ln P(k+1) = ln P(k) + ln((n − k)/(k + 1)) + ln(p/(1 − p)). For
+//! Brunel's parameters (n = 1000, np = 2 to 4) the table has about 20 entries and a draw costs
+//! np + 1 comparisons on average; the config limits np to [`MAX_MEAN`].
 
 /// Inversion table of Binomial(n, p).
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,10 @@ pub struct BinomialTable {
     p: f64,
     thresholds: Vec<u64>,
 }
+
+/// The largest mean n·p the configuration accepts: a draw scans the table from k = 0, so its
+/// cost grows with the mean.
+pub const MAX_MEAN: f64 = 10_000.0;
 
 /// 2^32, the size of the uniform's range.
 const SCALE: f64 = 4_294_967_296.0;
@@ -39,13 +45,12 @@ impl BinomialTable {
             thresholds.resize(n as usize, 0);
             thresholds.push(full);
         } else {
-            let q = 1.0 - p;
-            let ratio = p / q;
-            let mut pk = (n as f64 * (-p).ln_1p()).exp();
+            let ln_ratio = (p / (1.0 - p)).ln();
+            let mut ln_pk = n as f64 * (-p).ln_1p();
             let mut cdf = 0.0f64;
             let mut k = 0u64;
             loop {
-                cdf += pk;
+                cdf += ln_pk.exp();
                 let t = (cdf * SCALE).round();
                 let t = if t >= SCALE || k == n { full } else { t as u64 };
                 // Once past the mode, stop when the remaining tail is below half a unit.
@@ -59,7 +64,7 @@ impl BinomialTable {
                 if t == full {
                     break;
                 }
-                pk *= (n - k) as f64 / (k + 1) as f64 * ratio;
+                ln_pk += ((n - k) as f64 / (k + 1) as f64).ln() + ln_ratio;
                 k += 1;
             }
         }
@@ -135,6 +140,44 @@ mod tests {
             assert!(
                 (p0 - (1.0 - p).powf(n as f64)).abs() < 2.0 / SCALE,
                 "n={n} p={p}"
+            );
+        }
+    }
+
+    /// Mean and variance of the distribution the table samples.
+    fn moments(t: &BinomialTable) -> (f64, f64) {
+        let mut prev = 0u64;
+        let (mut m1, mut m2) = (0.0, 0.0);
+        for (k, &th) in t.thresholds().iter().enumerate() {
+            let w = (th - prev) as f64 / SCALE;
+            m1 += w * k as f64;
+            m2 += w * (k * k) as f64;
+            prev = th;
+        }
+        (m1, m2 - m1 * m1)
+    }
+
+    #[test]
+    fn the_table_has_the_binomial_mean_and_variance_even_where_p0_underflows() {
+        // (1 - p)^n underflows a double for the last three: exp(-1005), exp(-2397), exp(-6931).
+        for &(n, p) in &[
+            (1000, 0.002),
+            (1000, 0.004),
+            (200, 0.3),
+            (100_000, 0.01),
+            (800, 0.95),
+            (10_000, 0.5),
+        ] {
+            let t = BinomialTable::new(n, p);
+            let (mean, var) = moments(&t);
+            let (want_mean, want_var) = (n as f64 * p, n as f64 * p * (1.0 - p));
+            assert!(
+                (mean - want_mean).abs() < 1e-6 * want_mean.max(1.0),
+                "n={n} p={p}: mean {mean}"
+            );
+            assert!(
+                (var - want_var).abs() < 1e-4 * want_var.max(1.0),
+                "n={n} p={p}: var {var}"
             );
         }
     }

@@ -441,6 +441,16 @@ impl Config {
                 ),
             ));
         }
+        let mean = self.c_ext() as f64 * p;
+        if mean > crate::binomial::MAX_MEAN {
+            return Err(Error::config(
+                "input.c_ext",
+                format!(
+                    "C_ext * nu_ext * dt = {mean} external events per neuron and step on average; at most {} are supported",
+                    crate::binomial::MAX_MEAN
+                ),
+            ));
+        }
         if self.network.connectivity == Connectivity::FixedIndegree && self.c_i() > self.n_i() {
             return Err(Error::config(
                 "network.gamma",
@@ -451,19 +461,53 @@ impl Config {
                 ),
             ));
         }
-        let bytes = self.expected_synapses() * BYTES_PER_SYNAPSE;
-        if let Some(total) = total_memory_bytes() {
-            if bytes > total as f64 {
+        let gib = |b: f64| b / (1u64 << 30) as f64;
+        if let Some(total) = total_memory_bytes().map(|t| t as f64) {
+            // What any backend holds at least: the synapses, the arrival counts of one delay
+            // (two u32 per neuron and step) and the population count of every step.
+            let synapses = self.expected_synapses() * BYTES_PER_SYNAPSE;
+            let ring = (self.synapse.delay / dt).round() * self.n() as f64 * 8.0;
+            let record = self.steps() as f64 * 4.0;
+            for (key, what, bytes) in [
+                (
+                    "network.n_e",
+                    format!("{:.3e} synapses", self.expected_synapses()),
+                    synapses,
+                ),
+                (
+                    "synapse.delay",
+                    format!("a delay of {} steps", (self.synapse.delay / dt).round()),
+                    ring,
+                ),
+                (
+                    "simulation.duration",
+                    format!("{} steps of population rate", self.steps()),
+                    record,
+                ),
+            ] {
+                if bytes > total {
+                    return Err(Error::config(
+                        key,
+                        format!(
+                            "{what} need at least {:.1} GiB but this machine has {:.1} GiB",
+                            gib(bytes),
+                            gib(total)
+                        ),
+                    ));
+                }
+            }
+            if synapses + ring + record > total {
                 return Err(Error::config(
                     "network.n_e",
-                    format!(
-                        "{:.3e} synapses need at least {:.1} GiB but this machine has {:.1} GiB",
-                        self.expected_synapses(),
-                        bytes / (1u64 << 30) as f64,
-                        total as f64 / (1u64 << 30) as f64
-                    ),
+                    format!("the network, its delays and its record need {:.1} GiB but this machine has {:.1} GiB", gib(synapses + ring + record), gib(total)),
                 ));
             }
+        }
+        if (self.neuron.tau_rp / dt).round() > u32::MAX as f64 {
+            return Err(Error::config(
+                "neuron.tau_rp",
+                format!("{} ms is more than 2^32 steps", self.neuron.tau_rp),
+            ));
         }
         if let Some([a, b]) = self.plot.window {
             if !(a >= 0.0 && b > a) {
@@ -527,7 +571,7 @@ fn whole_steps(key: &str, x: f64, dt: f64, min: u64) -> Result<()> {
 }
 
 /// Physical memory, from /proc/meminfo where there is one.
-fn total_memory_bytes() -> Option<u64> {
+pub fn total_memory_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -94,6 +94,22 @@ fn bad_values_are_refused_with_the_key_named() {
         ),
         ("[network]\nn_e = 10000000", "config key `network.n_e`"),
         (
+            "[input]\nc_ext = 100000000",
+            "config key `input.c_ext`: C_ext * nu_ext * dt = 200000",
+        ),
+        (
+            "[simulation]\nduration = 1e12",
+            "config key `simulation.duration`: 10000000000000 steps of population rate need",
+        ),
+        (
+            "[synapse]\ndelay = 1e9",
+            "config key `synapse.delay`: a delay of 10000000000 steps need",
+        ),
+        (
+            "[neuron]\ntau_rp = 1e12",
+            "config key `neuron.tau_rp`: 1000000000000 ms is more than 2^32 steps",
+        ),
+        (
             "[plot]\nwindow = [300.0, 200.0]",
             "config key `plot.window`",
         ),
