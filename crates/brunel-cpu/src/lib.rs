@@ -96,6 +96,23 @@ impl CpuBackend {
                 "must be at least one time step",
             ));
         }
+        // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
+        // what cannot be allocated rather than abort in the allocator.
+        let ring_bytes = par.count() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
+        if let Some(total) = brunel_core::config::total_memory_bytes() {
+            if ring_bytes > total as f64 / 2.0 {
+                return Err(Error::Unavailable {
+                    backend: "cpu".into(),
+                    message: format!(
+                        "a delay of {} steps on {} threads needs {:.1} GiB of arrival counters, more than half of this machine's {:.1} GiB (the reference and opencl backends need less)",
+                        model.delay_steps,
+                        par.count(),
+                        ring_bytes / (1u64 << 30) as f64,
+                        total as f64 / (1u64 << 30) as f64
+                    ),
+                });
+            }
+        }
         let how = resolve(kernel)?;
         let pool = match par {
             Par::Seq => None,
