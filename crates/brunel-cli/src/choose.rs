@@ -64,7 +64,8 @@ pub struct Chosen {
 /// Makes the backend `choice` names for `model` and `network`.
 ///
 /// An explicit choice that cannot run here is an error (the backend's own message); `auto`
-/// takes cpu if it can be made here, else the reference, and says why.
+/// takes the machine profile's choice for the network size, else the rule of [`rule`], and
+/// says which and why.
 pub fn choose_backend(
     choice: BackendChoice,
     model: &Model,

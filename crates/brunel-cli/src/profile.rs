@@ -49,8 +49,10 @@ pub fn path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BRUNEL_PROFILE") {
         return Some(PathBuf::from(p));
     }
+    // An empty or relative XDG_CACHE_HOME is to be ignored (XDG base directory spec).
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .map(|base| base.join("brunel/profile.toml"))
 }

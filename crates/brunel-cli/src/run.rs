@@ -23,13 +23,15 @@ const QUIET_FOR: Duration = Duration::from_millis(500);
 pub struct RunArgs {
     /// The config file (TOML; see configs/reference.toml for every key).
     pub config: PathBuf,
-    /// Which backend simulates. `auto`: cpu if it can run here, else reference.
+    /// Which backend simulates. `auto`: the fastest measured here by `cargo xtask bench` (its
+    /// machine profile), else an OpenCL GPU with fp64, else cpu, else reference.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Threads for the network build and the cpu backend; 0 = all cores.
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
-    /// OpenCL device index, as `brunel backends` lists them (opencl backend only).
+    /// OpenCL device index, as `brunel backends` lists them (with --backend opencl only).
+    /// Default: $BRUNEL_OPENCL_DEVICE, else the fastest GPU with fp64, else the first device.
     #[arg(long, value_name = "N")]
     pub device: Option<usize>,
     /// Overrides simulation.seed.
@@ -83,6 +85,22 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Whether two paths name the same file (either may not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| {
+        std::fs::canonicalize(p).unwrap_or_else(|_| {
+            let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+            match (abs.parent(), abs.file_name()) {
+                (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+                    .map(|d| d.join(name))
+                    .unwrap_or(abs.clone()),
+                _ => abs,
+            }
+        })
+    };
+    resolve(a) == resolve(b)
+}
+
 fn parse_record(s: &str) -> Result<RecordSpikes, String> {
     s.parse()
 }
@@ -120,10 +138,10 @@ pub fn load_config(args: &RunArgs) -> Result<Config> {
 pub fn run(args: &RunArgs) -> Result<()> {
     // Everything that can be refused is checked before the (possibly long) simulation.
     match (args.device, args.backend) {
-        (Some(_), BackendChoice::Reference | BackendChoice::Cpu) => {
+        (Some(_), BackendChoice::Reference | BackendChoice::Cpu | BackendChoice::Auto) => {
             bail!("--device selects an OpenCL device; it needs --backend opencl")
         }
-        (None, _) | (Some(_), BackendChoice::OpenCl | BackendChoice::Auto) => {}
+        (None, _) | (Some(_), BackendChoice::OpenCl) => {}
     }
     if let Some(png) = &args.plot {
         crate::plot::check_png(png)?;
@@ -142,10 +160,36 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if out.is_dir() {
         bail!("{} is a folder, not a result file", out.display());
     }
+    // No output may replace the config or another output of the same run.
+    let mut named = vec![("the config", args.config.clone()), ("--out", out.clone())];
+    if let Some(p) = &args.summary {
+        named.push(("--summary", p.clone()));
+    }
+    if let Some(p) = &args.plot {
+        named.push(("--plot", p.clone()));
+    }
+    for (i, (a, pa)) in named.iter().enumerate() {
+        for (b, pb) in &named[i + 1..] {
+            if same_file(pa, pb) {
+                bail!("{a} and {b} name the same file {}", pb.display());
+            }
+        }
+    }
+    if let (Some(_), Some([start, end])) = (&args.plot, config.plot.window) {
+        let run_end = config.steps() as f64 * config.simulation.dt;
+        if start >= run_end || end <= 0.0 {
+            bail!(
+                "plot.window [{start}, {end}] ms lies outside the run (0–{run_end} ms), so --plot would draw nothing"
+            );
+        }
+    }
     // Proves that the folders exist and are writable; the probe files are removed at once.
     drop(output::temp_beside(&out)?);
     if let Some(png) = &args.plot {
         drop(output::temp_beside(png)?);
+    }
+    if let Some(summary) = &args.summary {
+        drop(output::temp_beside(summary)?);
     }
     let par = Par::threads(args.threads);
     let model = Model::new(&config);

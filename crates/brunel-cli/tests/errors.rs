@@ -255,6 +255,30 @@ fn cases() -> Vec<Case> {
             &["invalid value 'x' for '--seed <N>'"],
         ),
         case(
+            "--device with auto",
+            TINY_CFG,
+            &["run", "c.toml", "--backend", "auto", "--device", "0"],
+            &["--device selects an OpenCL device; it needs --backend opencl"],
+        ),
+        case(
+            "output over the config",
+            TINY_CFG,
+            &["run", "c.toml", "--out", "c.toml", "--force"],
+            &["the config and --out name the same file"],
+        ),
+        case(
+            "summary over the output",
+            TINY_CFG,
+            &["run", "c.toml", "--out", "r.h5", "--summary", "./r.h5"],
+            &["--out and --summary name the same file"],
+        ),
+        case(
+            "summary in a missing folder",
+            TINY_CFG,
+            &["run", "c.toml", "--summary", "no/such/dir/s.toml"],
+            &["no/such/dir"],
+        ),
+        case(
             "--device without opencl",
             TINY_CFG,
             &["run", "c.toml", "--backend", "reference", "--device", "0"],
