@@ -438,6 +438,7 @@ pub fn profile_path() -> Result<PathBuf, String> {
     }
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .ok_or("neither XDG_CACHE_HOME nor HOME is set: no place for the machine profile")?;
     Ok(base.join("brunel/profile.toml"))
@@ -463,7 +464,7 @@ fn write_profile(
         "# Which backend is fastest on this machine, by network size. Written by `cargo xtask bench`;\n\
          # read by `brunel run --backend auto`. Delete it to go back to the built-in rule.\n\
          machine = \"{}\"\ncreated = \"{}\"\nresults = \"{}\"\nquick = {quick}\n",
-        machine.one_line().replace('"', "'"),
+        machine.one_line().replace(['"', '\\'], "'"),
         machine.date,
         dir.display()
     );
@@ -479,7 +480,7 @@ fn write_profile(
             s,
             "run_seconds = {:.6}\nlabel = \"{}\"",
             r.median(),
-            r.target.replace('"', "'")
+            r.target.replace(['"', '\\'], "'")
         );
     }
     if let Some(parent) = path.parent() {

@@ -73,32 +73,47 @@ fn system_packages() -> Result<(), String> {
         eprintln!("setup: system packages present: {}", names(PACKAGES));
         return Ok(());
     }
-    if std::env::var_os("XTASK_NO_INSTALL").is_some() {
+    if no_install() {
         return Err(format!(
             "missing system packages: {} (XTASK_NO_INSTALL is set, so not installing)",
             missing.join(" ")
         ));
     }
-    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
+    let sudo = !is_root();
     eprintln!(
         "setup: installing missing system packages: {}",
         missing.join(" ")
     );
-    let mut update = Command::new(sudo.first().copied().unwrap_or("apt-get"));
-    if !sudo.is_empty() {
-        update.arg("apt-get");
-    }
-    update.args(["update", "-qq"]);
-    util::run(&mut update)?;
-    let mut install = Command::new(sudo.first().copied().unwrap_or("apt-get"));
-    if !sudo.is_empty() {
-        install.arg("apt-get");
-    }
-    install
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing);
-    util::run(&mut install)
+    // `sudo env ...` because sudo's env_reset drops variables set on the sudo process itself;
+    // `sudo -n` fails at once instead of waiting for a password nobody can type.
+    let apt = |args: &[&str]| {
+        let mut cmd = if sudo {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+            c
+        } else {
+            let mut c = Command::new("apt-get");
+            c.env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        cmd.args(args);
+        cmd
+    };
+    let hint = |e: String| {
+        format!(
+            "{e}\nInstall the missing packages yourself and run again: apt-get install {}",
+            missing.join(" ")
+        )
+    };
+    util::run(&mut apt(&["update", "-qq"])).map_err(hint)?;
+    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&missing);
+    util::run(&mut install).map_err(hint)
+}
+
+/// `XTASK_NO_INSTALL` set to anything but empty or `0`.
+fn no_install() -> bool {
+    std::env::var("XTASK_NO_INSTALL").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 fn names(list: &[(&str, &str)]) -> String {
@@ -120,7 +135,7 @@ fn python_packages() {
         );
         return;
     }
-    if std::env::var_os("XTASK_NO_INSTALL").is_some() {
+    if no_install() {
         eprintln!(
             "setup: python packages missing ({}); not installing",
             PYTHON_PACKAGES.join(", ")
