@@ -20,6 +20,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "PoCL: OpenCL on the CPU, where the OpenCL backend is tested",
     ),
     ("clinfo", "listing OpenCL devices"),
+    (
+        "python3-venv",
+        "a Python environment for the SONATA reader check, where system pip refuses",
+    ),
 ];
 
 /// Python packages of the SONATA reader check (tests read our HDF5 with libsonata).
@@ -120,15 +124,21 @@ fn names(list: &[(&str, &str)]) -> String {
     list.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
 }
 
-/// Installs the Python packages of the SONATA check where Python and pip are there. Not fatal:
-/// the check then skips (and fails only where BRUNEL_REQUIRE names `sonata`).
+/// Installs the Python packages of the SONATA check where Python is there: with pip into the
+/// Python on PATH, or, where that pip refuses (Debian's externally managed Python, PEP 668),
+/// into the project's own environment `target/python`, which the check prefers. Not fatal: the
+/// check then skips (and fails only where BRUNEL_REQUIRE names `sonata`).
 fn python_packages() {
-    let have = Command::new("python3")
-        .args(["-c", "import libsonata, h5py, numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if have {
+    let venv = util::project_root().join("target/python");
+    let venv_python = venv.join("bin/python3");
+    let imports = |python: &std::path::Path| {
+        Command::new(python)
+            .args(["-c", "import libsonata, h5py, numpy"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if imports(&venv_python) || imports(std::path::Path::new("python3")) {
         eprintln!(
             "setup: python packages present: {}",
             PYTHON_PACKAGES.join(", ")
@@ -145,7 +155,20 @@ fn python_packages() {
     let mut pip = Command::new("python3");
     pip.args(["-m", "pip", "install", "--quiet"])
         .args(PYTHON_PACKAGES);
-    if let Err(e) = util::run(&mut pip) {
+    if util::run(&mut pip).is_ok() && imports(std::path::Path::new("python3")) {
+        return;
+    }
+    eprintln!(
+        "setup: the system pip did not install them; using the environment {}",
+        venv.display()
+    );
+    let made = util::run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).and_then(|()| {
+        let mut pip = Command::new(&venv_python);
+        pip.args(["-m", "pip", "install", "--quiet"])
+            .args(PYTHON_PACKAGES);
+        util::run(&mut pip)
+    });
+    if let Err(e) = made {
         eprintln!("setup: could not install the python packages ({e}); the SONATA check will skip");
     }
 }

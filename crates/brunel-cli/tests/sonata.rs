@@ -18,9 +18,22 @@ fn required() -> bool {
         .any(|s| s.trim() == "sonata")
 }
 
+/// The Python that runs the check: the project's environment `target/python` where `cargo
+/// xtask setup` made one (on systems whose pip refuses to install into the system Python),
+/// else `python3` from PATH.
+fn python() -> std::path::PathBuf {
+    let venv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
 /// Whether python3 can import the checker's modules; the reason when not.
 fn python_ready() -> Result<(), String> {
-    let probe = Command::new("python3")
+    let probe = Command::new(python())
         .args(["-c", "import libsonata, h5py, numpy"])
         .output()
         .map_err(|e| format!("python3 cannot be run: {e}"))?;
@@ -36,7 +49,7 @@ fn python_ready() -> Result<(), String> {
 
 fn check(s: &Scratch, file: &str, recorded: u32) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/check_sonata.py");
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(script)
         .arg(s.path(file))
         .arg(recorded.to_string())
