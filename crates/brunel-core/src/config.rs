@@ -375,6 +375,16 @@ impl Config {
         (self.simulation.duration / self.simulation.dt).round() as u64
     }
 
+    /// The synaptic delay in steps.
+    pub fn delay_steps(&self) -> u64 {
+        (self.synapse.delay / self.simulation.dt).round() as u64
+    }
+
+    /// The refractory period in steps.
+    pub fn ref_steps(&self) -> u64 {
+        (self.neuron.tau_rp / self.simulation.dt).round() as u64
+    }
+
     /// Expected number of synapses.
     pub fn expected_synapses(&self) -> f64 {
         let n = self.n() as f64;
@@ -466,7 +476,7 @@ impl Config {
             // What any backend holds at least: the synapses, the arrival counts of one delay
             // (two u32 per neuron and step) and the population count of every step.
             let synapses = self.expected_synapses() * BYTES_PER_SYNAPSE;
-            let ring = (self.synapse.delay / dt).round() * self.n() as f64 * 8.0;
+            let ring = self.delay_steps() as f64 * self.n() as f64 * 8.0;
             let record = self.steps() as f64 * 4.0;
             for (key, what, bytes) in [
                 (
@@ -476,7 +486,7 @@ impl Config {
                 ),
                 (
                     "synapse.delay",
-                    format!("a delay of {} steps", (self.synapse.delay / dt).round()),
+                    format!("a delay of {} steps", self.delay_steps()),
                     ring,
                 ),
                 (
@@ -503,7 +513,7 @@ impl Config {
                 ));
             }
         }
-        if (self.neuron.tau_rp / dt).round() > u32::MAX as f64 {
+        if self.ref_steps() > u32::MAX as u64 {
             return Err(Error::config(
                 "neuron.tau_rp",
                 format!("{} ms is more than 2^32 steps", self.neuron.tau_rp),
