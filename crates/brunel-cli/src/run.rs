@@ -206,11 +206,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let build_seconds = t.elapsed().as_secs_f64();
     let n_synapses = network.n_synapses();
     // Out-degrees are all the summary needs from the network once the backend holds its own copy.
-    let out_degree: Vec<u32> = network
-        .offsets
-        .windows(2)
-        .map(|w| (w[1] - w[0]) as u32)
-        .collect();
+    let out_degree = network.out_degrees();
 
     let chosen = choose_backend(
         args.backend,
@@ -250,12 +246,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     bar.finish_and_clear();
     drop(backend);
 
-    let synaptic_events: u64 = stats
-        .total
-        .iter()
-        .zip(&out_degree)
-        .map(|(&spikes, &degree)| spikes as u64 * degree as u64)
-        .sum();
+    let synaptic_events = stats.synaptic_events_by_degree(&out_degree);
     let summary = Summary {
         n_neurons: model.n as u64,
         n_excitatory: model.n_e as u64,

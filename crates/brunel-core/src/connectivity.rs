@@ -58,6 +58,14 @@ impl Network {
         &self.targets[self.offsets[s as usize] as usize..self.offsets[s as usize + 1] as usize]
     }
 
+    /// Out-degree of every neuron.
+    pub fn out_degrees(&self) -> Vec<u32> {
+        self.offsets
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as u32)
+            .collect()
+    }
+
     /// Excitatory and inhibitory in-degree of every neuron.
     pub fn in_degrees(&self) -> (Vec<u32>, Vec<u32>) {
         let mut exc = vec![0u32; self.n as usize];

@@ -139,8 +139,16 @@ impl NeuronStats {
 
     /// Synaptic events: every spike times the out-degree of its neuron.
     pub fn synaptic_events(&self, network: &crate::Network) -> u64 {
-        (0..network.n)
-            .map(|s| self.total[s as usize] as u64 * network.row(s).len() as u64)
+        self.synaptic_events_by_degree(&network.out_degrees())
+    }
+
+    /// Synaptic events from the out-degree of every neuron (for a caller that no longer holds
+    /// the network).
+    pub fn synaptic_events_by_degree(&self, out_degrees: &[u32]) -> u64 {
+        self.total
+            .iter()
+            .zip(out_degrees)
+            .map(|(&spikes, &degree)| spikes as u64 * degree as u64)
             .sum()
     }
 }
