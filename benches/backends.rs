@@ -20,7 +20,7 @@ fn run_phase(c: &mut Criterion) {
     for panel in 0..PANELS.len() {
         let model = Model::new(&panel_config(panel));
         let (_, events) = panel_work(&model, &network);
-        let mut group = c.benchmark_group(format!("run/{}", PANELS[panel].0));
+        let mut group = c.benchmark_group(format!("run/{}", PANELS[panel]));
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(100));
         group.measurement_time(Duration::from_secs(5));

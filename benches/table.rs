@@ -52,7 +52,7 @@ fn main() {
     }
 
     for panel in 0..PANELS.len() {
-        let name = PANELS[panel].0;
+        let name = PANELS[panel];
         let model = Model::new(&panel_config(panel));
         let (spikes, events) = panel_work(&model, &network);
         for contender in contenders() {

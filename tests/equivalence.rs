@@ -1,17 +1,25 @@
-//! The cross-backend equivalence suite: every candidate backend of `brunel_suite::candidates`
+//! The cross-backend equivalence suite: every backend of the registry (`brunel-backends`)
 //! against the scalar reference, bit for bit: the spikes of every step (ids and steps), the
-//! per-step counts, and the final state (every v to the bit, every last spike, the step).
+//! per-step counts, and the final state (every v to the bit, every last spike, the spikes in
+//! flight, the step).
 //!
-//! One suite, stamped once per backend by `suite!` below. A backend that is not present here
-//! prints `SKIPPED backend ...: reason`; under `BRUNEL_REQUIRE=cpu,opencl` a skip fails.
+//! The trials are stamped at run time from the registry (a custom harness, libtest-mimic):
+//! `cpu::fig8_a_...`, `opencl::fig8_a_...`, and so for every backend the registry lists, so a
+//! backend added there is tested without anyone naming it here; the trial
+//! `registry::every_candidate_is_stamped` checks that. The suite first prints every backend
+//! of the registry, present or skipped and why; under `BRUNEL_REQUIRE=cpu,opencl` a skip is a
+//! failure.
 //!
 //! What it covers:
-//! - the four Fig. 8 panels (MODEL.md's g and input ratio), full size (12 500 neurons, 15.6 M
+//! - the four Fig. 8 panels (`configs/fig8_*.toml`), full size (12 500 neurons, 15.6 M
 //!   synapses), shortened to 300 ms, each on its own thread count and run in uneven pieces;
 //! - thread counts 1, 2, 3 and 7 on a mid-size network, both connectivities and both
 //!   refractory rules;
 //! - the result does not depend on how the steps are split between `run` calls (single steps,
 //!   pieces shorter and longer than the delay, empty calls);
+//! - the state moves between backends: a run stopped at any step (during the first delay,
+//!   mid-batch, just before a spike arrives) and continued on another backend, or on another
+//!   thread count, from `state()` → `load_state()`, ends bit for bit as the uninterrupted run;
 //! - random small networks (`proptest`): sizes, g, J, input ratio, the number of external
 //!   inputs, dt, delays (whole steps >= 1), refractory periods (whole steps >= 0), initial
 //!   potentials, both refractory rules, both connectivities, seeds, thread counts, splits.
@@ -22,183 +30,94 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+use brunel_backends::Entry;
 use brunel_core::{
-    Backend, Config, Connectivity, HostState, Model, Network, Par, RecordSpikes, ReferenceBackend,
-    RefractoryInput, SpikeRecorder,
+    Backend, Config, Connectivity, Model, Network, Par, ReferenceBackend, RefractoryInput,
+    SpikeRecorder,
 };
-use brunel_suite::{candidates, make_or_skip, required, Candidate};
+use brunel_suite::{
+    assert_same, candidates, compare, is_required, make, panel, passed, run_in_pieces, skip,
+    unavailable, Outcome, PANELS,
+};
+use libtest_mimic::{Arguments, Failed, Trial};
 use proptest::prelude::*;
 use proptest::test_runner::{
     Config as ProptestConfig, RngAlgorithm, TestCaseError, TestRng, TestRunner,
 };
 
-/// What a run produced: every spike and the final state.
-#[derive(Debug, Clone, PartialEq)]
-struct Outcome {
-    spikes: SpikeRecorder,
-    state: HostState,
-}
-
-/// Runs `backend` for `steps` steps, in pieces of the sizes `pieces` (repeated; the last piece
-/// is cut to what remains), from a fresh start.
-fn run_in_pieces(backend: &mut dyn Backend, steps: u64, pieces: &[u64]) -> Outcome {
-    let mut spikes = SpikeRecorder::new(RecordSpikes::All, steps);
-    let mut done = 0;
-    let mut i = 0;
-    while done < steps {
-        let piece = if pieces.is_empty() {
-            steps
-        } else {
-            pieces[i % pieces.len()]
-        };
-        let piece = piece.min(steps - done);
-        backend.run(piece, &mut spikes).expect("run");
-        done += piece;
-        i += 1;
-    }
-    let state = backend.state().expect("state");
-    Outcome { spikes, state }
-}
-
 /// The reference's outcome, in one call.
 fn reference(model: &Model, network: &Network, steps: u64) -> Outcome {
     let mut backend = ReferenceBackend::new(model, network);
-    run_in_pieces(&mut backend, steps, &[])
+    run_in_pieces(&mut backend, steps, &[]).expect("the reference runs")
 }
 
-/// Asserts that `got` is `want` bit for bit, saying where they first differ.
-fn assert_same(what: &str, want: &Outcome, got: &Outcome) {
-    if let Err(e) = compare(what, want, got) {
-        panic!("{e}");
-    }
+/// Runs `backend` in `pieces`, panicking on a backend error.
+fn run(backend: &mut dyn Backend, steps: u64, pieces: &[u64]) -> Outcome {
+    run_in_pieces(backend, steps, pieces).expect("the backend runs")
 }
-
-/// Whether `got` is `want` bit for bit; if not, where they first differ.
-fn compare(what: &str, want: &Outcome, got: &Outcome) -> Result<(), String> {
-    let (w, g) = (&want.spikes, &got.spikes);
-    if let Some(step) =
-        (0..w.counts.len().max(g.counts.len())).find(|&s| w.counts.get(s) != g.counts.get(s))
-    {
-        return Err(format!(
-            "{what}: the number of spikes first differs at step {step}: reference {:?}, backend {:?}",
-            w.counts.get(step),
-            g.counts.get(step)
-        ));
-    }
-    if let Some(i) = (0..w.ids.len()).find(|&i| (w.steps[i], w.ids[i]) != (g.steps[i], g.ids[i])) {
-        return Err(format!(
-            "{what}: spike {i} differs: reference neuron {} at step {}, backend neuron {} at step {}",
-            w.ids[i], w.steps[i], g.ids[i], g.steps[i]
-        ));
-    }
-    if w != g {
-        return Err(format!("{what}: spike records differ"));
-    }
-    let (ws, gs) = (&want.state, &got.state);
-    if ws.step != gs.step {
-        return Err(format!(
-            "{what}: step counters differ: {} and {}",
-            ws.step, gs.step
-        ));
-    }
-    if ws.v.len() != gs.v.len() || ws.last_spike.len() != gs.last_spike.len() {
-        return Err(format!("{what}: numbers of neurons differ"));
-    }
-    if let Some(i) = ws.first_difference(gs) {
-        return Err(format!(
-            "{what}: final state of neuron {i} differs: reference v = {:e} ({:#x}), last spike {}; \
-             backend v = {:e} ({:#x}), last spike {}",
-            ws.v[i],
-            ws.v[i].to_bits(),
-            ws.last_spike[i],
-            gs.v[i],
-            gs.v[i].to_bits(),
-            gs.last_spike[i]
-        ));
-    }
-    Ok(())
-}
-
-/// The candidate called `name`, or `None` (after saying why) when this build lacks it.
-fn candidate(name: &str) -> Option<Candidate> {
-    let found = candidates().into_iter().find(|c| c.name == name);
-    if found.is_none() {
-        if required().iter().any(|r| r == name) {
-            panic!(
-                "backend `{name}` is required (BRUNEL_REQUIRE) but not compiled into this build"
-            );
-        }
-        eprintln!("SKIPPED backend `{name}`: not compiled into this build");
-    }
-    found
-}
-
-/// The Fig. 8 panels of MODEL.md: (name, g, nu_ext / nu_thr).
-const PANELS: [(&str, f64, f64); 4] = [
-    ("A", 3.0, 2.0),
-    ("B", 6.0, 4.0),
-    ("C", 5.0, 2.0),
-    ("D", 4.5, 0.9),
-];
 
 /// Simulated time of the shortened panels (ms).
 const PANEL_MS: f64 = 300.0;
 
-fn panel_config(panel: usize) -> Config {
-    let (_, g, ratio) = PANELS[panel];
-    let mut config = Config::default();
-    config.synapse.g = g;
-    config.input.ratio = ratio;
+/// Fig. 8 panel `i` (`configs/fig8_*.toml`), shortened.
+fn panel_config(i: usize) -> Config {
+    let mut config = panel(PANELS[i]);
     config.simulation.duration = PANEL_MS;
     config.validate().expect("panel config is valid");
     config
 }
 
-/// The full-size network (the same for every panel: g and the input do not change it).
+/// The full-size network: the same for every panel (g and the input do not change it; the
+/// test checks that the panels agree on what does).
 fn panel_network() -> &'static Network {
     static NETWORK: OnceLock<Network> = OnceLock::new();
-    NETWORK.get_or_init(|| Network::build(&panel_config(0), Par::threads(0)))
+    NETWORK.get_or_init(|| {
+        let first = panel_config(0);
+        for i in 1..4 {
+            let c = panel_config(i);
+            assert_eq!(
+                (c.network.clone(), c.simulation.seed),
+                (first.network.clone(), first.simulation.seed),
+                "the panels must share one network"
+            );
+        }
+        Network::build(&first, Par::threads(0))
+    })
 }
 
 /// The reference's outcome of a panel, computed once for all backends.
-fn panel_reference(panel: usize) -> &'static Outcome {
+fn panel_reference(i: usize) -> &'static Outcome {
     static OUTCOMES: [OnceLock<Outcome>; 4] = [const { OnceLock::new() }; 4];
-    OUTCOMES[panel].get_or_init(|| {
-        let model = Model::new(&panel_config(panel));
+    OUTCOMES[i].get_or_init(|| {
+        let model = Model::new(&panel_config(i));
         reference(&model, panel_network(), model.steps)
     })
 }
 
 /// A Fig. 8 panel on `threads` threads, in uneven pieces (one step, less than a delay, more
 /// than a delay, ...).
-fn fig8(candidate: Option<Candidate>, panel: usize, threads: usize) {
-    let Some(candidate) = candidate else { return };
-    let config = panel_config(panel);
-    let model = Model::new(&config);
+fn fig8(entry: &Entry, i: usize, threads: usize) -> String {
+    let model = Model::new(&panel_config(i));
     let network = panel_network();
-    let Some(mut backend) = make_or_skip(&candidate, &model, network, threads) else {
-        return;
-    };
-    let got = run_in_pieces(
+    let mut backend = make(entry, &model, network, threads);
+    let got = run(
         backend.as_mut(),
         model.steps,
         &[1, 14, 15, 16, 7, 400, 1000],
     );
-    let want = panel_reference(panel);
-    let spikes: u64 = want.spikes.counts.iter().map(|&c| c as u64).sum();
+    let want = panel_reference(i);
+    let spikes = want.spike_count();
     assert!(
         spikes > 1000,
         "panel {} produced only {spikes} spikes: not a test",
-        PANELS[panel].0
+        PANELS[i]
     );
     assert_same(
-        &format!(
-            "{} on {threads} thread(s), panel {}",
-            candidate.name, PANELS[panel].0
-        ),
+        &format!("{} on {threads} thread(s), panel {}", entry.name, PANELS[i]),
         want,
         &got,
     );
+    format!("{spikes} spikes")
 }
 
 /// A mid-size network (2 500 neurons) in an active regime.
@@ -216,10 +135,10 @@ fn mid_config(connectivity: Connectivity, rule: RefractoryInput) -> Config {
     config
 }
 
-/// Thread counts 1, 2, 3 and 7 against one reference run. A backend whose `info().threads`
-/// does not follow the requested count (a GPU) is run once.
-fn thread_counts(candidate: Option<Candidate>) {
-    let Some(candidate) = candidate else { return };
+/// Thread counts 1, 2, 3 and 7 against one reference run (once, for a backend that does not
+/// honour a thread count).
+fn thread_counts(entry: &Entry) -> String {
+    let mut runs = 0;
     for (connectivity, rule) in [
         (Connectivity::Bernoulli, RefractoryInput::Discard),
         (Connectivity::FixedIndegree, RefractoryInput::Accumulate),
@@ -230,25 +149,24 @@ fn thread_counts(candidate: Option<Candidate>) {
         let want = reference(&model, &network, model.steps);
         assert!(want.spikes.ids.len() > 100, "too few spikes to be a test");
         for threads in [1, 2, 3, 7] {
-            let Some(mut backend) = make_or_skip(&candidate, &model, &network, threads) else {
-                return;
-            };
-            let got = run_in_pieces(backend.as_mut(), model.steps, &[]);
+            let mut backend = make(entry, &model, &network, threads);
+            let got = run(backend.as_mut(), model.steps, &[]);
             let what = format!(
                 "{} on {threads} thread(s), {connectivity:?}, {rule:?}",
-                candidate.name
+                entry.name
             );
             assert_same(&what, &want, &got);
-            if backend.info().threads != threads {
+            runs += 1;
+            if !entry.honours.threads {
                 break;
             }
         }
     }
+    format!("{runs} runs")
 }
 
 /// However the steps are split between `run` calls, the result is the same.
-fn split_runs(candidate: Option<Candidate>) {
-    let Some(candidate) = candidate else { return };
+fn split_runs(entry: &Entry) -> String {
     let mut config = mid_config(Connectivity::Bernoulli, RefractoryInput::Discard);
     config.synapse.delay = 0.7; // 7 steps
     config.simulation.duration = 500.0; // 5 000 steps: one call spans several of cpu's sections
@@ -257,16 +175,91 @@ fn split_runs(candidate: Option<Candidate>) {
     let want = reference(&model, &network, model.steps);
     let splits: [&[u64]; 4] = [&[], &[1], &[0, 6, 8, 7, 0, 13, 1, 2], &[333, 1, 2500]];
     for pieces in splits {
-        let Some(mut backend) = make_or_skip(&candidate, &model, &network, 2) else {
-            return;
+        let mut backend = make(entry, &model, &network, 2);
+        let got = run(backend.as_mut(), model.steps, pieces);
+        assert_same(&format!("{} in pieces {pieces:?}", entry.name), &want, &got);
+    }
+    format!("{} splits", splits.len())
+}
+
+/// The steps of `outcome` from `from` on, as a recorder that started there would hold them.
+fn tail(outcome: &Outcome, from: u64) -> SpikeRecorder {
+    let s = &outcome.spikes;
+    let first = s.steps.partition_point(|&k| k < from);
+    SpikeRecorder {
+        select: s.select,
+        counts: s.counts[from as usize..].to_vec(),
+        steps: s.steps[first..].to_vec(),
+        ids: s.ids[first..].to_vec(),
+    }
+}
+
+/// A run stopped at step `cut` on one backend and continued on another from `state()` →
+/// `load_state()` ends as the uninterrupted reference run: reference → candidate (on another
+/// thread count), and candidate → reference.
+fn resume(entry: &Entry) -> String {
+    let config = mid_config(Connectivity::Bernoulli, RefractoryInput::Discard);
+    let model = Model::new(&config);
+    let network = Network::build(&config, Par::threads(2));
+    let d = model.delay_steps as u64;
+    let want = reference(&model, &network, model.steps);
+    // A step just before a spike arrives: one delay after the first spike, minus one.
+    let first_spike = want
+        .spikes
+        .steps
+        .first()
+        .copied()
+        .expect("the run has spikes");
+    let cuts = [
+        3,                   // during the first delay
+        d + 7,               // mid-batch
+        first_spike + d - 1, // the next step receives the first spike
+        first_spike + d,     // the first spike arrives at this step
+        model.steps / 2 + 1,
+    ];
+    for &cut in &cuts {
+        assert!(cut < model.steps);
+        // Reference → candidate.
+        let mut head = ReferenceBackend::new(&model, &network);
+        run(&mut head, cut, &[]);
+        let state = head.state().expect("state");
+        let mut backend = make(entry, &model, &network, 3);
+        backend.load_state(&state).expect("load_state");
+        let rest = run(backend.as_mut(), model.steps - cut, &[4, 11, 15]);
+        let expected = Outcome {
+            spikes: tail(&want, cut),
+            state: want.state.clone(),
         };
-        let got = run_in_pieces(backend.as_mut(), model.steps, pieces);
         assert_same(
-            &format!("{} in pieces {pieces:?}", candidate.name),
-            &want,
-            &got,
+            &format!("reference → {} at step {cut}", entry.name),
+            &expected,
+            &rest,
+        );
+        // Candidate → reference, and candidate → candidate on another thread count.
+        let mut head = make(entry, &model, &network, 2);
+        run(head.as_mut(), cut, &[5]);
+        let state = head.state().expect("state");
+        let mut back = ReferenceBackend::new(&model, &network);
+        back.load_state(&state).expect("load_state");
+        let rest = run(&mut back, model.steps - cut, &[]);
+        assert_same(
+            &format!("{} → reference at step {cut}", entry.name),
+            &expected,
+            &rest,
+        );
+        let mut other = make(entry, &model, &network, 1);
+        other.load_state(&state).expect("load_state");
+        let rest = run(other.as_mut(), model.steps - cut, &[]);
+        assert_same(
+            &format!(
+                "{} (2 threads) → {} (1 thread) at step {cut}",
+                entry.name, entry.name
+            ),
+            &expected,
+            &rest,
         );
     }
+    format!("{} cut points, 3 directions", cuts.len())
 }
 
 /// One random small network and how it is run.
@@ -383,8 +376,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// Random small networks against the reference.
-fn random_networks(candidate: Option<Candidate>) {
-    let Some(candidate) = candidate else { return };
+fn random_networks(entry: &Entry) -> String {
     let cases = env_u64("BRUNEL_PROPTEST_CASES", 28) as u32;
     let seed = env_u64("BRUNEL_PROPTEST_SEED", 20_000);
     let config = ProptestConfig {
@@ -397,7 +389,6 @@ fn random_networks(candidate: Option<Candidate>) {
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(config, rng);
-    let skipped = Cell::new(false);
     let with_spikes = Cell::new(0u32);
     let ran = Cell::new(0u32);
     let result = runner.run(&case_strategy(), |case| {
@@ -408,74 +399,91 @@ fn random_networks(candidate: Option<Candidate>) {
         let model = Model::new(&config);
         let network = Network::build(&config, Par::threads(2));
         let want = reference(&model, &network, model.steps);
-        let Some(mut backend) = make_or_skip(&candidate, &model, &network, case.threads) else {
-            skipped.set(true);
-            return Ok(());
-        };
-        let got = run_in_pieces(backend.as_mut(), model.steps, &case.pieces);
+        let mut backend = make(entry, &model, &network, case.threads);
+        let got = run_in_pieces(backend.as_mut(), model.steps, &case.pieces)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         ran.set(ran.get() + 1);
         with_spikes.set(with_spikes.get() + u32::from(!want.spikes.ids.is_empty()));
-        let what = format!("{} on {:?}", candidate.name, case);
+        let what = format!("{} on {:?}", entry.name, case);
         compare(&what, &want, &got).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("{e}");
     }
-    if !skipped.get() {
-        let (with_spikes, ran) = (with_spikes.get(), ran.get());
-        assert!(
-            with_spikes * 4 >= ran,
-            "only {with_spikes} of {ran} random cases had any spike: the cases test little"
-        );
-    }
+    let (with_spikes, ran) = (with_spikes.get(), ran.get());
+    assert!(
+        with_spikes * 4 >= ran,
+        "only {with_spikes} of {ran} random cases had any spike: the cases test little"
+    );
+    format!("{ran} random cases, {with_spikes} with spikes")
 }
 
-/// Stamps the suite once per backend.
-macro_rules! suite {
-    ($($backend:ident),* $(,)?) => {$(
-        mod $backend {
-            use super::*;
+/// The tests run on every candidate backend: (name, test). A test returns what it covered.
+type Test = fn(&Entry) -> String;
 
-            fn this() -> Option<Candidate> {
-                candidate(stringify!($backend))
+fn tests() -> Vec<(&'static str, Test)> {
+    vec![
+        ("fig8_a_synchronous_regular_2_threads", |e| fig8(e, 0, 2)),
+        ("fig8_b_fast_oscillation_3_threads", |e| fig8(e, 1, 3)),
+        ("fig8_c_asynchronous_irregular_7_threads", |e| fig8(e, 2, 7)),
+        ("fig8_d_slow_oscillation_1_thread", |e| fig8(e, 3, 1)),
+        ("thread_counts_1_2_3_7", thread_counts),
+        ("independent_of_how_steps_are_split", split_runs),
+        ("resume_from_a_state_on_another_backend", resume),
+        ("random_small_networks", random_networks),
+    ]
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    let mut stamped = Vec::new();
+    println!("equivalence suite: every backend of the registry against the reference");
+    for entry in candidates() {
+        let why = unavailable(entry);
+        match &why {
+            None => println!(
+                "  {:<10} present: stamped {} trials",
+                entry.name,
+                tests().len()
+            ),
+            Some(reason) if is_required(entry.name) => {
+                println!("  {:<10} REQUIRED but unavailable: {reason}", entry.name)
             }
-
-            #[test]
-            fn fig8_a_synchronous_regular_2_threads() {
-                fig8(this(), 0, 2);
-            }
-
-            #[test]
-            fn fig8_b_fast_oscillation_3_threads() {
-                fig8(this(), 1, 3);
-            }
-
-            #[test]
-            fn fig8_c_asynchronous_irregular_7_threads() {
-                fig8(this(), 2, 7);
-            }
-
-            #[test]
-            fn fig8_d_slow_oscillation_1_thread() {
-                fig8(this(), 3, 1);
-            }
-
-            #[test]
-            fn thread_counts_1_2_3_7() {
-                thread_counts(this());
-            }
-
-            #[test]
-            fn independent_of_how_steps_are_split() {
-                split_runs(this());
-            }
-
-            #[test]
-            fn random_small_networks() {
-                random_networks(this());
+            Some(reason) => {
+                println!("  {:<10} SKIPPED: {reason}", entry.name);
+                skip(entry.name, "equivalence suite", reason);
             }
         }
-    )*};
+        stamped.push(entry.name);
+        for (test, run) in tests() {
+            let name = format!("{}::{test}", entry.name);
+            let why = why.clone();
+            let ignored = why.is_some() && !is_required(entry.name);
+            let trial = Trial::test(name, move || -> Result<(), Failed> {
+                if let Some(reason) = why {
+                    return Err(format!(
+                        "backend `{}` is required (BRUNEL_REQUIRE) but unavailable: {reason}",
+                        entry.name
+                    )
+                    .into());
+                }
+                let detail = run(entry);
+                passed(entry.name, test, &detail);
+                Ok(())
+            });
+            trials.push(trial.with_ignored_flag(ignored));
+        }
+    }
+    trials.push(Trial::test(
+        "registry::every_candidate_is_stamped",
+        move || {
+            let registry: Vec<&str> = candidates().map(|e| e.name).collect();
+            if registry != stamped || registry.is_empty() {
+                return Err(format!("stamped {stamped:?}, registry lists {registry:?}").into());
+            }
+            Ok(())
+        },
+    ));
+    libtest_mimic::run(&args, trials).exit();
 }
-
-suite!(cpu, opencl);

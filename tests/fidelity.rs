@@ -20,10 +20,8 @@ use brunel_core::{
 };
 
 struct Panel {
+    /// The panel's letter: its config is `configs/fig8_<letter>.toml`.
     name: &'static str,
-    g: f64,
-    ratio: f64,
-    duration: f64,
     rate_e: (f64, f64),
     rate_i: (f64, f64),
     cv: (f64, f64),
@@ -31,15 +29,13 @@ struct Panel {
     brian2: [(f64, f64); 3],
 }
 
-/// MODEL.md's table: panel, g, nu_ext/nu_thr, simulated time, rate range (E and I), CV range.
+/// MODEL.md's table: panel, rate range (E and I), CV range (g, the input and the simulated time
+/// are the panel's config file's).
 // Brian2's measured CV 0.3927 (panel C, seed 3) is a measurement that happens to equal pi/8.
 #[allow(clippy::approx_constant)]
 const PANELS: [Panel; 4] = [
     Panel {
         name: "A",
-        g: 3.0,
-        ratio: 2.0,
-        duration: 600.0,
         rate_e: (310.3, 311.0),
         rate_i: (310.2, 310.8),
         cv: (0.008, 0.010),
@@ -47,9 +43,6 @@ const PANELS: [Panel; 4] = [
     },
     Panel {
         name: "B",
-        g: 6.0,
-        ratio: 4.0,
-        duration: 1200.0,
         rate_e: (54.7, 60.5),
         rate_i: (56.1, 59.8),
         cv: (0.58, 0.66),
@@ -57,9 +50,6 @@ const PANELS: [Panel; 4] = [
     },
     Panel {
         name: "C",
-        g: 5.0,
-        ratio: 2.0,
-        duration: 1200.0,
         rate_e: (34.8, 39.2),
         rate_i: (35.7, 38.7),
         cv: (0.396, 0.405),
@@ -67,9 +57,6 @@ const PANELS: [Panel; 4] = [
     },
     Panel {
         name: "D",
-        g: 4.5,
-        ratio: 0.9,
-        duration: 1200.0,
         rate_e: (4.7, 6.3),
         rate_i: (4.8, 6.2),
         cv: (0.48, 0.50),
@@ -91,10 +78,7 @@ fn simulate(config: &Config) -> (Model, NeuronStats) {
 }
 
 fn panel_config(p: &Panel, seed: u64) -> Config {
-    let mut c = Config::default();
-    c.synapse.g = p.g;
-    c.input.ratio = p.ratio;
-    c.simulation.duration = p.duration;
+    let mut c = brunel_suite::panel(&p.name.to_lowercase());
     c.simulation.seed = seed;
     c
 }

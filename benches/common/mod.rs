@@ -2,28 +2,22 @@
 
 #![allow(dead_code)] // each bench target uses a part of it
 
-use brunel_core::{Backend, Config, Model, Network, NeuronStats, Par, ReferenceBackend, Result};
-use brunel_suite::candidates;
+use brunel_backends::Setup;
+use brunel_core::{Backend, Config, Model, Network, NeuronStats, Par, Result};
 
-/// MODEL.md's Fig. 8 panels: name, g, nu_ext / nu_thr, simulated time (ms).
-pub const PANELS: [(&str, f64, f64, f64); 4] = [
-    ("A", 3.0, 2.0, 600.0),
-    ("B", 6.0, 4.0, 1200.0),
-    ("C", 5.0, 2.0, 1200.0),
-    ("D", 4.5, 0.9, 1200.0),
-];
+/// The Fig. 8 panels, as `configs/fig8_*.toml` name them (upper case for the tables).
+pub const PANELS: [&str; 4] = ["A", "B", "C", "D"];
 
-/// The config of a panel (full size, full length; `BRUNEL_BENCH_MS` shortens every panel to
-/// that many ms).
+/// The config of a panel as `configs/fig8_<panel>.toml` states it (full size, full length;
+/// `BRUNEL_BENCH_MS` shortens every panel to that many ms).
 pub fn panel_config(panel: usize) -> Config {
-    let (_, g, ratio, ms) = PANELS[panel];
-    let mut c = Config::default();
-    c.synapse.g = g;
-    c.input.ratio = ratio;
-    c.simulation.duration = std::env::var("BRUNEL_BENCH_MS")
+    let mut c = brunel_suite::panel(brunel_suite::PANELS[panel]);
+    if let Some(ms) = std::env::var("BRUNEL_BENCH_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(ms);
+    {
+        c.simulation.duration = ms;
+    }
     c.validate().expect("panel config is valid");
     c
 }
@@ -37,29 +31,30 @@ pub struct Contender {
     pub make: Make,
 }
 
-/// reference, cpu on 1 and 2 threads, and every other candidate of the suite (opencl) that
-/// this build has; the run-time availability is checked when it is made.
+/// Every backend of the registry that this build has, the ones that honour a thread count on
+/// 1 and 2 threads; the run-time availability is checked when it is made.
 pub fn contenders() -> Vec<Contender> {
-    let mut out = vec![Contender {
-        name: "reference".into(),
-        make: Box::new(|m, n| Ok(Box::new(ReferenceBackend::new(m, n)) as Box<dyn Backend>)),
-    }];
-    for candidate in candidates() {
-        let threads: &[usize] = if candidate.name == "cpu" {
-            &[1, 2]
-        } else {
-            &[0]
-        };
+    let mut out = Vec::new();
+    for entry in brunel_suite::all() {
+        let threads: &[usize] = if entry.honours.threads { &[1, 2] } else { &[0] };
         for &t in threads {
-            let make = candidate.make;
-            let name = if candidate.name == "cpu" {
-                format!("cpu-{t}t")
+            let name = if entry.honours.threads {
+                format!("{}-{t}t", entry.name)
             } else {
-                candidate.name.to_owned()
+                entry.name.to_owned()
             };
             out.push(Contender {
                 name,
-                make: Box::new(move |m, n| make(m, n, t)),
+                make: Box::new(move |m, n| {
+                    entry.make(
+                        m,
+                        n,
+                        &Setup {
+                            threads: t,
+                            device: None,
+                        },
+                    )
+                }),
             });
         }
     }

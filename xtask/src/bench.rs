@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::{setup, util};
@@ -18,7 +18,7 @@ use crate::{setup, util};
 /// One simulation to time.
 struct Workload {
     name: String,
-    config: &'static str,
+    config: String,
     overrides: Vec<String>,
     /// Neurons (for the profile's sizes).
     n: u64,
@@ -30,7 +30,7 @@ struct Workload {
 #[derive(Clone)]
 struct Target {
     label: String,
-    backend: &'static str,
+    backend: String,
     args: Vec<String>,
     /// For the profile: OpenCL device index.
     device: Option<usize>,
@@ -42,7 +42,7 @@ struct Row {
     workload: String,
     n: u64,
     target: String,
-    backend: &'static str,
+    backend: String,
     device_name: String,
     device: Option<usize>,
     threads: Option<usize>,
@@ -137,7 +137,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 workload: w.name.clone(),
                 n: w.n,
                 target: t.label.clone(),
-                backend: t.backend,
+                backend: t.backend.clone(),
                 device_name: text(&last, "device"),
                 device: t.device,
                 threads: t.threads,
@@ -173,34 +173,55 @@ pub fn run(args: &[String]) -> Result<(), String> {
     )?;
     eprintln!("bench: results in {}", dir.display());
     if profile {
-        let path = profile_path()?;
-        write_profile(&path, &rows, &machine, &dir, quick)?;
-        eprintln!(
-            "bench: machine profile written to {} (read by `brunel run --backend auto`)",
-            path.display()
-        );
+        let path = write_profile(&brunel, &rows, &machine, &dir, quick)?;
+        eprintln!("bench: machine profile written to {path} (read by `brunel run --backend auto`)");
     }
     Ok(())
 }
 
 /// The four panels and the network scaled in size with the in-degree held at C_E = 1000
 /// (panel C's input, so the three sizes share a regime).
+/// `configs/fig8_*.toml`, sorted.
+fn panel_configs() -> Vec<String> {
+    let dir = util::project_root().join("configs");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("fig8_") && n.ends_with(".toml"))
+                .map(|n| format!("configs/{n}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
 fn workloads(quick: bool) -> Vec<Workload> {
     let mut w = Vec::new();
-    let panel_ms = |full: f64| if quick { 300.0 } else { full };
-    for (panel, ms) in [("a", 600.0), ("b", 1200.0), ("c", 1200.0), ("d", 1200.0)] {
+    // The panels are the shipped configs (`configs/fig8_*.toml`), at their own length (300 ms
+    // and panel C only with --quick).
+    for config in panel_configs() {
+        let panel = config
+            .trim_start_matches("configs/fig8_")
+            .trim_end_matches(".toml")
+            .to_owned();
         if quick && panel != "c" {
             continue;
         }
         w.push(Workload {
-            name: format!("fig8_{panel} {} ms", panel_ms(ms)),
-            config: match panel {
-                "a" => "configs/fig8_a.toml",
-                "b" => "configs/fig8_b.toml",
-                "c" => "configs/fig8_c.toml",
-                _ => "configs/fig8_d.toml",
+            name: if quick {
+                format!("fig8_{panel} 300 ms")
+            } else {
+                format!("fig8_{panel}")
             },
-            overrides: vec![format!("simulation.duration={}", panel_ms(ms))],
+            config,
+            overrides: if quick {
+                vec!["simulation.duration=300".into()]
+            } else {
+                vec![]
+            },
             n: 12_500,
             reference: true,
         });
@@ -215,7 +236,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
         let n_e = n * 4 / 5;
         w.push(Workload {
             name: format!("N={n} {ms} ms"),
-            config: "configs/fig8_c.toml",
+            config: "configs/fig8_c.toml".into(),
             overrides: vec![
                 format!("network.n_e={n_e}"),
                 format!("network.epsilon={}", 1000.0 / n_e as f64),
@@ -231,29 +252,9 @@ fn workloads(quick: bool) -> Vec<Workload> {
 /// The backends and devices present: reference, cpu on all cores and on one, and every OpenCL
 /// device with fp64.
 fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
-    let mut t = vec![Target {
-        label: "reference".into(),
-        backend: "reference",
-        args: vec![],
-        device: None,
-        threads: Some(1),
-    }];
-    if cores > 1 {
-        t.push(Target {
-            label: "cpu 1 thread".into(),
-            backend: "cpu",
-            args: vec!["--threads".into(), "1".into()],
-            device: None,
-            threads: Some(1),
-        });
-    }
-    t.push(Target {
-        label: format!("cpu {cores} threads"),
-        backend: "cpu",
-        args: vec!["--threads".into(), cores.to_string()],
-        device: None,
-        threads: Some(cores),
-    });
+    // The backends are the registry's, as `brunel backends --format toml` lists them: each
+    // available one on 1 and all threads if it honours a thread count, on each fp64 device if
+    // it honours a device, else once.
     let out = Command::new(brunel)
         .args(["backends", "--format", "toml"])
         .output()
@@ -264,28 +265,65 @@ fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    for device in parse_devices(&String::from_utf8_lossy(&out.stdout)) {
-        if text(&device, "fp64") != "true" {
-            eprintln!(
-                "bench: skipping OpenCL device {} (no fp64)",
-                text(&device, "name")
-            );
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let devices = tables(&listing, "device");
+    let mut t = Vec::new();
+    for backend in tables(&listing, "backend") {
+        let name = text(&backend, "name");
+        if text(&backend, "available") != "true" {
+            eprintln!("bench: skipping backend {name}: {}", text(&backend, "why"));
             continue;
         }
-        let index: usize = text(&device, "index")
-            .parse()
-            .map_err(|_| "bad device index".to_owned())?;
-        t.push(Target {
-            label: format!(
-                "opencl {index}: {} ({})",
-                text(&device, "name"),
-                text(&device, "kind")
-            ),
-            backend: "opencl",
-            args: vec!["--device".into(), index.to_string()],
-            device: Some(index),
-            threads: None,
-        });
+        if text(&backend, "honours_threads") == "true" {
+            let mut counts = vec![1];
+            if cores > 1 {
+                counts.push(cores);
+            }
+            for threads in counts {
+                t.push(Target {
+                    label: format!(
+                        "{name} {threads} thread{}",
+                        if threads == 1 { "" } else { "s" }
+                    ),
+                    backend: name.clone(),
+                    args: vec!["--threads".into(), threads.to_string()],
+                    device: None,
+                    threads: Some(threads),
+                });
+            }
+        } else if text(&backend, "honours_device") == "true" {
+            for device in devices.iter().filter(|d| text(d, "backend") == name) {
+                if text(device, "fp64") != "true" {
+                    eprintln!(
+                        "bench: skipping {name} device {} (no fp64)",
+                        text(device, "name")
+                    );
+                    continue;
+                }
+                let index: usize = text(device, "index")
+                    .parse()
+                    .map_err(|_| "bad device index".to_owned())?;
+                t.push(Target {
+                    label: format!(
+                        "{name} {index}: {} ({})",
+                        text(device, "name"),
+                        text(device, "kind")
+                    ),
+                    backend: name.clone(),
+                    args: vec!["--device".into(), index.to_string()],
+                    device: Some(index),
+                    threads: None,
+                });
+            }
+        } else {
+            t.push(Target {
+                label: name.clone(),
+                backend: name.clone(),
+                args: vec![],
+                device: None,
+                threads: Some(1),
+            });
+        }
     }
     Ok(t)
 }
@@ -303,9 +341,9 @@ fn measure(
     cmd.current_dir(root)
         .args([
             "run",
-            w.config,
+            &w.config,
             "--backend",
-            t.backend,
+            &t.backend,
             "--record",
             "none",
             "--force",
@@ -343,13 +381,14 @@ fn parse_flat(text: &str) -> BTreeMap<String, String> {
 }
 
 /// `[[device]]` tables of `brunel backends --format toml`.
-fn parse_devices(text: &str) -> Vec<BTreeMap<String, String>> {
-    let mut devices = Vec::new();
-    for block in text.split("[[device]]").skip(1) {
+/// The `[[name]]` tables of a flat TOML listing.
+fn tables(text: &str, name: &str) -> Vec<BTreeMap<String, String>> {
+    let mut found = Vec::new();
+    for block in text.split(&format!("[[{name}]]")).skip(1) {
         let end = block.find("\n[").unwrap_or(block.len());
-        devices.push(parse_flat(&block[..end]));
+        found.push(parse_flat(&block[..end]));
     }
-    devices
+    found
 }
 
 fn text(map: &BTreeMap<String, String>, key: &str) -> String {
@@ -430,29 +469,15 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// `$XDG_CACHE_HOME/brunel/profile.toml`, else `~/.cache/brunel/profile.toml`; the same rule as
-/// the CLI's (`BRUNEL_PROFILE` overrides both).
-pub fn profile_path() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("BRUNEL_PROFILE") {
-        return Ok(PathBuf::from(p));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .ok_or("neither XDG_CACHE_HOME nor HOME is set: no place for the machine profile")?;
-    Ok(base.join("brunel/profile.toml"))
-}
-
 /// The fastest backend for each network size, from the scaled-size workloads (and the panels,
 /// which are N = 12 500).
 fn write_profile(
-    path: &Path,
+    brunel: &Path,
     rows: &[Row],
     machine: &Machine,
     dir: &Path,
     quick: bool,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let mut best: BTreeMap<u64, &Row> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.workload.starts_with("N=")) {
         let better = best.get(&r.n).is_none_or(|b| r.median() < b.median());
@@ -460,34 +485,43 @@ fn write_profile(
             best.insert(r.n, r);
         }
     }
-    let mut s = format!(
-        "# Which backend is fastest on this machine, by network size. Written by `cargo xtask bench`;\n\
-         # read by `brunel run --backend auto`. Delete it to go back to the built-in rule.\n\
-         machine = \"{}\"\ncreated = \"{}\"\nresults = \"{}\"\nquick = {quick}\n",
-        machine.one_line().replace(['"', '\\'], "'"),
-        machine.date,
-        dir.display()
-    );
+    // The CLI owns the profile's format: it writes the file.
+    let mut cmd = Command::new(brunel);
+    cmd.args(["profile", "write", "--machine"])
+        .arg(machine.one_line())
+        .arg("--created")
+        .arg(&machine.date)
+        .arg("--results")
+        .arg(dir.display().to_string());
+    if quick {
+        cmd.arg("--quick");
+    }
     for (n, r) in best {
-        let _ = write!(s, "\n[[size]]\nn = {n}\nbackend = \"{}\"\n", r.backend);
+        let mut size = format!("n={n},backend={}", r.backend);
         if let Some(d) = r.device {
-            let _ = writeln!(s, "device = {d}");
+            let _ = write!(size, ",device={d}");
         }
         if let Some(t) = r.threads {
-            let _ = writeln!(s, "threads = {t}");
+            let _ = write!(size, ",threads={t}");
         }
-        let _ = writeln!(
-            s,
-            "run_seconds = {:.6}\nlabel = \"{}\"",
+        let _ = write!(
+            size,
+            ",run_seconds={:.6},label={}",
             r.median(),
-            r.target.replace(['"', '\\'], "'")
+            r.target.replace(',', ";")
         );
+        cmd.arg("--size").arg(size);
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run brunel profile write: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`brunel profile write` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
-    write(path, &s)
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// What this machine is.

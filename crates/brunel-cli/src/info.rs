@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::Result;
 use brunel_core::Par;
 
-use crate::choose::{probe, BackendKind, Setup};
 use crate::output::{self, Results};
+use brunel_backends::Setup;
 
 /// Prints the summary of a result file.
 pub fn info(path: &Path) -> Result<()> {
@@ -162,24 +162,68 @@ pub fn print_results(r: &Results, out: Option<&Path>) {
     }
 }
 
-/// Lists the backends and devices of this machine.
+/// Lists every backend of the registry: available here or not and why, and its devices.
 pub fn backends(format: BackendsFormat) -> Result<()> {
+    let setup = Setup::default();
+    let probes: Vec<_> = brunel_backends::all()
+        .iter()
+        .map(|e| (e, e.probe(&setup)))
+        .collect();
     if format == BackendsFormat::Toml {
-        backends_toml();
+        say!("cores = {}", Par::threads(0).count());
+        for (e, p) in &probes {
+            say!(
+                "\n[[backend]]\nname = {:?}\navailable = {}\n{} = {:?}\ncompiled = {}\noracle = {}\nhonours_threads = {}\nhonours_device = {}",
+                e.name,
+                p.available.is_ok(),
+                if p.available.is_ok() { "about" } else { "why" },
+                match &p.available {
+                    Ok(what) => what,
+                    Err(why) => why,
+                },
+                e.compiled,
+                e.oracle,
+                e.honours.threads,
+                e.honours.device
+            );
+        }
+        for (e, p) in &probes {
+            for d in &p.devices {
+                say!(
+                    "\n[[device]]\nbackend = {:?}\nindex = {}\nname = {:?}\nplatform = {:?}\nkind = \"{}\"\nfp64 = {}\ncompute_units = {}",
+                    e.name,
+                    d.index,
+                    d.name,
+                    d.platform,
+                    d.kind.as_str(),
+                    d.fp64,
+                    d.compute_units
+                );
+            }
+        }
         return Ok(());
     }
-    let all = Par::threads(0).count();
-    let setup = Setup {
-        par: Par::threads(0),
-        device: None,
-        threads_given: false,
-    };
-    say!("reference  available: the scalar oracle, one thread");
-    match probe(BackendKind::Cpu, setup) {
-        Ok(()) => say!("cpu        available: {all} threads (--threads N; 0 = all)"),
-        Err(e) => say!("cpu        not available: {e} ({all} cores here)"),
+    for (e, p) in &probes {
+        match &p.available {
+            Ok(what) => say!("{:<10} available: {what} — {}", e.name, e.about),
+            Err(why) => say!("{:<10} not available: {why}", e.name),
+        }
+        for d in &p.devices {
+            say!(
+                "  [{}] {} — {} ({}, {} compute units{})",
+                d.index,
+                d.name,
+                d.platform,
+                d.kind.as_str(),
+                d.compute_units,
+                if d.fp64 {
+                    ", fp64"
+                } else {
+                    ", no fp64: cannot run brunel"
+                }
+            );
+        }
     }
-    opencl_devices();
     Ok(())
 }
 
@@ -188,75 +232,9 @@ pub fn backends(format: BackendsFormat) -> Result<()> {
 pub enum BackendsFormat {
     /// For people.
     Text,
-    /// For scripts: `cores = N` and one `[[device]]` table per OpenCL device.
+    /// For scripts: `cores = N`, one `[[backend]]` table per backend of the registry and one
+    /// `[[device]]` table per device.
     Toml,
-}
-
-fn backends_toml() {
-    say!("cores = {}", Par::threads(0).count());
-    opencl_devices_toml();
-}
-
-#[cfg(feature = "opencl")]
-fn opencl_devices_toml() {
-    match brunel_opencl::probe() {
-        Ok(devices) => {
-            for d in devices {
-                say!(
-                    "\n[[device]]\nindex = {}\nname = {:?}\nplatform = {:?}\nkind = \"{}\"\nfp64 = {}\ncompute_units = {}",
-                    d.index,
-                    d.name,
-                    d.platform,
-                    format!("{:?}", d.kind).to_lowercase(),
-                    d.fp64,
-                    d.compute_units
-                );
-            }
-        }
-        Err(e) => say!("opencl_error = {:?}", e.to_string()),
-    }
-}
-
-#[cfg(not(feature = "opencl"))]
-fn opencl_devices_toml() {
-    say!(
-        "opencl_error = {:?}",
-        crate::choose::not_compiled().to_string()
-    );
-}
-
-#[cfg(feature = "opencl")]
-fn opencl_devices() {
-    match brunel_opencl::probe() {
-        Ok(devices) if devices.is_empty() => say!("opencl     no devices found"),
-        Ok(devices) => {
-            say!("opencl     {} device(s) (--device N):", devices.len());
-            for d in devices {
-                say!(
-                    "  [{}] {} — {} ({:?}, {} compute units{})",
-                    d.index,
-                    d.name,
-                    d.platform,
-                    d.kind,
-                    d.compute_units,
-                    if d.fp64 {
-                        ", fp64"
-                    } else {
-                        ", no fp64: cannot run brunel"
-                    }
-                );
-            }
-        }
-        Err(e) => say!("opencl     not available: {e}"),
-    }
-}
-
-#[cfg(not(feature = "opencl"))]
-fn opencl_devices() {
-    say!(
-        "opencl     not available: {}",
-        crate::choose::not_compiled()
-    );
 }
 
 #[cfg(test)]

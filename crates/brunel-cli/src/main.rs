@@ -1,12 +1,13 @@
 //! `brunel`: runs the Brunel (2000) network, writes SONATA HDF5 result files, draws Fig. 8.
 //!
 //! ```text
-//! brunel run CONFIG [--backend reference|cpu|opencl|auto] [--threads N] [--device N]
+//! brunel run CONFIG [--backend NAME|auto] [--threads N] [--device N]
 //!            [--seed N] [--duration MS] [--set key=value]... [--record first:50|all|none]
 //!            [--out FILE.h5] [--plot FILE.png] [--force]
 //! brunel plot FILE.h5 [FILE.h5 ...] -o FIG.png
 //! brunel info FILE.h5
 //! brunel backends [--format text|toml]
+//! brunel profile path|show|write --size n=N,backend=NAME,...
 //! ```
 
 /// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
@@ -69,7 +70,10 @@ enum Command {
         #[arg(value_name = "FILE.h5")]
         file: PathBuf,
     },
-    /// Lists the backends and OpenCL devices present on this machine.
+    /// The machine profile that `--backend auto` reads (`cargo xtask bench` writes it).
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Lists every backend brunel knows: present here or not and why, and its devices.
     Backends {
         /// `text` for people, `toml` for scripts.
         #[arg(long, value_enum, default_value_t = info::BackendsFormat::Text)]
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         }),
         Command::Info { file } => info::info(file),
         Command::Backends { format } => info::backends(*format),
+        Command::Profile(cmd) => profile::command(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

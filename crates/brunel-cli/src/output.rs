@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! /                          attributes: magic (u32 0x0A7A), version (u32 [0, 1]),
-//!                            brunel_version, backend, device, threads, seed, config (resolved
+//!                            brunel_version, backend, device, device_kind, threads, work_items
+//!                            (OpenCL), seed, config (resolved
 //!                            TOML), n_synapses, build_seconds, run_seconds, created (RFC 3339
 //!                            UTC), and the summary: n_neurons, n_excitatory, steps, dt,
 //!                            duration, spikes, synaptic_events, mean_rate_exc, mean_rate_inh,
@@ -66,7 +67,12 @@ pub struct Provenance {
     pub brunel_version: String,
     pub backend: String,
     pub device: String,
+    /// Host threads that advanced the neurons.
     pub threads: u64,
+    /// Work-items per launch on a device (OpenCL), if any.
+    pub work_items: Option<u64>,
+    /// `host`, `gpu`, `opencl-cpu` or `other`.
+    pub device_kind: String,
     pub seed: u64,
     /// The fully resolved config, as TOML.
     pub config: String,
@@ -196,6 +202,10 @@ fn write(path: &Path, r: &Results) -> Result<()> {
     attr_str(&file, "backend", &p.backend)?;
     attr_str(&file, "device", &p.device)?;
     attr(&file, "threads", p.threads)?;
+    if let Some(w) = p.work_items {
+        attr(&file, "work_items", w)?;
+    }
+    attr_str(&file, "device_kind", &p.device_kind)?;
     attr(&file, "seed", p.seed)?;
     attr_str(&file, "config", &p.config)?;
     attr(&file, "n_synapses", p.n_synapses)?;
@@ -289,6 +299,12 @@ pub fn read(path: &Path) -> Result<Results> {
             backend: read_attr_str(&file, "backend")?,
             device: read_attr_str(&file, "device")?,
             threads: read_attr(&file, "threads")?,
+            // Absent from files of brunel 0.1 before these attributes existed.
+            work_items: file
+                .attr("work_items")
+                .ok()
+                .and_then(|a| a.read_scalar().ok()),
+            device_kind: read_attr_str(&file, "device_kind").unwrap_or_default(),
             seed: read_attr(&file, "seed")?,
             config: read_attr_str(&file, "config")?,
             n_synapses: read_attr(&file, "n_synapses")?,
@@ -356,6 +372,8 @@ mod tests {
                 backend: "reference".into(),
                 device: "host ν".into(),
                 threads: 1,
+                work_items: Some(64),
+                device_kind: "host".into(),
                 seed: 7,
                 config: "[synapse]\ng = 5.0\n".into(),
                 n_synapses: 42,

@@ -1,8 +1,10 @@
-//! The machine profile that `cargo xtask bench` writes and `--backend auto` reads: which backend
-//! was measured fastest here, by network size.
+//! The machine profile that `--backend auto` reads: which backend was measured fastest here, by
+//! network size. This module owns its format: `brunel profile write` (which `cargo xtask bench`
+//! calls with its measurements) writes it, `brunel profile path|show` and `--backend auto` read
+//! it.
 //!
 //! Location: `$BRUNEL_PROFILE` if set, else `$XDG_CACHE_HOME/brunel/profile.toml`, else
-//! `~/.cache/brunel/profile.toml` (the xtask uses the same rule).
+//! `~/.cache/brunel/profile.toml`.
 //!
 //! ```toml
 //! machine = "AMD EPYC 7B13, 2 cores"
@@ -19,29 +21,171 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The file's content.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct Profile {
     #[serde(default)]
     pub machine: String,
     #[serde(default)]
     pub created: String,
+    /// Where the measurements are (a `benches/results/` folder).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub results: String,
+    /// Whether they come from `cargo xtask bench --quick`.
+    #[serde(default)]
+    pub quick: bool,
     #[serde(default)]
     pub size: Vec<Entry>,
 }
 
 /// The fastest backend for one network size.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Entry {
     pub n: u64,
     pub backend: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_seconds: Option<f64>,
     #[serde(default)]
     pub label: String,
+}
+
+/// `brunel profile`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ProfileCommand {
+    /// Prints where the machine profile is (or would be).
+    Path,
+    /// Prints the machine profile.
+    Show,
+    /// Writes the machine profile (what `cargo xtask bench` calls): one `--size` per network
+    /// size, the fastest backend measured for it.
+    Write {
+        /// The machine, in words.
+        #[arg(long, default_value = "")]
+        machine: String,
+        /// When it was measured (a date).
+        #[arg(long, default_value = "")]
+        created: String,
+        /// The folder of the measurements.
+        #[arg(long, default_value = "")]
+        results: String,
+        /// The measurements are `cargo xtask bench --quick`'s.
+        #[arg(long)]
+        quick: bool,
+        /// `n=N,backend=NAME[,threads=T][,device=D][,run_seconds=S][,label=TEXT]`; repeatable.
+        #[arg(long = "size", value_name = "n=N,backend=NAME,...", value_parser = parse_entry, required = true)]
+        sizes: Vec<Entry>,
+    },
+}
+
+/// Parses `n=12500,backend=cpu,threads=2,run_seconds=0.25,label=cpu 2 threads`.
+fn parse_entry(s: &str) -> std::result::Result<Entry, String> {
+    let mut entry = Entry {
+        n: 0,
+        backend: String::new(),
+        threads: None,
+        device: None,
+        run_seconds: None,
+        label: String::new(),
+    };
+    let mut have_n = false;
+    for part in s.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}` is not KEY=VALUE"))?;
+        let num = |what: &str| format!("{k}: `{v}` is not {what}");
+        match k.trim() {
+            "n" => {
+                entry.n = v.trim().parse().map_err(|_| num("a neuron count"))?;
+                have_n = true;
+            }
+            "backend" => {
+                entry.backend = brunel_backends::find(v.trim())
+                    .map_err(|e| e.to_string())?
+                    .name
+                    .to_owned()
+            }
+            "threads" => entry.threads = Some(v.trim().parse().map_err(|_| num("a thread count"))?),
+            "device" => entry.device = Some(v.trim().parse().map_err(|_| num("a device index"))?),
+            "run_seconds" => {
+                entry.run_seconds = Some(
+                    v.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x >= 0.0)
+                        .ok_or_else(|| num("a time in seconds"))?,
+                )
+            }
+            "label" => entry.label = v.to_owned(),
+            other => {
+                return Err(format!(
+                    "unknown field `{other}` (n, backend, threads, device, run_seconds, label)"
+                ))
+            }
+        }
+    }
+    if !have_n || entry.backend.is_empty() {
+        return Err(format!("`{s}` needs at least n=N and backend=NAME"));
+    }
+    Ok(entry)
+}
+
+/// Runs `brunel profile ...`.
+pub fn command(cmd: &ProfileCommand) -> Result<()> {
+    let path = path()
+        .context("no place for a machine profile (neither XDG_CACHE_HOME nor HOME is set)")?;
+    match cmd {
+        ProfileCommand::Path => say!("{}", path.display()),
+        ProfileCommand::Show => match load(&path)? {
+            Some(_) => say!(
+                "{}",
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .trim_end()
+            ),
+            None => bail!(
+                "no machine profile at {} (`cargo xtask bench` writes one)",
+                path.display()
+            ),
+        },
+        ProfileCommand::Write {
+            machine,
+            created,
+            results,
+            quick,
+            sizes,
+        } => {
+            let profile = Profile {
+                machine: machine.clone(),
+                created: created.clone(),
+                results: results.clone(),
+                quick: *quick,
+                size: sizes.clone(),
+            };
+            let text = format!(
+                "# Which backend is fastest on this machine, by network size. Written by `brunel profile write`\n\
+                 # (called by `cargo xtask bench`); read by `brunel run --backend auto`. Delete it to go back\n\
+                 # to the built-in rule.\n{}",
+                toml::to_string(&profile).context("cannot write the profile as TOML")?
+            );
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            let tmp = crate::output::temp_beside(&path)?;
+            std::fs::write(tmp.path(), text)
+                .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+            tmp.persist(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            say!("{}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Where the profile is, if a place can be named.
@@ -104,6 +248,29 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn what_write_writes_load_reads() {
+        let entry =
+            parse_entry("n=12500,backend=cpu,threads=2,run_seconds=0.25,label=cpu 2 threads")
+                .unwrap();
+        assert_eq!(entry.threads, Some(2));
+        assert_eq!(entry.label, "cpu 2 threads");
+        let p = Profile {
+            machine: "m".into(),
+            size: vec![entry.clone()],
+            ..Profile::default()
+        };
+        let back: Profile = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back.size, vec![entry]);
+        assert!(parse_entry("n=1,backend=quantum")
+            .unwrap_err()
+            .contains("unknown backend"));
+        assert!(parse_entry("backend=cpu").is_err());
+        assert!(parse_entry("n=1,backend=cpu,speed=3")
+            .unwrap_err()
+            .contains("unknown field"));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use anyhow::{bail, Context, Result};
 use brunel_core::{Config, Model, Network, NeuronStats, Par, RecordSpikes, SpikeRecorder, Tee};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::choose::{choose_backend, BackendChoice, Setup};
+use crate::choose::{choose, parse_backend};
 use crate::output::{self, Provenance, Results, Summary};
+use brunel_backends::Setup;
 
 /// Steps per call of the backend: the progress bar's granularity (60 ms of simulated time at
 /// dt = 0.1 ms). Each call ends a backend's batch of steps; 100-step calls cost the cpu backend
@@ -23,10 +24,11 @@ const QUIET_FOR: Duration = Duration::from_millis(500);
 pub struct RunArgs {
     /// The config file (TOML; see configs/reference.toml for every key).
     pub config: PathBuf,
-    /// Which backend simulates. `auto`: the fastest measured here by `cargo xtask bench` (its
-    /// machine profile), else an OpenCL GPU with fp64, else cpu, else reference.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl), or
+    /// `auto`: the fastest measured here by `cargo xtask bench` (its machine profile), else a
+    /// GPU with fp64, else cpu, else reference.
+    #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
+    pub backend: String,
     /// Threads for the network build and the cpu backend; 0 = all cores.
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
@@ -137,12 +139,6 @@ pub fn load_config(args: &RunArgs) -> Result<Config> {
 /// Runs a simulation and writes its result file.
 pub fn run(args: &RunArgs) -> Result<()> {
     // Everything that can be refused is checked before the (possibly long) simulation.
-    match (args.device, args.backend) {
-        (Some(_), BackendChoice::Reference | BackendChoice::Cpu | BackendChoice::Auto) => {
-            bail!("--device selects an OpenCL device; it needs --backend opencl")
-        }
-        (None, _) | (Some(_), BackendChoice::OpenCl) => {}
-    }
     if let Some(png) = &args.plot {
         crate::plot::check_png(png)?;
     }
@@ -191,6 +187,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(summary) = &args.summary {
         drop(output::temp_beside(summary)?);
     }
+    // The backend is chosen and probed before the network is built: a missing platform,
+    // device or fp64 costs no build.
+    let chosen = choose(
+        &args.backend,
+        config.n(),
+        Setup {
+            threads: args.threads,
+            device: args.device,
+        },
+        args.threads != 0,
+    )?;
+    if let Some(reason) = &chosen.reason {
+        note!("note: {reason}");
+    }
     let par = Par::threads(args.threads);
     let model = Model::new(&config);
     if !args.quiet {
@@ -208,21 +218,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // Out-degrees are all the summary needs from the network once the backend holds its own copy.
     let out_degree = network.out_degrees();
 
-    let chosen = choose_backend(
-        args.backend,
-        &model,
-        &network,
-        Setup {
-            par,
-            device: args.device,
-            threads_given: args.threads != 0,
-        },
-    )?;
+    let mut backend = chosen.make(&model, &network)?;
     drop(network);
-    if let Some(reason) = &chosen.reason {
-        note!("note: {reason}");
-    }
-    let mut backend = chosen.backend;
     let info = backend.info();
 
     let steps = model.steps;
@@ -233,13 +230,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let t = Instant::now();
     {
         let mut tee = Tee(&mut spikes, &mut stats);
-        brunel_core::run_in_chunks(backend.as_mut(), steps, CHUNK_STEPS, &mut tee, |done| {
-            if show_bar && bar.is_hidden() && t.elapsed() > QUIET_FOR {
-                bar.set_draw_target(ProgressDrawTarget::stderr());
-            }
-            bar.set_position(done);
-        })
-        .with_context(|| format!("the {} backend failed", chosen.kind))?;
+        brunel_core::run_in_chunks(
+            backend.as_mut(),
+            &model,
+            steps,
+            CHUNK_STEPS,
+            &mut tee,
+            |done| {
+                if show_bar && bar.is_hidden() && t.elapsed() > QUIET_FOR {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                }
+                bar.set_position(done);
+                true
+            },
+        )
+        .with_context(|| format!("the {} backend failed", chosen.entry.name))?;
     }
     backend.sync()?;
     let run_seconds = t.elapsed().as_secs_f64();
@@ -265,6 +270,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
             backend: info.name.clone(),
             device: info.device.clone(),
             threads: info.threads as u64,
+            work_items: info.work_items.map(|w| w as u64),
+            device_kind: info.device_kind.as_str().to_owned(),
             seed: config.simulation.seed,
             config: config.to_toml(),
             n_synapses,

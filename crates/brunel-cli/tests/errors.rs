@@ -212,7 +212,7 @@ fn cases() -> Vec<Case> {
             &["run", "c.toml", "--backend", "gpu"],
             &[
                 "invalid value 'gpu' for '--backend",
-                "possible values: reference, cpu, opencl, auto",
+                "unknown backend `gpu` (one of: reference, cpu, opencl, auto)",
             ],
         ),
         case(
@@ -258,7 +258,7 @@ fn cases() -> Vec<Case> {
             "--device with auto",
             TINY_CFG,
             &["run", "c.toml", "--backend", "auto", "--device", "0"],
-            &["--device selects an OpenCL device; it needs --backend opencl"],
+            &["--device selects a device of a named backend (opencl); it cannot be combined with --backend auto"],
         ),
         case(
             "output over the config",
@@ -282,7 +282,7 @@ fn cases() -> Vec<Case> {
             "--device without opencl",
             TINY_CFG,
             &["run", "c.toml", "--backend", "reference", "--device", "0"],
-            &["--device selects an OpenCL device; it needs --backend opencl"],
+            &["--device selects a device; the reference backend takes none (backends with devices: opencl)"],
         ),
         case(
             "output folder missing",

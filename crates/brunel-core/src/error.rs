@@ -21,6 +21,9 @@ pub enum Error {
     /// A backend cannot run here (not compiled in, no device, not enough memory...).
     #[error("{backend} backend unavailable: {message}")]
     Unavailable { backend: String, message: String },
+    /// A state handed to a backend does not fit its model (a checkpoint of another network...).
+    #[error("state does not fit the model: {0}")]
+    State(String),
     /// A backend failed while running.
     #[error("{backend} backend failed: {message}")]
     Backend { backend: String, message: String },

@@ -15,17 +15,21 @@ pub mod config;
 pub mod connectivity;
 pub mod error;
 pub mod model;
+pub mod part;
 pub mod record;
 pub mod reference;
 pub mod rng;
 
 use std::num::NonZeroUsize;
 
-pub use backend::{Backend, BackendInfo, HostState, NullRecorder, Recorder, Tee};
+pub use backend::{
+    Backend, BackendInfo, DeviceKind, HostState, InFlight, RecordPlan, Recorder, Tee,
+};
 pub use config::{Config, Connectivity, RecordSpikes, RefractoryInput};
 pub use connectivity::Network;
 pub use error::{Error, Result};
 pub use model::{Model, NEVER};
+pub use part::{partition, Cut, PartRange};
 pub use record::{NeuronStats, SpikeRecorder};
 pub use reference::ReferenceBackend;
 
@@ -70,21 +74,34 @@ impl Par {
     }
 }
 
-/// Runs `steps` steps in chunks of `chunk`, calling `progress(done)` after each chunk.
+/// Runs `steps` steps in chunks of `chunk`, calling `progress(done)` after each chunk: the
+/// recorder's whole lifecycle ([`Recorder::prepare`], the steps, [`Recorder::finish`]).
+/// `progress` may stop the run early by returning `false` (an interruption); the recorder is
+/// then still finished, and the steps done are returned.
 pub fn run_in_chunks(
     backend: &mut dyn Backend,
+    model: &Model,
     steps: u64,
     chunk: u64,
     recorder: &mut dyn Recorder,
-    mut progress: impl FnMut(u64),
-) -> Result<()> {
+    mut progress: impl FnMut(u64) -> bool,
+) -> Result<u64> {
+    recorder.prepare(&RecordPlan {
+        n: model.n,
+        first_step: backend.step(),
+        steps,
+        dt: model.dt,
+    })?;
     let chunk = chunk.max(1);
     let mut done = 0;
     while done < steps {
         let now = chunk.min(steps - done);
         backend.run(now, recorder)?;
         done += now;
-        progress(done);
+        if !progress(done) {
+            break;
+        }
     }
-    Ok(())
+    recorder.finish()?;
+    Ok(done)
 }

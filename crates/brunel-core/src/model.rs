@@ -39,8 +39,6 @@ pub struct Model {
     pub refractory_input: RefractoryInput,
     /// Key of the external input's generator.
     pub key: [u32; 2],
-    /// Seed the network was drawn from.
-    pub seed: u64,
     /// Binomial(C_ext, nu_ext·dt) inversion table.
     pub external: BinomialTable,
 }
@@ -68,7 +66,6 @@ impl Model {
             dt,
             refractory_input: config.neuron.refractory_input,
             key: rng::seed_key(config.simulation.seed),
-            seed: config.simulation.seed,
             external: BinomialTable::new(config.c_ext(), p),
         }
     }

@@ -1,7 +1,7 @@
 //! The scalar reference backend: MODEL.md's time step, written to be read. It is the oracle
 //! every other backend is compared with, bit for bit.
 
-use crate::backend::{Backend, BackendInfo, HostState, Recorder};
+use crate::backend::{Backend, BackendInfo, DeviceKind, HostState, InFlight, Recorder};
 use crate::config::RefractoryInput;
 use crate::connectivity::Network;
 use crate::error::Result;
@@ -26,6 +26,8 @@ pub struct ReferenceBackend {
     step: u64,
     /// Spikes of the current step.
     spikes: Vec<u32>,
+    /// Spikes of the last delay_steps steps, for [`Backend::state`].
+    in_flight: InFlight,
 }
 
 impl ReferenceBackend {
@@ -43,12 +45,8 @@ impl ReferenceBackend {
             arrivals_inh: vec![vec![0; n]; slots],
             step: 0,
             spikes: Vec::new(),
+            in_flight: InFlight::new(model.delay_steps),
         }
-    }
-
-    /// Sets the membrane potentials (hand-built tests).
-    pub fn set_v(&mut self, v: &[f64]) {
-        self.v.copy_from_slice(v);
     }
 
     /// One step, MODEL.md's order: state update, threshold, synapses, reset.
@@ -106,6 +104,7 @@ impl ReferenceBackend {
             }
         }
         recorder.record(k, &self.spikes);
+        self.in_flight.push(k, &self.spikes);
         self.step += 1;
     }
 }
@@ -115,7 +114,10 @@ impl Backend for ReferenceBackend {
         BackendInfo {
             name: "reference".into(),
             device: "host CPU, one thread (scalar reference)".into(),
+            device_kind: DeviceKind::Host,
             threads: 1,
+            work_items: None,
+            parts: None,
         }
     }
 
@@ -131,7 +133,33 @@ impl Backend for ReferenceBackend {
             step: self.step,
             v: self.v.clone(),
             last_spike: self.last_spike.clone(),
+            in_flight: self.in_flight.list(self.step),
         })
+    }
+
+    fn load_state(&mut self, state: &HostState) -> Result<()> {
+        state.check(&self.model)?;
+        self.v.copy_from_slice(&state.v);
+        self.last_spike.copy_from_slice(&state.last_spike);
+        self.step = state.step;
+        for slot in self.arrivals_exc.iter_mut().chain(&mut self.arrivals_inh) {
+            slot.fill(0);
+        }
+        // A spike of step k arrives at step k + delay_steps, in slot k mod delay_steps.
+        let d = self.model.delay_steps as u64;
+        for &(k, s) in &state.in_flight {
+            let slot = (k % d) as usize;
+            let arrivals = if self.model.is_excitatory(s) {
+                &mut self.arrivals_exc[slot]
+            } else {
+                &mut self.arrivals_inh[slot]
+            };
+            for &t in self.network.row(s) {
+                arrivals[t as usize] += 1;
+            }
+        }
+        self.in_flight.load(&state.in_flight);
+        Ok(())
     }
 
     fn step(&self) -> u64 {

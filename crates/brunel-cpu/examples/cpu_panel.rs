@@ -42,7 +42,7 @@ fn main() {
             .ok()
             .and_then(|c| c.parse().ok())
             .unwrap_or(m.steps);
-        brunel_core::run_in_chunks(&mut b, m.steps, chunk, &mut rec, |_| {}).unwrap();
+        brunel_core::run_in_chunks(&mut b, &m, m.steps, chunk, &mut rec, |_| true).unwrap();
         run = run.min(t.elapsed().as_secs_f64());
         cpu = cpu.min(thread_cpu() - cpu0);
         last = Some((b, rec));

@@ -3,7 +3,7 @@
 //! neurons, as 16-bit indices local to the part. A part's counters are then written by one
 //! thread only (no atomics), and a synapse costs 2 bytes instead of the core network's 4.
 
-use brunel_core::{Error, Network, Result};
+use brunel_core::{Cut, Error, Network, PartRange, Result};
 
 use crate::philox::{LANES, WIDTH};
 
@@ -12,31 +12,12 @@ pub(crate) const MAX_PART: usize = 1 << 16;
 
 /// The neurons `lo..hi` of a part. Every part but the last starts and ends on a multiple of
 /// [`WIDTH`], so that the external input's generator blocks never straddle two parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Range {
-    pub lo: u32,
-    pub hi: u32,
-}
-
-impl Range {
-    pub fn len(self) -> usize {
-        (self.hi - self.lo) as usize
-    }
-}
+pub(crate) type Range = PartRange;
 
 /// Cuts `n` neurons into at least `min_parts` parts of at most [`MAX_PART`] neurons, as equal
-/// as whole chunks of [`WIDTH`] neurons allow.
+/// as whole chunks of [`WIDTH`] neurons allow (core's [`brunel_core::partition`]).
 pub(crate) fn partition(n: u32, min_parts: usize) -> Vec<Range> {
-    let chunks = (n as usize).div_ceil(WIDTH);
-    let per_part_max = MAX_PART / WIDTH;
-    let parts = min_parts.max(chunks.div_ceil(per_part_max)).max(1);
-    (0..parts)
-        .map(|p| {
-            let lo = (p * chunks / parts * WIDTH).min(n as usize) as u32;
-            let hi = ((p + 1) * chunks / parts * WIDTH).min(n as usize) as u32;
-            Range { lo, hi }
-        })
-        .collect()
+    brunel_core::partition(n, min_parts, WIDTH, MAX_PART)
 }
 
 /// Where the neuron of local index `i` is stored in a part of `len` neurons. Inside each full
@@ -53,73 +34,22 @@ pub(crate) fn position(i: usize, len: usize) -> usize {
     }
 }
 
-/// The synapses onto one part's neurons, by source.
-#[derive(Debug)]
-pub(crate) struct PartSynapses {
-    /// `targets[offsets[s]..offsets[s + 1]]`: the targets of source `s` in this part.
-    pub offsets: Vec<u32>,
-    /// Storage positions ([`position`]) of the local indices (target − part.lo).
-    pub targets: Vec<u16>,
-    /// Largest excitatory in-degree of a neuron of the part.
-    pub max_in_exc: u32,
-    /// Largest inhibitory in-degree.
-    pub max_in_inh: u32,
-}
+/// The synapses onto one part's neurons, by source: core's [`Cut`] of the network, each
+/// target stored as the [`position`] of its local index, in 16 bits.
+pub(crate) type PartSynapses = Cut<u16>;
 
-impl PartSynapses {
-    /// Picks the synapses of `network` whose target lies in `range`.
-    pub fn new(network: &Network, range: Range) -> Result<PartSynapses> {
-        let n = network.n;
-        let inside = |t: &u32| (range.lo..range.hi).contains(t);
-        let mut offsets = Vec::with_capacity(n as usize + 1);
-        let mut total = 0u64;
-        offsets.push(0u32);
-        for s in 0..n {
-            total += network.row(s).iter().filter(|t| inside(t)).count() as u64;
-            let Ok(end) = u32::try_from(total) else {
-                return Err(Error::Unavailable {
-                    backend: "cpu".into(),
-                    message: format!(
-                        "more than 2^32 synapses onto neurons {}..{}; use more threads",
-                        range.lo, range.hi
-                    ),
-                });
-            };
-            offsets.push(end);
-        }
-        let mut targets = Vec::with_capacity(total as usize);
-        let mut in_exc = vec![0u32; range.len()];
-        let mut in_inh = vec![0u32; range.len()];
-        for s in 0..n {
-            let degrees = if s < network.n_e {
-                &mut in_exc
-            } else {
-                &mut in_inh
-            };
-            for &t in network.row(s).iter().filter(|t| inside(t)) {
-                let local = (t - range.lo) as usize;
-                degrees[local] += 1;
-                targets.push(position(local, range.len()) as u16);
-            }
-        }
-        Ok(PartSynapses {
-            offsets,
-            targets,
-            max_in_exc: in_exc.iter().copied().max().unwrap_or(0),
-            max_in_inh: in_inh.iter().copied().max().unwrap_or(0),
+/// The cut of `network` onto `range`, in the part's storage positions.
+pub(crate) fn cut(network: &Network, range: Range) -> Result<PartSynapses> {
+    let len = range.len();
+    network
+        .cut(range, |local| position(local, len) as u16)
+        .map_err(|e| match e {
+            Error::Unavailable { message, .. } => Error::Unavailable {
+                backend: "cpu".into(),
+                message,
+            },
+            other => other,
         })
-    }
-
-    /// Local targets of source `s`.
-    #[inline(always)]
-    pub fn row(&self, s: u32) -> &[u16] {
-        &self.targets[self.offsets[s as usize] as usize..self.offsets[s as usize + 1] as usize]
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.offsets.len() * 4 + self.targets.len() * 2
-    }
 }
 
 #[cfg(test)]
@@ -143,17 +73,13 @@ mod tests {
     }
 
     #[test]
-    fn parts_cover_all_neurons_on_chunk_boundaries() {
+    fn parts_fit_u16_and_the_generator_blocks() {
         for &(n, parts) in &[(1u32, 1usize), (5, 7), (100, 3), (12_500, 2), (200_000, 1)] {
             let ranges = partition(n, parts);
             assert!(ranges.len() >= parts);
-            assert_eq!(ranges[0].lo, 0);
             assert_eq!(ranges.last().unwrap().hi, n);
-            for w in ranges.windows(2) {
-                assert_eq!(w[0].hi, w[1].lo);
-                assert_eq!(w[0].hi as usize % WIDTH, 0);
-            }
-            assert!(ranges.iter().all(|r| r.lo <= r.hi && r.len() <= MAX_PART));
+            assert!(ranges.windows(2).all(|w| (w[0].hi as usize).is_multiple_of(WIDTH)));
+            assert!(ranges.iter().all(|r| r.len() <= MAX_PART));
         }
     }
 }

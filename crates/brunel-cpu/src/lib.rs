@@ -28,7 +28,8 @@ mod layout;
 mod philox;
 
 use brunel_core::{
-    Backend, BackendInfo, Error, HostState, Model, Network, Par, Recorder, Result, NEVER,
+    Backend, BackendInfo, DeviceKind, Error, HostState, InFlight, Model, Network, Par, Recorder,
+    Result, NEVER,
 };
 use rayon::prelude::*;
 
@@ -131,14 +132,14 @@ impl CpuBackend {
         let build = || {
             ranges
                 .par_iter()
-                .map(|&r| PartSynapses::new(network, r))
+                .map(|&r| layout::cut(network, r))
                 .collect::<Result<Vec<_>>>()
         };
         let synapses = match &pool {
             Some(pool) => pool.install(build)?,
             None => ranges
                 .iter()
-                .map(|&r| PartSynapses::new(network, r))
+                .map(|&r| layout::cut(network, r))
                 .collect::<Result<Vec<_>>>()?,
         };
         let max_in = synapses
@@ -242,6 +243,8 @@ struct Engine<C> {
     parts: Vec<Mutex<Part<C>>>,
     /// Spikes of the last batch run, not yet delivered.
     pending: Vec<Arrival>,
+    /// Spikes of the last delay steps, for `state`.
+    in_flight: InFlight,
     step: u64,
 }
 
@@ -272,6 +275,7 @@ impl<C: Counter> Engine<C> {
             pool,
             parts,
             pending: Vec::new(),
+            in_flight: InFlight::new(model.delay_steps),
             step: 0,
         }
     }
@@ -280,10 +284,9 @@ impl<C: Counter> Engine<C> {
         self.parts.iter().map(|p| lock(p).synapses.bytes()).sum()
     }
 
-    fn run(&mut self, how: Loop, steps: u64, recorder: &mut dyn Recorder) {
+    fn run(&mut self, how: Loop, steps: u64, recorder: &mut dyn Recorder) -> Result<()> {
         let d = self.model.delay_steps as u64;
         let mut done = 0;
-        let mut merged = Vec::new();
         while done < steps {
             let now = (steps - done).min((STEPS_PER_SECTION / d).max(1) * d);
             let section = Section {
@@ -311,6 +314,7 @@ impl<C: Counter> Engine<C> {
             // Hand the spikes to the recorder, step by step, all parts in ascending order.
             let parts = self.parts.len();
             let mut last_batch = Vec::new();
+            let mut step_parts: Vec<&[u32]> = Vec::with_capacity(parts);
             for (bi, batch) in section.spikes.chunks(parts).enumerate() {
                 let kb = self.step + bi as u64 * d;
                 let lists: Vec<&Vec<Vec<u32>>> = batch
@@ -318,12 +322,12 @@ impl<C: Counter> Engine<C> {
                     .map(|s| s.get().expect("every part ran"))
                     .collect();
                 for j in 0..lists[0].len() {
-                    merged.clear();
-                    for list in &lists {
-                        merged.extend_from_slice(&list[j]);
-                    }
-                    recorder.record(kb + j as u64, &merged);
+                    step_parts.clear();
+                    step_parts.extend(lists.iter().map(|list| list[j].as_slice()));
+                    recorder.record_parts(kb + j as u64, &step_parts);
+                    self.in_flight.push_parts(kb + j as u64, &step_parts);
                 }
+                recorder.end_batch(kb + lists[0].len() as u64)?;
                 last_batch = lists;
             }
             let k_last = self.step + (now.div_ceil(d) - 1) * d;
@@ -334,6 +338,7 @@ impl<C: Counter> Engine<C> {
             self.step += now;
             done += now;
         }
+        Ok(())
     }
 
     fn state(&self) -> HostState {
@@ -353,7 +358,38 @@ impl<C: Counter> Engine<C> {
             step: self.step,
             v,
             last_spike,
+            in_flight: self.in_flight.list(self.step),
         }
+    }
+
+    fn load_state(&mut self, state: &HostState) -> Result<()> {
+        state.check(&self.model)?;
+        for part in &self.parts {
+            let mut part = lock(part);
+            let part = &mut *part;
+            let (lo, len) = (part.range.lo as usize, part.range.len());
+            for i in 0..len {
+                let p = layout::position(i, len);
+                part.v[p] = state.v[lo + i];
+                let last = state.last_spike[lo + i];
+                part.last[p] = if last == NEVER { NEVER_INTERNAL } else { last };
+            }
+            part.ring.fill(C::default());
+        }
+        // The spikes in flight are delivered before the next batch, into the slots of their
+        // arrival steps (a spike of step k arrives at k + D, in slot k mod D).
+        let d = self.model.delay_steps as u64;
+        self.pending = state
+            .in_flight
+            .iter()
+            .map(|&(k, source)| Arrival {
+                slot: (k % d) as u32,
+                source,
+            })
+            .collect();
+        self.in_flight.load(&state.in_flight);
+        self.step = state.step;
+        Ok(())
     }
 }
 
@@ -371,13 +407,20 @@ impl Backend for CpuBackend {
             Sim::Packed(_) => "16+16-bit counters",
             Sim::Wide(_) => "32+32-bit counters",
         };
+        let parts = match &self.sim {
+            Sim::Packed(e) => e.parts.len(),
+            Sim::Wide(e) => e.parts.len(),
+        };
         BackendInfo {
             name: "cpu".into(),
             device: format!(
                 "host CPU, {} thread(s), {how}, {counters}",
                 self.par.count()
             ),
+            device_kind: DeviceKind::Host,
             threads: self.par.count(),
+            work_items: None,
+            parts: Some(parts),
         }
     }
 
@@ -386,7 +429,13 @@ impl Backend for CpuBackend {
             Sim::Packed(e) => e.run(self.how, steps, recorder),
             Sim::Wide(e) => e.run(self.how, steps, recorder),
         }
-        Ok(())
+    }
+
+    fn load_state(&mut self, state: &HostState) -> Result<()> {
+        match &mut self.sim {
+            Sim::Packed(e) => e.load_state(state),
+            Sim::Wide(e) => e.load_state(state),
+        }
     }
 
     fn state(&self) -> Result<HostState> {

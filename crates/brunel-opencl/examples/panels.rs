@@ -88,17 +88,16 @@ fn main() {
     println!("| panel | g | ratio | simulated (ms) | spikes | opencl build+upload (s) | opencl run (s) | reference run (s) | speed-up | identical |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for p in panels.chars() {
-        let (g, ratio, full) = match p {
-            'A' => (3.0, 2.0, 600.0),
-            'B' => (6.0, 4.0, 1200.0),
-            'C' => (5.0, 2.0, 1200.0),
-            'D' => (4.5, 0.9, 1200.0),
-            _ => panic!("panel {p} is not one of A B C D"),
-        };
-        let mut c = Config::default();
-        c.synapse.g = g;
-        c.input.ratio = ratio;
-        c.simulation.duration = ms.unwrap_or(full);
+        assert!("ABCD".contains(p), "panel {p} is not one of A B C D");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+            "../../configs/fig8_{}.toml",
+            p.to_ascii_lowercase()
+        ));
+        let mut c = Config::from_file(&path).expect("the panel's config file");
+        let (g, ratio) = (c.synapse.g, c.input.ratio);
+        if let Some(ms) = ms {
+            c.simulation.duration = ms;
+        }
         c.validate().expect("valid panel");
         let steps = c.steps();
         let model = Model::new(&c);

@@ -1,6 +1,8 @@
 //! The backend: state and network on the device, `delay_steps` steps per launch.
 
-use brunel_core::{Backend, BackendInfo, HostState, Model, Network, Recorder, Result, NEVER};
+use brunel_core::{
+    Backend, BackendInfo, HostState, InFlight, Model, Network, Recorder, Result, NEVER,
+};
 use ocl::{flags, Buffer, Event, Kernel, Queue};
 
 use crate::cache::ProgramCache;
@@ -111,6 +113,13 @@ pub struct OpenClBackend {
     pending: Option<Pending>,
     /// Spikes of one step, handed to the recorder.
     host_step: Vec<u32>,
+    /// Spikes of the last delay steps, for `state`.
+    in_flight: InFlight,
+    /// The model (for `load_state`).
+    model: Model,
+    arr_exc: Buffer<u32>,
+    arr_inh: Buffer<u32>,
+    spike_list: Buffer<u64>,
 }
 
 /// A launch whose spike flags are on their way to the host.
@@ -279,8 +288,8 @@ impl OpenClBackend {
             .arg(&spike_flags)
             .arg(model.n)
             .arg(delay)
-            .arg(0u64) // k0
-            .arg(0u32) // batch
+            .arg_named("k0", 0u64)
+            .arg_named("batch", 0u32)
             .arg(model.decay)
             .arg(model.theta)
             .arg(model.v_reset)
@@ -306,7 +315,7 @@ impl OpenClBackend {
             .arg(model.n)
             .arg(model.n_e)
             .arg(delay)
-            .arg(0u64); // k0
+            .arg_named("k0", 0u64);
         if let Some(parts) = parts {
             propagate.arg(parts);
         }
@@ -337,6 +346,11 @@ impl OpenClBackend {
             ],
             pending: None,
             host_step: Vec::new(),
+            in_flight: InFlight::new(model.delay_steps),
+            model: model.clone(),
+            arr_exc,
+            arr_inh,
+            spike_list,
         })
     }
 
@@ -346,8 +360,8 @@ impl OpenClBackend {
     fn launch(&mut self, batch: u32, recorder: &mut dyn Recorder) -> ocl::Result<()> {
         let k0 = self.step;
         self.spike_count.cmd().fill(0u32, None).enq()?;
-        self.advance.set_arg(11, k0)?;
-        self.advance.set_arg(12, batch)?;
+        self.advance.set_arg("k0", k0)?;
+        self.advance.set_arg("batch", batch)?;
         // SAFETY: every buffer argument was set at construction and lives in `self`; the
         // kernel reads and writes within the lengths the arguments give.
         unsafe {
@@ -357,7 +371,7 @@ impl OpenClBackend {
                 .local_work_size(self.tuning.advance_local)
                 .enq()?;
         }
-        self.propagate.set_arg(9, k0)?;
+        self.propagate.set_arg("k0", k0)?;
         let (global, local) = match self.tuning.delivery {
             Delivery::Atomic { local, groups } => (groups * local, local),
             // One work-item per part, each in its own work-group, so that they spread over the
@@ -429,8 +443,44 @@ impl OpenClBackend {
                 base += chunk.len();
             }
             recorder.record(p.k0 + b as u64, &self.host_step);
+            self.in_flight.push(p.k0 + b as u64, &self.host_step);
         }
         Ok(())
+    }
+}
+
+impl OpenClBackend {
+    /// Writes v and the last spikes, empties the arrival rings and delivers the spikes in
+    /// flight with the delivery kernel, one step's spikes per launch.
+    fn load(&mut self, state: &HostState) -> ocl::Result<()> {
+        self.queue.finish()?;
+        self.v.write(&state.v).enq()?;
+        self.last_spike.write(&state.last_spike).enq()?;
+        self.arr_exc.cmd().fill(0u32, None).enq()?;
+        self.arr_inh.cmd().fill(0u32, None).enq()?;
+        let mut grouped = InFlight::new(self.model.delay_steps);
+        grouped.load(&state.in_flight);
+        for (k, ids) in grouped.by_step() {
+            // Entries of batch offset 0 at k0 = k: slot k mod D, as the kernel computes it.
+            let entries: Vec<u64> = ids.iter().map(|&i| i as u64).collect();
+            self.spike_list.write(&entries).len(entries.len()).enq()?;
+            self.spike_count.write(&[entries.len() as u32][..]).enq()?;
+            self.propagate.set_arg("k0", k)?;
+            let (global, local) = match self.tuning.delivery {
+                Delivery::Atomic { local, groups } => (groups * local, local),
+                Delivery::Owned { .. } => (self.parts as usize, 1),
+            };
+            // SAFETY: every buffer argument was set at construction and lives in `self`.
+            unsafe {
+                self.propagate
+                    .cmd()
+                    .global_work_size(global)
+                    .local_work_size(local)
+                    .enq()?;
+            }
+            self.queue.finish()?;
+        }
+        self.queue.finish()
     }
 }
 
@@ -446,7 +496,14 @@ impl Backend for OpenClBackend {
         BackendInfo {
             name: "opencl".into(),
             device: format!("{} ({})", self.device.name, self.device.platform),
-            threads: self.advance_global,
+            device_kind: match self.device.kind {
+                DeviceKind::Gpu => brunel_core::DeviceKind::Gpu,
+                DeviceKind::Cpu => brunel_core::DeviceKind::OpenClCpu,
+                DeviceKind::Other => brunel_core::DeviceKind::Other,
+            },
+            threads: 1,
+            work_items: Some(self.advance_global),
+            parts: (self.parts > 0).then_some(self.parts as usize),
         }
     }
 
@@ -459,7 +516,8 @@ impl Backend for OpenClBackend {
             done += batch as u64;
         }
         self.finish_pending(recorder)
-            .map_err(|e| failed(&format!("reading the spikes before step {}", self.step), e))
+            .map_err(|e| failed(&format!("reading the spikes before step {}", self.step), e))?;
+        recorder.end_batch(self.step)
     }
 
     fn state(&self) -> Result<HostState> {
@@ -478,7 +536,17 @@ impl Backend for OpenClBackend {
             step: self.step,
             v,
             last_spike,
+            in_flight: self.in_flight.list(self.step),
         })
+    }
+
+    fn load_state(&mut self, state: &HostState) -> Result<()> {
+        state.check(&self.model)?;
+        self.load(state)
+            .map_err(|e| failed("loading the state onto the device", e))?;
+        self.in_flight.load(&state.in_flight);
+        self.step = state.step;
+        Ok(())
     }
 
     fn step(&self) -> u64 {
