@@ -14,18 +14,34 @@
 //! One call of the bijection therefore serves four neurons. The fourth counter word separates
 //! streams, so that the numbers used to draw the network never coincide with the input's.
 
-/// Multiplier of the first pair of words.
-const M0: u32 = 0xD251_1F53;
+/// Multiplier of the first pair of words. The one copy of the Philox constants: the cpu
+/// backend uses these, and the OpenCL kernels get them through [`opencl_header`].
+pub const M0: u32 = 0xD251_1F53;
 /// Multiplier of the second pair of words.
-const M1: u32 = 0xCD9E_8D57;
-/// Key increments (Weyl sequence): the golden ratio and sqrt(3) - 1, in 32-bit fixed point.
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
+pub const M1: u32 = 0xCD9E_8D57;
+/// Key increment of word 0 (Weyl sequence): the golden ratio in 32-bit fixed point.
+pub const W0: u32 = 0x9E37_79B9;
+/// Key increment of word 1: sqrt(3) - 1 in 32-bit fixed point.
+pub const W1: u32 = 0xBB67_AE85;
 
 /// Counter word 3 of the external input's stream ("EXT\0").
 pub const STREAM_EXTERNAL: u32 = 0x4558_5400;
 /// Counter word 3 of the stream that seeds the connectivity generators ("CON\0").
 pub const STREAM_CONNECTIVITY: u32 = 0x434F_4E00;
+
+/// The constants above as OpenCL C `#define`s (`PHILOX_M0`, `PHILOX_M1`, `PHILOX_W0`,
+/// `PHILOX_W1`, `STREAM_EXTERNAL`, and `NEVER` for [`crate::NEVER`]): the header the OpenCL
+/// backend puts before its kernels, so that they hold no copy of their own.
+pub fn opencl_header() -> String {
+    format!(
+        "// Generated from brunel_core::rng (Philox4x32-10) and brunel_core::NEVER.\n\
+         #define PHILOX_M0 {M0:#010X}u\n#define PHILOX_M1 {M1:#010X}u\n\
+         #define PHILOX_W0 {W0:#010X}u\n#define PHILOX_W1 {W1:#010X}u\n\
+         #define STREAM_EXTERNAL {STREAM_EXTERNAL:#010X}u\n\
+         #define NEVER ({}L - 1L)\n",
+        crate::NEVER + 1
+    )
+}
 
 /// High and low 32-bit halves of a 32 x 32 bit product.
 #[inline(always)]

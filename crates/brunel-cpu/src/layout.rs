@@ -78,7 +78,9 @@ mod tests {
             let ranges = partition(n, parts);
             assert!(ranges.len() >= parts);
             assert_eq!(ranges.last().unwrap().hi, n);
-            assert!(ranges.windows(2).all(|w| (w[0].hi as usize).is_multiple_of(WIDTH)));
+            assert!(ranges
+                .windows(2)
+                .all(|w| (w[0].hi as usize).is_multiple_of(WIDTH)));
             assert!(ranges.iter().all(|r| r.len() <= MAX_PART));
         }
     }

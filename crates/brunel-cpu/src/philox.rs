@@ -7,18 +7,12 @@
 //! AVX2 or AVX-512; the result is the same bits as the scalar generator, lane for lane (the test
 //! below checks it against `brunel_core::rng`).
 
-use brunel_core::rng::STREAM_EXTERNAL;
+use brunel_core::rng::{M0, M1, STREAM_EXTERNAL, W0, W1};
 
 /// Philox blocks per call; each block serves four neurons.
 pub(crate) const LANES: usize = 8;
 /// Neurons per call.
 pub(crate) const WIDTH: usize = 4 * LANES;
-
-// The constants of Philox4x32 (Salmon et al. 2011), as in `brunel_core::rng`.
-const M0: u32 = 0xD251_1F53;
-const M1: u32 = 0xCD9E_8D57;
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
 
 /// The uniforms of neurons `4 * block0 .. 4 * block0 + WIDTH` at `step`, word-major: entry
 /// `w * LANES + l` is word `w` of block `block0 + l`, the uniform of neuron `4 * (block0 + l) + w`

@@ -6,7 +6,7 @@ use brunel_core::{
 use ocl::{flags, Buffer, Event, Kernel, Queue};
 
 use crate::cache::ProgramCache;
-use crate::device::{self, DeviceInfo, DeviceKind, KERNEL_SOURCE};
+use crate::device::{self, kernel_source, DeviceInfo, DeviceKind};
 use crate::failed;
 
 /// Build options of the program: none beyond the defaults. Model constants are kernel
@@ -187,7 +187,7 @@ impl OpenClBackend {
                 Some(parts.min(model.n as usize).max(1) as u32),
             ),
         };
-        let (context, program) = cache.get(&found, KERNEL_SOURCE, BUILD_OPTIONS)?;
+        let (context, program) = cache.get(&found, kernel_source(), BUILD_OPTIONS)?;
         let queue = Queue::new(&context, found.device, None)
             .map_err(|e| failed("creating a command queue", e))?;
         let n = model.n as usize;
@@ -615,8 +615,17 @@ mod tests {
 
     #[test]
     fn the_kernels_keep_fp_contraction_off() {
-        assert!(KERNEL_SOURCE.starts_with("#pragma OPENCL FP_CONTRACT OFF"));
-        assert!(KERNEL_SOURCE.contains("cl_khr_fp64 : enable"));
+        let source = kernel_source();
+        assert!(source.starts_with("#pragma OPENCL FP_CONTRACT OFF"));
+        assert!(source.contains("cl_khr_fp64 : enable"));
+        // The constants come from core, once; the kernel file holds no copy.
+        assert!(
+            source.contains("#define PHILOX_M0 0xD2511F53u"),
+            "{}",
+            &source[..400]
+        );
+        assert!(source.contains("#define NEVER (-9223372036854775807L - 1L)"));
+        assert!(!device::KERNEL_BODY.contains("0xD2511F53"));
         assert!(!BUILD_OPTIONS.contains("mad-enable") && !BUILD_OPTIONS.contains("relaxed"));
     }
 }

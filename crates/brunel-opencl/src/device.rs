@@ -11,8 +11,23 @@ use ocl::{Device, Platform};
 
 use crate::unavailable;
 
-/// The kernels, embedded at compile time.
-pub const KERNEL_SOURCE: &str = include_str!("kernels/brunel.cl");
+/// The kernels as written (`kernels/brunel.cl`), embedded at compile time; the constants they
+/// use come from [`kernel_source`]'s generated header.
+pub const KERNEL_BODY: &str = include_str!("kernels/brunel.cl");
+
+/// The program the backend compiles: the kernels' two leading pragmas, the header generated
+/// from brunel-core's constants (Philox, NEVER), then the kernels.
+pub fn kernel_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let pragmas_end = KERNEL_BODY
+            .match_indices('\n')
+            .nth(1)
+            .map_or(0, |(i, _)| i + 1);
+        let (pragmas, rest) = KERNEL_BODY.split_at(pragmas_end);
+        format!("{pragmas}{}{rest}", brunel_core::rng::opencl_header())
+    })
+}
 
 /// Environment variable naming the default device: an index into [`probe`]'s list (the list
 /// `brunel backends` prints). Used when no device is given explicitly (see [`device_from_env`]).

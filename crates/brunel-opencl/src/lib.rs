@@ -24,7 +24,8 @@ mod device;
 pub use backend::{Delivery, OpenClBackend, Tuning};
 pub use cache::ProgramCache;
 pub use device::{
-    default_device, device_from_env, probe, DeviceInfo, DeviceKind, DEVICE_ENV, KERNEL_SOURCE,
+    default_device, device_from_env, kernel_source, probe, DeviceInfo, DeviceKind, DEVICE_ENV,
+    KERNEL_BODY,
 };
 
 use brunel_core::Error;

@@ -14,14 +14,9 @@
 // Floating point: only *, + and >, in Model::input's order; FP_CONTRACT OFF forbids fusing
 // a*b+c into an fma. Counts are converted exactly (uint -> double).
 
-// Philox4x32-10, as brunel_core::rng.
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-#define STREAM_EXTERNAL 0x45585400u
-// brunel_core::NEVER = i64::MIN.
-#define NEVER (-9223372036854775807L - 1L)
+// Philox4x32-10 and NEVER: PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, STREAM_EXTERNAL and
+// NEVER are defined by the header that the backend generates from brunel_core
+// (brunel_core::rng::opencl_header) and puts after the two pragmas above.
 
 uint4 philox4x32_10(uint4 ctr, uint2 key) {
     // Round r uses the key bumped r times; the bump after the last round is unused.
