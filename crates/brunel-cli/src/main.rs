@@ -27,11 +27,13 @@ macro_rules! note {
     }};
 }
 
+mod checkpoint;
 mod choose;
 mod info;
 mod output;
 mod plot;
 mod profile;
+mod resume;
 mod run;
 mod time;
 
@@ -54,6 +56,9 @@ enum Command {
     /// Simulates the network of a config file and writes an HDF5 result file (SONATA spikes,
     /// population rate, provenance), then prints a summary.
     Run(run::RunArgs),
+    /// Continues a run from a checkpoint (`brunel run --checkpoint FILE`), on any backend and
+    /// thread count; the result file is the one an uninterrupted run writes.
+    Resume(resume::ResumeArgs),
     /// Draws result files as Fig. 8's panels (raster of neurons 0..50 above the population
     /// rate), side by side.
     Plot {
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
+        Command::Resume(args) => resume::resume(args),
         Command::Plot { files, out } => plot::plot_files(files, out).map(|()| {
             say!("figure {}", out.display());
         }),

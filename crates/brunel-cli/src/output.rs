@@ -170,14 +170,14 @@ fn string(s: &str) -> Result<VarLenUnicode> {
         .map_err(|e| anyhow::anyhow!("cannot store the string {s:?} in HDF5: {e}"))
 }
 
-fn attr_str(loc: &hdf5::Location, name: &str, value: &str) -> Result<()> {
+pub(crate) fn attr_str(loc: &hdf5::Location, name: &str, value: &str) -> Result<()> {
     loc.new_attr::<VarLenUnicode>()
         .create(name)?
         .write_scalar(&string(value)?)?;
     Ok(())
 }
 
-fn attr<T: H5Type>(loc: &hdf5::Location, name: &str, value: T) -> Result<()> {
+pub(crate) fn attr<T: H5Type>(loc: &hdf5::Location, name: &str, value: T) -> Result<()> {
     loc.new_attr::<T>().create(name)?.write_scalar(&value)?;
     Ok(())
 }
@@ -250,7 +250,7 @@ fn write(path: &Path, r: &Results) -> Result<()> {
 
 /// Whether the file starts with HDF5's signature (at 0, 512, 1024, 2048... bytes, where a
 /// user block may push it).
-fn has_hdf5_signature(path: &Path) -> bool {
+pub(crate) fn has_hdf5_signature(path: &Path) -> bool {
     use std::io::{Read, Seek, SeekFrom};
     const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
     let Ok(mut f) = std::fs::File::open(path) else {
@@ -271,14 +271,14 @@ fn has_hdf5_signature(path: &Path) -> bool {
     false
 }
 
-fn read_attr<T: H5Type>(loc: &hdf5::Location, name: &str) -> Result<T> {
+pub(crate) fn read_attr<T: H5Type>(loc: &hdf5::Location, name: &str) -> Result<T> {
     loc.attr(name)
         .with_context(|| format!("attribute `{name}` is missing"))?
         .read_scalar()
         .with_context(|| format!("attribute `{name}` has the wrong type"))
 }
 
-fn read_attr_str(loc: &hdf5::Location, name: &str) -> Result<String> {
+pub(crate) fn read_attr_str(loc: &hdf5::Location, name: &str) -> Result<String> {
     Ok(read_attr::<VarLenUnicode>(loc, name)?.as_str().to_owned())
 }
 

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use brunel_core::{Config, Model, Network, NeuronStats, Par, RecordSpikes, SpikeRecorder, Tee};
+use brunel_core::{
+    Backend, Config, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
+    SpikeRecorder, Tee,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::choose::{choose, parse_backend};
@@ -67,6 +70,14 @@ pub struct RunArgs {
     /// No progress bar and no summary on stdout (errors and notes still go to stderr).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Writes a checkpoint to this file at the end of the run (and every --checkpoint-every
+    /// ms): everything `brunel resume FILE` needs to continue, atomically replaced each time.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Also checkpoints every MS of simulated time (a whole number of steps; needs
+    /// --checkpoint).
+    #[arg(long, value_name = "MS", requires = "checkpoint")]
+    pub checkpoint_every: Option<f64>,
 }
 
 /// The most threads `--threads` accepts: more than any machine's cores today, and few enough
@@ -164,6 +175,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(p) = &args.plot {
         named.push(("--plot", p.clone()));
     }
+    if let Some(p) = &args.checkpoint {
+        named.push(("--checkpoint", p.clone()));
+        check_checkpoint_target(p, args.force)?;
+    }
+    if let Some(ms) = args.checkpoint_every {
+        check_checkpoint_every(ms, config.simulation.dt)?;
+    }
     for (i, (a, pa)) in named.iter().enumerate() {
         for (b, pb) in &named[i + 1..] {
             if same_file(pa, pb) {
@@ -218,41 +236,169 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // Out-degrees are all the summary needs from the network once the backend holds its own copy.
     let out_degree = network.out_degrees();
 
-    let mut backend = chosen.make(&model, &network)?;
+    let fingerprint = if args.checkpoint.is_some() {
+        network.fingerprint()
+    } else {
+        0
+    };
+    let backend = chosen.make(&model, &network)?;
     drop(network);
-    let info = backend.info();
-
     let steps = model.steps;
-    let mut spikes = SpikeRecorder::new(config.record.spikes, steps);
-    let mut stats = NeuronStats::last_80_percent(model.n, steps);
-    let bar = progress_bar(steps, config.simulation.dt);
-    let show_bar = !args.quiet;
-    let t = Instant::now();
-    {
-        let mut tee = Tee(&mut spikes, &mut stats);
-        brunel_core::run_in_chunks(
-            backend.as_mut(),
-            &model,
-            steps,
-            CHUNK_STEPS,
-            &mut tee,
-            |done| {
-                if show_bar && bar.is_hidden() && t.elapsed() > QUIET_FOR {
-                    bar.set_draw_target(ProgressDrawTarget::stderr());
-                }
-                bar.set_position(done);
-                true
-            },
-        )
-        .with_context(|| format!("the {} backend failed", chosen.entry.name))?;
+    let checkpoint = args.checkpoint.as_ref().map(|path| CheckpointPlan {
+        path: path.clone(),
+        every: args
+            .checkpoint_every
+            .map_or(0, |ms| (ms / model.dt).round() as u64),
+    });
+    execute(Job {
+        spikes: SpikeRecorder::new(config.record.spikes, steps),
+        stats: NeuronStats::last_80_percent(model.n, steps),
+        config,
+        model,
+        backend,
+        backend_name: chosen.entry.name,
+        reason: chosen.reason,
+        out_degree,
+        n_synapses,
+        fingerprint,
+        build_seconds,
+        run_seconds_before: 0.0,
+        checkpoint,
+        out,
+        force: args.force,
+        quiet: args.quiet,
+        summary: args.summary.clone(),
+        plot: args.plot.clone(),
+    })
+}
+
+/// Where and how often a run checkpoints.
+#[derive(Debug, Clone)]
+pub struct CheckpointPlan {
+    pub path: PathBuf,
+    /// Steps between checkpoints; 0: only at the end.
+    pub every: u64,
+}
+
+/// A run ready to go: the backend made (and, for a resumed run, loaded), the recorders as far
+/// as they are, and where the results go.
+pub struct Job {
+    pub config: Config,
+    pub model: Model,
+    pub backend: Box<dyn Backend>,
+    pub backend_name: &'static str,
+    /// Why `auto` chose the backend, if it did.
+    pub reason: Option<String>,
+    pub spikes: SpikeRecorder,
+    pub stats: NeuronStats,
+    /// Out-degrees: all the summary needs from the network once the backend holds its copy.
+    pub out_degree: Vec<u32>,
+    pub n_synapses: u64,
+    /// The network's fingerprint (for checkpoints; 0 when none are written).
+    pub fingerprint: u64,
+    pub build_seconds: f64,
+    /// Run time already spent before a checkpoint (resumed runs).
+    pub run_seconds_before: f64,
+    pub checkpoint: Option<CheckpointPlan>,
+    pub out: PathBuf,
+    pub force: bool,
+    pub quiet: bool,
+    pub summary: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
+}
+
+impl Job {
+    /// Writes the checkpoint of the run as it stands.
+    fn checkpoint(&self, plan: &CheckpointPlan, run_seconds: f64) -> Result<()> {
+        let c = crate::checkpoint::Checkpoint {
+            brunel_version: env!("CARGO_PKG_VERSION").to_owned(),
+            config: self.config.to_toml(),
+            out: std::path::absolute(&self.out).unwrap_or_else(|_| self.out.clone()),
+            fingerprint: self.fingerprint,
+            n_synapses: self.n_synapses,
+            build_seconds: self.build_seconds,
+            run_seconds,
+            every: plan.every,
+            state: self.backend.state()?,
+            spikes: self.spikes.clone(),
+            stats: self.stats.clone(),
+        };
+        crate::checkpoint::write(&plan.path, &c)
     }
-    backend.sync()?;
-    let run_seconds = t.elapsed().as_secs_f64();
+}
+
+/// Runs `job` from the backend's step to the end of its config's duration (checkpointing as
+/// planned) and writes its results.
+pub fn execute(mut job: Job) -> Result<()> {
+    let model = job.model.clone();
+    let steps = model.steps;
+    let first = job.backend.step();
+    let bar = progress_bar(steps, model.dt);
+    bar.set_position(first);
+    let show_bar = !job.quiet;
+    let t = Instant::now();
+    let plan = job.checkpoint.clone();
+    {
+        let mut tee = Tee(&mut job.spikes, &mut job.stats);
+        tee.prepare(&RecordPlan {
+            n: model.n,
+            first_step: first,
+            steps: steps - first,
+            dt: model.dt,
+        })?;
+    }
+    let mut done = first;
+    while done < steps {
+        let mut now = CHUNK_STEPS.min(steps - done);
+        if let Some(p) = plan.as_ref().filter(|p| p.every > 0) {
+            // End the chunk on the next checkpoint's step.
+            let next = (done / p.every + 1) * p.every;
+            now = now.min(next - done);
+        }
+        {
+            let mut tee = Tee(&mut job.spikes, &mut job.stats);
+            job.backend
+                .run(now, &mut tee)
+                .with_context(|| format!("the {} backend failed", job.backend_name))?;
+        }
+        done += now;
+        if show_bar && bar.is_hidden() && t.elapsed() > QUIET_FOR {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        bar.set_position(done);
+        if let Some(p) = plan
+            .as_ref()
+            .filter(|p| p.every > 0 && done.is_multiple_of(p.every) && done < steps)
+        {
+            job.checkpoint(p, job.run_seconds_before + t.elapsed().as_secs_f64())?;
+        }
+    }
+    Tee(&mut job.spikes, &mut job.stats).finish()?;
+    job.backend.sync()?;
+    let run_seconds = job.run_seconds_before + t.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    drop(backend);
+    if let Some(p) = &plan {
+        job.checkpoint(p, run_seconds)?;
+    }
+    let info = job.backend.info();
+    let Job {
+        config,
+        spikes,
+        stats,
+        out_degree,
+        n_synapses,
+        build_seconds,
+        reason,
+        out,
+        force,
+        quiet,
+        summary,
+        plot,
+        ..
+    } = job;
 
     let synaptic_events = stats.synaptic_events_by_degree(&out_degree);
-    let summary = Summary {
+    let summary_values = Summary {
         n_neurons: model.n as u64,
         n_excitatory: model.n_e as u64,
         steps,
@@ -279,25 +425,57 @@ pub fn run(args: &RunArgs) -> Result<()> {
             run_seconds,
             created: crate::time::now_rfc3339(),
         },
-        summary,
+        summary: summary_values,
         timestamps: spikes.steps.iter().map(|&k| k as f64 * model.dt).collect(),
         node_ids: spikes.ids.iter().map(|&i| i as u64).collect(),
         rate: spikes.rate_hz(model.n, model.dt),
         dt: model.dt,
         start: 0.0,
     };
-    output::write_atomically(&out, &results, args.force)?;
-    if let Some(path) = &args.summary {
-        let text = summary_toml(&results, chosen.reason.as_deref());
+    output::write_atomically(&out, &results, force)?;
+    if let Some(path) = &summary {
+        let text = summary_toml(&results, reason.as_deref());
         std::fs::write(path, text)
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
     }
-    if !args.quiet {
+    if !quiet {
         crate::info::print_results(&results, Some(&out));
     }
-    if let Some(png) = &args.plot {
+    if let Some(png) = &plot {
         crate::plot::plot_files(std::slice::from_ref(&out), png)?;
-        say!("{:<18}{}", "figure", png.display());
+        if !quiet {
+            say!("{:<18}{}", "figure", png.display());
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint file may be replaced only with --force, and must be a regular file.
+pub fn check_checkpoint_target(path: &Path, force: bool) -> Result<()> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.is_file() {
+            bail!(
+                "--checkpoint {} exists and is not a regular file",
+                path.display()
+            );
+        }
+        if !force {
+            bail!(
+                "the checkpoint {} already exists; use --force to replace it (or `brunel resume {}` to continue it)",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    drop(output::temp_beside(path)?);
+    Ok(())
+}
+
+/// `--checkpoint-every MS`: positive, finite, a whole number of steps.
+pub fn check_checkpoint_every(ms: f64, dt: f64) -> Result<()> {
+    let steps = ms / dt;
+    if !ms.is_finite() || ms <= 0.0 || steps.round() < 1.0 || (steps - steps.round()).abs() > 1e-6 {
+        bail!("--checkpoint-every {ms} ms is not a positive whole number of time steps of {dt} ms");
     }
     Ok(())
 }

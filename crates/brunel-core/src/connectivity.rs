@@ -58,6 +58,26 @@ impl Network {
         &self.targets[self.offsets[s as usize] as usize..self.offsets[s as usize + 1] as usize]
     }
 
+    /// A 64-bit fingerprint of the synapses (FNV-1a over the sizes, the row starts and the
+    /// targets): a checkpoint records it, and a resumed run refuses a network that differs.
+    pub fn fingerprint(&self) -> u64 {
+        const PRIME: u64 = 0x0000_0100_0000_01B3;
+        let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+        let mut mix = |x: u64| {
+            h ^= x;
+            h = h.wrapping_mul(PRIME);
+        };
+        mix(self.n as u64);
+        mix(self.n_e as u64);
+        for &o in &self.offsets {
+            mix(o);
+        }
+        for &t in &self.targets {
+            mix(t as u64);
+        }
+        h
+    }
+
     /// Out-degree of every neuron.
     pub fn out_degrees(&self) -> Vec<u32> {
         self.offsets

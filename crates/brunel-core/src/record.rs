@@ -67,7 +67,7 @@ pub struct NeuronStats {
     /// Spikes of each neuron inside the window.
     pub in_window: Vec<u32>,
     /// Last spike of each neuron inside the window (u64::MAX: none yet).
-    last: Vec<u64>,
+    pub last: Vec<u64>,
     /// Number of intervals between two spikes inside the window.
     pub isi_count: Vec<u32>,
     /// Sum of those intervals (steps).

@@ -1,0 +1,194 @@
+//! `brunel resume FILE`: continues a checkpointed run, on any backend and thread count, to the
+//! end of its config's duration (or a longer one); the result file is the one an uninterrupted
+//! run writes, bit for bit (spikes, population rate, statistics, state).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use brunel_backends::Setup;
+use brunel_core::{Config, Model, Network, Par};
+
+use crate::choose::{choose, parse_backend};
+use crate::run::{execute, CheckpointPlan, Job};
+
+/// The options of `brunel resume`.
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// A checkpoint written by `brunel run --checkpoint FILE` (or by an earlier resume).
+    #[arg(value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// Runs to this simulated time (ms) instead of the checkpointed config's duration (not
+    /// shorter than what is done).
+    #[arg(long, value_name = "MS")]
+    pub duration: Option<f64>,
+    /// Which backend continues: a name `brunel backends` lists, or `auto`.
+    #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
+    pub backend: String,
+    /// Threads for the network build and the cpu backend; 0 = all cores.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Device of a backend that takes one (OpenCL), as `brunel backends` lists them.
+    #[arg(long, value_name = "N")]
+    pub device: Option<usize>,
+    /// The result file. Default: the one the checkpointed run was to write.
+    #[arg(long, short, value_name = "FILE.h5")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing result file.
+    #[arg(long)]
+    pub force: bool,
+    /// Also writes the summary as flat TOML to this file.
+    #[arg(long, value_name = "FILE.toml")]
+    pub summary: Option<PathBuf>,
+    /// No progress bar and no summary on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Continues the run of a checkpoint.
+pub fn resume(args: &ResumeArgs) -> Result<()> {
+    let mut config_text = String::new();
+    let c = crate::checkpoint::read(&args.checkpoint, |text| {
+        config_text = text.to_owned();
+        Ok(
+            Config::from_toml_with(text, "the checkpoint's config", &[])?
+                .record
+                .spikes,
+        )
+    })?;
+    let mut overrides = Vec::new();
+    if let Some(ms) = args.duration {
+        if !ms.is_finite() {
+            bail!("--duration must be a finite number of ms, got {ms}");
+        }
+        overrides.push(format!("simulation.duration={ms:?}"));
+    }
+    let original = Config::from_toml_with(&config_text, "the checkpoint's config", &[])?;
+    let config = Config::from_toml_with(&config_text, "the checkpoint's config", &overrides)?;
+    let model = Model::new(&config);
+    let done = c.state.step;
+    let recorded: u64 = c.spikes.counts.iter().map(|&k| k as u64).sum();
+    if c.spikes.counts.len() as u64 != done
+        || c.stats.steps > done
+        || (c.spikes.select == brunel_core::RecordSpikes::All
+            && recorded != c.spikes.ids.len() as u64)
+    {
+        bail!(
+            "{} is inconsistent: {} steps recorded for a state at step {done}",
+            args.checkpoint.display(),
+            c.spikes.counts.len()
+        );
+    }
+    if model.steps < done {
+        bail!(
+            "--duration {} ms is shorter than the {} ms the checkpoint has already run",
+            model.steps as f64 * model.dt,
+            done as f64 * model.dt
+        );
+    }
+    // The statistics cover the last 80 % of the run: another duration moves that window. It
+    // is followed exactly when every spike was recorded (the statistics are replayed from
+    // them) or when the new window starts at or after the checkpoint's step; otherwise the
+    // spikes needed are not in the checkpoint.
+    let window = brunel_core::NeuronStats::last_80_percent(model.n, model.steps).window_start;
+    let stats = if window == c.stats.window_start {
+        c.stats.clone()
+    } else if c.spikes.select == brunel_core::RecordSpikes::All {
+        let mut stats = brunel_core::NeuronStats::new(model.n, window);
+        let mut at = 0;
+        for (k, &count) in c.spikes.counts.iter().enumerate() {
+            let ids = &c.spikes.ids[at..at + count as usize];
+            brunel_core::Recorder::record(&mut stats, k as u64, ids);
+            at += count as usize;
+        }
+        stats
+    } else if window >= done {
+        // Spikes before the new window count only in the totals.
+        let mut stats = brunel_core::NeuronStats::new(model.n, window);
+        stats.total = c.stats.total.clone();
+        stats.steps = done;
+        stats
+    } else {
+        bail!(
+            "a run of {} ms takes its statistics from {} ms on, before the checkpoint's {} ms, and the checkpoint kept only the spikes of {}: resume to the checkpointed run's {} ms or to at least {} ms, or checkpoint a run that records all spikes (--record all)",
+            model.steps as f64 * model.dt,
+            window as f64 * model.dt,
+            done as f64 * model.dt,
+            c.spikes.select,
+            original.steps() as f64 * original.simulation.dt,
+            (done as f64 / 0.2).ceil() * model.dt
+        );
+    };
+    let out = args.out.clone().unwrap_or_else(|| c.out.clone());
+    if out.exists() && !args.force {
+        bail!(
+            "{} already exists; use --force to replace it",
+            out.display()
+        );
+    }
+    drop(crate::output::temp_beside(&out)?);
+    if let Some(s) = &args.summary {
+        drop(crate::output::temp_beside(s)?);
+    }
+    let chosen = choose(
+        &args.backend,
+        config.n(),
+        Setup {
+            threads: args.threads,
+            device: args.device,
+        },
+        args.threads != 0,
+    )?;
+    if let Some(reason) = &chosen.reason {
+        note!("note: {reason}");
+    }
+    let par = Par::threads(args.threads);
+    if !args.quiet {
+        note!(
+            "resuming at {} ms of {} ms: rebuilding the network ({} neurons, {} threads)",
+            done as f64 * model.dt,
+            model.steps as f64 * model.dt,
+            model.n,
+            par.count()
+        );
+    }
+    let t = Instant::now();
+    let network = Network::build(&config, par);
+    let build_seconds = t.elapsed().as_secs_f64();
+    if network.fingerprint() != c.fingerprint || network.n_synapses() != c.n_synapses {
+        bail!(
+            "the network drawn from the checkpoint's config ({} synapses) is not the one it was taken from ({} synapses): another version of the network generator",
+            network.n_synapses(),
+            c.n_synapses
+        );
+    }
+    let out_degree = network.out_degrees();
+    let mut backend = chosen.make(&model, &network)?;
+    drop(network);
+    backend
+        .load_state(&c.state)
+        .context("the checkpoint's state does not fit its network")?;
+    execute(Job {
+        spikes: c.spikes,
+        stats,
+        config,
+        model,
+        backend,
+        backend_name: chosen.entry.name,
+        reason: chosen.reason,
+        out_degree,
+        n_synapses: c.n_synapses,
+        fingerprint: c.fingerprint,
+        build_seconds: c.build_seconds + build_seconds,
+        run_seconds_before: c.run_seconds,
+        checkpoint: Some(CheckpointPlan {
+            path: args.checkpoint.clone(),
+            every: c.every,
+        }),
+        out,
+        force: args.force,
+        quiet: args.quiet,
+        summary: args.summary.clone(),
+        plot: None,
+    })
+}
