@@ -6,12 +6,15 @@
 //! - `cargo xtask fig8`: the main job, the four panels of Brunel (2000) Fig. 8;
 //! - `cargo xtask test`: the whole test suite, with a summary of what passed and was skipped;
 //! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend;
-//! - `cargo xtask tidy`: checks of the repository itself (no link to a missing path).
+//! - `cargo xtask tidy`: checks of the repository itself (no link to a missing path);
+//! - `cargo xtask gpu-check [--prepare DIR]`: the OpenCL backend on a GPU, here or prepared for
+//!   a machine without Rust.
 //!
 //! Few dependencies (std only), so that the tasks compile in seconds.
 
 mod bench;
 mod fig8;
+mod gpu_check;
 mod setup;
 mod test;
 mod tidy;
@@ -35,6 +38,13 @@ commands:
           that `brunel run --backend auto` reads
           options: --quick (a short version, under 2 minutes), --repeats N, --no-profile
   tidy    check the repository: no tracked file links to or names a path it does not have
+  gpu-check
+          the OpenCL backend on a GPU: report the platform and device, run the OpenCL tests with
+          BRUNEL_REQUIRE=opencl, time the four panels on opencl and cpu; results in
+          benches/results/<date>-gpu-check/. options are run.sh's: --allow-cpu (a CPU OpenCL
+          device such as PoCL will do), --results DIR, --repeats N
+          --prepare DIR: build here and gather into DIR (under 64 MiB) the binaries, the OpenCL
+          loader and DIR/run.sh, which runs the check on a machine without Rust
 
 environment:
   BRUNEL_REQUIRE=cpu,opencl,sonata   backends/checks whose absence fails the tests instead of skipping
@@ -48,6 +58,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("tidy") => tidy::run(),
+        Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
