@@ -371,8 +371,8 @@ fn words(line: &str) -> Vec<String> {
             continue;
         }
         let bare_md = word.len() > 3 && word.ends_with(".md") && !word.starts_with('.');
-        let may_be_path =
-            (word.starts_with("../") && word.len() > 3) || word.contains('/') || bare_md;
+        let named = word.chars().any(|c| c != '.' && c != '/');
+        let may_be_path = named && (word.contains('/') || bare_md);
         if may_be_path && !is_build_output(Path::new(&word)) {
             out.push(word);
         }
