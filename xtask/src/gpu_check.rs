@@ -368,8 +368,24 @@ fn opencl_loader(dir: &Path) -> Result<String, String> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|e| e == "deb"));
     let (true, Some(deb)) = (downloaded, deb) else {
+        // Offline: this machine's own loader, if it has one.
+        let system = Path::new("/usr/lib/x86_64-linux-gnu/libOpenCL.so.1");
+        if system.exists() {
+            let to = dir.join("opencl-loader/usr/lib/x86_64-linux-gnu");
+            mkdir(&to)?;
+            std::fs::copy(system, to.join("libOpenCL.so.1"))
+                .map_err(|e| format!("cannot copy {}: {e}", system.display()))?;
+            eprintln!(
+                "gpu-check: `apt-get download ocl-icd-libopencl1` failed; carrying this machine's {} instead",
+                system.display()
+            );
+            return Ok(format!(
+                "{} (this machine's; apt-get download failed)",
+                system.display()
+            ));
+        }
         return Err(
-            "`apt-get download ocl-icd-libopencl1` failed: the GPU machine may have no OpenCL loader, so the prepared folder must carry Debian's (a Debian/Ubuntu machine with its package lists, `apt-get update`, is needed here)".into(),
+            "`apt-get download ocl-icd-libopencl1` failed and this machine has no libOpenCL.so.1: the GPU machine may have no OpenCL loader, so the prepared folder must carry one (on Debian/Ubuntu: `apt-get update`, or install ocl-icd-libopencl1)".into(),
         );
     };
     util::run(
