@@ -1,17 +1,17 @@
 //! Fidelity to Brian2: the reference backend's four Fig. 8 panels, full size and full length,
-//! against the seed-to-seed spread of MODEL.md's table (mean rates of E and I and the mean CV
+//! against the seed-to-seed spread of docs/model.md's table (mean rates of E and I and the mean CV
 //! of ISIs over the last 80 % of the run, all 12 500 neurons), for several seeds.
 //!
 //! What is asserted, for each statistic:
 //! - the mean over the seeds lies inside the spread of Brian2 2.9's own runs: the envelope of
-//!   MODEL.md's table and of the Brian2 runs measured for this project (docs/validation.md:
-//!   seeds 1-8 and 4242 of panels C and D). MODEL.md's ranges alone are the extremes of about
+//!   docs/model.md's table and of the Brian2 runs measured for this project (docs/validation.md:
+//!   seeds 1-8 and 4242 of panels C and D). docs/model.md's ranges alone are the extremes of about
 //!   ten runs and are narrower than Brian2's spread: Brian2's seed 8 of panel D has CV 0.511,
 //!   its seed 3 of panel C fires at 41.1 Hz;
-//! - every single seed lies inside MODEL.md's range widened by its own width on either side, a
+//! - every single seed lies inside docs/model.md's range widened by its own width on either side, a
 //!   check against a wrong regime (with the other refractory rule panel A fires at 500 Hz).
 //!
-//! The CV is MODEL.md's: ISIs of spikes in the last 80 %, neurons with at least two ISIs,
+//! The CV is docs/model.md's: ISIs of spikes in the last 80 %, neurons with at least two ISIs,
 //! population standard deviation over mean, averaged over neurons (`NeuronStats::mean_cv`);
 //! that definition was checked against Brian2 2.9's own spikes (docs/validation.md).
 
@@ -25,11 +25,11 @@ struct Panel {
     rate_e: (f64, f64),
     rate_i: (f64, f64),
     cv: (f64, f64),
-    /// Envelope of MODEL.md's range and Brian2's measured runs: rate E, rate I, CV.
+    /// Envelope of docs/model.md's range and Brian2's measured runs: rate E, rate I, CV.
     brian2: [(f64, f64); 3],
 }
 
-/// MODEL.md's table: panel, rate range (E and I), CV range (g, the input and the simulated time
+/// docs/model.md's table: panel, rate range (E and I), CV range (g, the input and the simulated time
 /// are the panel's config file's).
 // Brian2's measured CV 0.3927 (panel C, seed 3) is a measurement that happens to equal pi/8.
 #[allow(clippy::approx_constant)]
@@ -100,7 +100,7 @@ fn check_panel(p: &Panel) {
             let slack = hi - lo;
             assert!(
                 (lo - slack..=hi + slack).contains(&x),
-                "panel {} seed {seed}: {what} = {x:.4} far outside MODEL.md's [{lo}, {hi}] (widened by {slack} each side)",
+                "panel {} seed {seed}: {what} = {x:.4} far outside docs/model.md's [{lo}, {hi}] (widened by {slack} each side)",
                 p.name
             );
         }
@@ -150,7 +150,7 @@ fn panel_d_slow_oscillation() {
 }
 
 /// With input accumulating during refractoriness, panel A fires at about 480-500 Hz instead of
-/// 310 Hz (MODEL.md).
+/// 310 Hz (docs/model.md).
 #[test]
 fn panel_a_with_accumulating_refractory_input_fires_near_500_hz() {
     let mut c = panel_config(&PANELS[0], SEEDS[0]);

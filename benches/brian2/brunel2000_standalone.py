@@ -34,7 +34,7 @@ from brian2 import (
 )
 
 PANELS = {
-    # panel: (g, nu_ext / nu_thr, simulated time in ms), MODEL.md's table
+    # panel: (g, nu_ext / nu_thr, simulated time in ms), docs/model.md's table
     "A": (3.0, 2.0, 600.0),
     "B": (6.0, 4.0, 1200.0),
     "C": (5.0, 2.0, 1200.0),

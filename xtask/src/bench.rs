@@ -203,8 +203,12 @@ fn workloads(quick: bool) -> Vec<Workload> {
     // The panels are the shipped configs (`configs/fig8_*.toml`), at their own length (300 ms
     // and panel C only with --quick).
     for config in panel_configs() {
+        // `configs/fig8_c.toml` → `c`.
         let panel = config
-            .trim_start_matches("configs/fig8_")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("fig8_")
             .trim_end_matches(".toml")
             .to_owned();
         if quick && panel != "c" {

@@ -6,6 +6,7 @@ const PANELS: [&str; 4] = ["a", "b", "c", "d"];
 
 /// `cargo xtask fig8 [--backend NAME] [any further `brunel run` options]`.
 pub fn run(extra: &[String]) -> Result<(), String> {
+    // The main job needs no Python: only the system packages of the build.
     setup::run()?;
     util::run(util::cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
     let root = util::project_root();

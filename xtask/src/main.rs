@@ -1,17 +1,23 @@
 //! `cargo xtask`: the project's tasks (an alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask setup`: checks the system packages the build needs and installs the missing
-//!   ones (Debian/Ubuntu, apt-get);
+//! - `cargo xtask setup [--test-tools]`: checks the system packages the build needs and installs
+//!   the missing ones (Debian/Ubuntu, apt-get); with `--test-tools` also the Python packages of
+//!   the SONATA check, into the project's environment `target/python` only;
 //! - `cargo xtask fig8`: the main job, the four panels of Brunel (2000) Fig. 8;
-//! - `cargo xtask test`: the whole test suite;
-//! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend.
+//! - `cargo xtask test`: the whole test suite, with a summary of what passed and was skipped;
+//! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend;
+//! - `cargo xtask tidy`: checks of the repository itself (no link to a missing path);
+//! - `cargo xtask gpu-check [--prepare DIR]`: the OpenCL backend on a GPU, here or prepared for
+//!   a machine without Rust.
 //!
 //! Few dependencies (std only), so that the tasks compile in seconds.
 
 mod bench;
 mod fig8;
+mod gpu_check;
 mod setup;
 mod test;
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
@@ -20,12 +26,25 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   setup   check the system packages (libhdf5, OpenCL loader, PoCL) and install missing ones
+          options: --test-tools (also python3-venv, and libsonata, h5py, numpy into the
+          project's environment target/python; never into the system's Python)
   fig8    run the four panels of Fig. 8 and draw them: out/fig8/fig8_{a,b,c,d}.h5, out/fig8/fig8.png
-  test    set up, then run the whole test suite (release build)
+          (needs and installs no Python)
+  test    set up with the test tools, check the repository (tidy), run the whole test suite
+          (release build), then summarise per backend and check what passed and what was
+          skipped, and why (the tests append to target/brunel-test-log.tsv, BRUNEL_TEST_LOG)
   bench   time every backend and device on the Fig. 8 panels and on networks of 12 500, 50 000
           and 125 000 neurons; write benches/results/<date>-<machine>/ and the machine profile
           that `brunel run --backend auto` reads
           options: --quick (a short version, under 2 minutes), --repeats N, --no-profile
+  tidy    check the repository: no tracked file links to or names a path it does not have
+  gpu-check
+          the OpenCL backend on a GPU: report the platform and device, run the OpenCL tests with
+          BRUNEL_REQUIRE=opencl, time the four panels on opencl and cpu; results in
+          benches/results/<date>-gpu-check/. options are run.sh's: --allow-cpu (a CPU OpenCL
+          device such as PoCL will do), --results DIR, --repeats N
+          --prepare DIR: build here and gather into DIR (under 64 MiB) the binaries, the OpenCL
+          loader and DIR/run.sh, which runs the check on a machine without Rust
 
 environment:
   BRUNEL_REQUIRE=cpu,opencl,sonata   backends/checks whose absence fails the tests instead of skipping
@@ -34,10 +53,12 @@ environment:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => setup::run(),
+        Some("setup") => setup::command(&args[1..]),
         Some("fig8") => fig8::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("tidy") => tidy::run(),
+        Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

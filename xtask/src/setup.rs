@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::util;
 
-/// Debian packages the build and the tests need, with what each is for.
+/// Debian packages the build and the main job need, with what each is for.
 pub const PACKAGES: &[(&str, &str)] = &[
     ("pkg-config", "finding libhdf5"),
     (
@@ -20,20 +20,65 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "PoCL: OpenCL on the CPU, where the OpenCL backend is tested",
     ),
     ("clinfo", "listing OpenCL devices"),
-    (
-        "python3-venv",
-        "a Python environment for the SONATA reader check, where system pip refuses",
-    ),
 ];
 
-/// Python packages of the SONATA reader check (tests read our HDF5 with libsonata).
+/// Debian packages of the test tools only (`cargo xtask test`, `setup --test-tools`).
+pub const TEST_PACKAGES: &[(&str, &str)] = &[(
+    "python3-venv",
+    "the project's Python environment target/python, for the SONATA reader check",
+)];
+
+/// Python packages of the SONATA reader check (tests read our HDF5 with libsonata), installed
+/// only into the project's environment [`venv`].
 pub const PYTHON_PACKAGES: &[&str] = &["libsonata", "h5py", "numpy"];
 
-/// Checks and installs what is missing.
+/// What to set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tools {
+    /// What the build and the main job need: system packages only, no Python.
+    Build,
+    /// Also the test tools: `python3-venv` and the Python packages, in `target/python`.
+    Test,
+}
+
+/// `cargo xtask setup [--test-tools]`.
+pub fn command(args: &[String]) -> Result<(), String> {
+    let tools = match args {
+        [] => Tools::Build,
+        [a] if a == "--test-tools" => Tools::Test,
+        _ => {
+            return Err(format!(
+                "setup takes one option, --test-tools (got: {})",
+                args.join(" ")
+            ))
+        }
+    };
+    run_for(tools)
+}
+
+/// The set-up of the build and the main job (`fig8`, `bench`): system packages, no Python.
 pub fn run() -> Result<(), String> {
-    system_packages()?;
-    python_packages();
+    run_for(Tools::Build)
+}
+
+/// Checks and installs what is missing. Python is touched only for [`Tools::Test`], and only
+/// inside the project's environment.
+pub fn run_for(tools: Tools) -> Result<(), String> {
+    let mut packages = PACKAGES.to_vec();
+    if tools == Tools::Test {
+        packages.extend_from_slice(TEST_PACKAGES);
+    }
+    system_packages(&packages)?;
+    if tools == Tools::Test {
+        python_packages();
+    }
     Ok(())
+}
+
+/// The project's Python environment, `target/python`: the only place xtask installs Python
+/// packages (the SONATA check, `crates/brunel-cli/tests/sonata.rs`, prefers it).
+pub fn venv() -> std::path::PathBuf {
+    util::project_root().join("target/python")
 }
 
 fn is_debian() -> bool {
@@ -56,9 +101,9 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn system_packages() -> Result<(), String> {
+fn system_packages(packages: &[(&str, &str)]) -> Result<(), String> {
     if !is_debian() {
-        let list: Vec<String> = PACKAGES
+        let list: Vec<String> = packages
             .iter()
             .map(|(p, why)| format!("  {p}: {why}"))
             .collect();
@@ -68,13 +113,13 @@ fn system_packages() -> Result<(), String> {
             list.join("\n")
         ));
     }
-    let missing: Vec<&str> = PACKAGES
+    let missing: Vec<&str> = packages
         .iter()
         .map(|(p, _)| *p)
         .filter(|p| !installed(p))
         .collect();
     if missing.is_empty() {
-        eprintln!("setup: system packages present: {}", names(PACKAGES));
+        eprintln!("setup: system packages present: {}", names(packages));
         return Ok(());
     }
     if no_install() {
@@ -124,51 +169,60 @@ fn names(list: &[(&str, &str)]) -> String {
     list.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
 }
 
-/// Installs the Python packages of the SONATA check where Python is there: with pip into the
-/// Python on PATH, or, where that pip refuses (Debian's externally managed Python, PEP 668),
-/// into the project's own environment `target/python`, which the check prefers. Not fatal: the
-/// check then skips (and fails only where BRUNEL_REQUIRE names `sonata`).
+/// Installs the Python packages of the SONATA check into the project's environment
+/// `target/python` (made with `python3 -m venv` if it is not there): never into the system's
+/// Python, whatever its pip would allow. Not fatal: the check then skips (and fails only where
+/// BRUNEL_REQUIRE names `sonata`).
 fn python_packages() {
-    let venv = util::project_root().join("target/python");
+    let venv = venv();
     let venv_python = venv.join("bin/python3");
-    let imports = |python: &std::path::Path| {
-        Command::new(python)
-            .args(["-c", "import libsonata, h5py, numpy"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if imports(&venv_python) || imports(std::path::Path::new("python3")) {
+    let imports = Command::new(&venv_python)
+        .args(["-c", "import libsonata, h5py, numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if imports {
         eprintln!(
-            "setup: python packages present: {}",
+            "setup: python packages present in {}: {}",
+            venv.display(),
             PYTHON_PACKAGES.join(", ")
         );
         return;
     }
     if no_install() {
         eprintln!(
-            "setup: python packages missing ({}); not installing",
+            "setup: python packages missing in {} ({}); not installing (XTASK_NO_INSTALL)",
+            venv.display(),
             PYTHON_PACKAGES.join(", ")
         );
         return;
     }
-    let mut pip = Command::new("python3");
-    pip.args(["-m", "pip", "install", "--quiet"])
-        .args(PYTHON_PACKAGES);
-    if util::run(&mut pip).is_ok() && imports(std::path::Path::new("python3")) {
-        return;
-    }
     eprintln!(
-        "setup: the system pip did not install them; using the environment {}",
+        "setup: installing {} into the project's environment {}",
+        PYTHON_PACKAGES.join(", "),
         venv.display()
     );
-    let made = util::run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).and_then(|()| {
+    let made = if venv_python.exists() {
+        Ok(())
+    } else {
+        util::run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+    };
+    let installed = made.and_then(|()| {
         let mut pip = Command::new(&venv_python);
-        pip.args(["-m", "pip", "install", "--quiet"])
-            .args(PYTHON_PACKAGES);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(PYTHON_PACKAGES);
         util::run(&mut pip)
     });
-    if let Err(e) = made {
-        eprintln!("setup: could not install the python packages ({e}); the SONATA check will skip");
+    if let Err(e) = installed {
+        eprintln!(
+            "setup: could not install the python packages into {} ({e}); the SONATA check will skip",
+            venv.display()
+        );
     }
 }

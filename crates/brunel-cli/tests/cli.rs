@@ -156,6 +156,9 @@ fn auto_says_what_it_chose() {
     ok(&run, "brunel run --backend auto");
     let err = stderr(&run);
     assert!(err.contains("note: auto chose "), "{err}");
+    // Hermetic: the profile looked for is the scratch folder's (absent), not the user's.
+    let absent = format!("no machine profile at {}", s.profile().display());
+    assert!(err.contains(&absent), "expected `{absent}` in:\n{err}");
 }
 
 #[test]

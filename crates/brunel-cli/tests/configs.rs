@@ -1,5 +1,5 @@
 //! The shipped configs: `configs/reference.toml` is exactly the default config, and the four
-//! panels of Fig. 8 have MODEL.md's parameters.
+//! panels of Fig. 8 have docs/model.md's parameters.
 
 use std::path::PathBuf;
 

@@ -2,8 +2,10 @@
 //! through the binary, then `check_sonata.py` compares libsonata's spikes with the raw datasets
 //! (h5py) and checks the attributes.
 //!
-//! Needs python3 with libsonata, h5py and numpy (`pip install libsonata h5py numpy`). Without
-//! them the test prints `SKIPPED: reason` and passes, unless `BRUNEL_REQUIRE` contains `sonata`.
+//! Needs python3 with libsonata, h5py and numpy: `cargo xtask test` (or `cargo xtask setup
+//! --test-tools`) installs them into the project's environment `target/python`, which this test
+//! prefers. Without them the test prints `SKIPPED: reason` and passes, unless `BRUNEL_REQUIRE`
+//! contains `sonata`.
 
 mod common;
 
@@ -19,8 +21,7 @@ fn required() -> bool {
 }
 
 /// The Python that runs the check: the project's environment `target/python` where `cargo
-/// xtask setup` made one (on systems whose pip refuses to install into the system Python),
-/// else `python3` from PATH.
+/// xtask test` or `cargo xtask setup --test-tools` made one, else `python3` from PATH.
 fn python() -> std::path::PathBuf {
     let venv =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python/bin/python3");
@@ -41,7 +42,7 @@ fn python_ready() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "python3 lacks libsonata, h5py or numpy (pip install libsonata h5py numpy): {}",
+            "python3 lacks libsonata, h5py or numpy (`cargo xtask setup --test-tools` installs them into target/python): {}",
             String::from_utf8_lossy(&probe.stderr).trim()
         ))
     }

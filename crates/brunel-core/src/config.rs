@@ -1,4 +1,4 @@
-//! The configuration: every parameter of MODEL.md, read from TOML, validated with messages that
+//! The configuration: every parameter of docs/model.md, read from TOML, validated with messages that
 //! name the key.
 //!
 //! Units: times in ms, potentials in mV, rates in Hz. Every key has a default (Brunel 2000's

@@ -7,7 +7,7 @@
 //! - [`rng`] and [`binomial`]: the counter-based external input every backend shares;
 //! - [`record`]: population rate, spikes, per-neuron statistics.
 //!
-//! MODEL.md (in the project's shared folder) states the time step this crate implements.
+//! docs/model.md states the model and the time step this crate implements.
 
 pub mod backend;
 pub mod binomial;

@@ -94,7 +94,7 @@ impl NeuronStats {
         }
     }
 
-    /// The window of MODEL.md's table: the last 80 % of a run of `steps` steps.
+    /// The window of docs/model.md's table: the last 80 % of a run of `steps` steps.
     pub fn last_80_percent(n: u32, steps: u64) -> NeuronStats {
         NeuronStats::new(n, (steps as f64 * 0.2).round() as u64)
     }

@@ -1,4 +1,4 @@
-//! The scalar reference backend: MODEL.md's time step, written to be read. It is the oracle
+//! The scalar reference backend: docs/model.md's time step, written to be read. It is the oracle
 //! every other backend is compared with, bit for bit.
 
 use crate::backend::{Backend, BackendInfo, DeviceKind, HostState, InFlight, Recorder};
@@ -49,7 +49,7 @@ impl ReferenceBackend {
         }
     }
 
-    /// One step, MODEL.md's order: state update, threshold, synapses, reset.
+    /// One step, docs/model.md's order: state update, threshold, synapses, reset.
     fn advance(&mut self, recorder: &mut dyn Recorder) {
         let m = &self.model;
         let k = self.step;

@@ -345,7 +345,7 @@ fn block<const ACCUMULATE: bool, const ISA: u8>(
     *last = ll;
 }
 
-/// One step of a block: MODEL.md's time step for 32 neurons given their external counts `x`.
+/// One step of a block: docs/model.md's time step for 32 neurons given their external counts `x`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // the hot loop's state, passed apart so it stays in registers
 fn step<const ACCUMULATE: bool>(

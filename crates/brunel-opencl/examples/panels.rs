@@ -11,7 +11,7 @@
 //! `--tuning` overrides the device's default work split (see `brunel_opencl::Tuning`), e.g.
 //! `--tuning 4,64,owned:4` or `--tuning 1,128,atomic:128x64` (work-group size x groups).
 //!
-//! Each panel is built from `Config::default()` with g and nu_ext/nu_thr of MODEL.md's table
+//! Each panel is built from `Config::default()` with g and nu_ext/nu_thr of docs/model.md's table
 //! and its full length (600 ms for A, 1200 ms for the others) unless `--ms` shortens it. The
 //! run phase is timed (network drawing, upload and kernel build excluded), with the wait for
 //! the device included; both backends' spike counts are compared step by step. Prints a

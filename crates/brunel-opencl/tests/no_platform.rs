@@ -16,7 +16,12 @@ fn no_platform_is_a_clear_error_without_delay() {
     std::fs::create_dir_all(&vendors).unwrap();
     let start = Instant::now();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["child_without_platform", "--exact", "--nocapture"])
+        .args([
+            "child_without_platform",
+            "--ignored",
+            "--exact",
+            "--nocapture",
+        ])
         .env(CHILD, "1")
         .env("OCL_ICD_VENDORS", &vendors)
         .env_remove("OPENCL_VENDOR_PATH")
@@ -40,11 +45,15 @@ fn no_platform_is_a_clear_error_without_delay() {
     );
 }
 
+/// The child of [`no_platform_is_a_clear_error_without_delay`]: ignored in a normal run (it is no
+/// test of its own), run by the parent with `--ignored --exact`.
 #[test]
+#[ignore = "runs only as a child of no_platform_is_a_clear_error_without_delay"]
 fn child_without_platform() {
-    if std::env::var_os(CHILD).is_none() {
-        return; // only meaningful in the child process set up above
-    }
+    assert!(
+        std::env::var_os(CHILD).is_some(),
+        "child_without_platform runs only as a child of no_platform_is_a_clear_error_without_delay"
+    );
     let err = brunel_opencl::probe().expect_err("no platform in the child");
     let text = err.to_string();
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");

@@ -283,7 +283,12 @@ fn the_device_environment_variable_is_honoured() {
         ("gpu", "is not a device index"),
     ] {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["child_with_device_env", "--exact", "--nocapture"])
+            .args([
+                "child_with_device_env",
+                "--ignored",
+                "--exact",
+                "--nocapture",
+            ])
             .env(ENV_CHILD, "1")
             .env(brunel_opencl::DEVICE_ENV, value)
             .output()
@@ -305,11 +310,15 @@ fn the_device_environment_variable_is_honoured() {
     }
 }
 
+/// The child of [`the_device_environment_variable_is_honoured`]: ignored in a normal run (it is
+/// no test of its own), run by the parent with `--ignored --exact`.
 #[test]
+#[ignore = "runs only as a child of the_device_environment_variable_is_honoured"]
 fn child_with_device_env() {
-    if std::env::var_os(ENV_CHILD).is_none() {
-        return; // only meaningful in the child process set up above
-    }
+    assert!(
+        std::env::var_os(ENV_CHILD).is_some(),
+        "child_with_device_env runs only as a child of the_device_environment_variable_is_honoured"
+    );
     let c = small(40, Connectivity::Bernoulli, RefractoryInput::Discard);
     let model = Model::new(&c);
     let network = Network::build(&c, Par::Seq);

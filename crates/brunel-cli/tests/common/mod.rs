@@ -50,10 +50,19 @@ impl Scratch {
         p
     }
 
-    /// Runs `brunel ARGS` in the folder with extra environment variables.
+    /// Where `brunel` looks for the machine profile in these tests: a file of this folder that
+    /// does not exist unless a test writes it, never the profile of whoever runs the tests.
+    pub fn profile(&self) -> PathBuf {
+        self.path("machine-profile.toml")
+    }
+
+    /// Runs `brunel ARGS` in the folder with extra environment variables. `BRUNEL_PROFILE` is
+    /// [`Scratch::profile`] unless `env` sets it, so that `--backend auto` is hermetic.
     pub fn brunel_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
-        cmd.args(args).current_dir(self.dir.path());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("BRUNEL_PROFILE", self.profile());
         for (k, v) in env {
             cmd.env(k, v);
         }
