@@ -30,6 +30,7 @@ macro_rules! note {
 mod checkpoint;
 mod choose;
 mod info;
+mod network_file;
 mod output;
 mod plot;
 mod profile;
@@ -56,6 +57,9 @@ enum Command {
     /// Simulates the network of a config file and writes an HDF5 result file (SONATA spikes,
     /// population rate, provenance), then prints a summary.
     Run(run::RunArgs),
+    /// Writes the network of a config as a SONATA circuit (nodes.h5, edges.h5, the type CSVs,
+    /// circuit_config.json) into a folder.
+    Network(network_file::NetworkArgs),
     /// Continues a run from a checkpoint (`brunel run --checkpoint FILE`), on any backend and
     /// thread count; the result file is the one an uninterrupted run writes.
     Resume(resume::ResumeArgs),
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Resume(args) => resume::resume(args),
+        Command::Network(args) => network_file::network(args),
         Command::Plot { files, out } => plot::plot_files(files, out).map(|()| {
             say!("figure {}", out.display());
         }),

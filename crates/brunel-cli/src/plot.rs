@@ -18,7 +18,7 @@ use crate::output::{self, Results};
 /// DejaVu Sans (Bitstream Vera licence, see assets/DejaVuSans-LICENSE.txt), embedded so that
 /// no system font is needed.
 static DEJAVU_SANS: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const FONT: &str = "DejaVu Sans";
+pub(crate) const FONT: &str = "DejaVu Sans";
 
 /// Neurons shown in the raster: 0..RASTER_NEURONS, as Brian2's `SpikeMonitor(neurons[:50])`.
 const RASTER_NEURONS: u64 = 50;
@@ -28,7 +28,7 @@ const PANEL_HEIGHT: u32 = 720;
 /// Default plotted window: the last this many ms of the run.
 const DEFAULT_WINDOW_MS: f64 = 200.0;
 
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
@@ -144,7 +144,7 @@ fn draw(panels: &[Panel], png: &Path) -> Result<()> {
         .with_context(|| format!("cannot write {}", png.display()))
 }
 
-fn plot_error<E: std::error::Error + Send + Sync + 'static>(
+pub(crate) fn plot_error<E: std::error::Error + Send + Sync + 'static>(
     e: DrawingAreaErrorKind<E>,
 ) -> anyhow::Error {
     anyhow!("drawing failed: {e}")

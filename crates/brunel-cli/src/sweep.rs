@@ -1,0 +1,729 @@
+//! `brunel sweep`: the same config over a grid of any config keys and several seeds; per point
+//! the mean and spread over seeds of the rates, the ISI CV, the population rate's statistics
+//! and spectral peak, and the regime; the mean-field theory's rate beside them.
+//!
+//! The network depends only on the `network.*` keys and the seed, so it is drawn once per
+//! (network, seed) and reused by every point that shares it; a point's run is exactly the one
+//! `brunel run` makes of the same config (same backend contract, same recorders).
+//!
+//! Files: `SWEEP.h5` (one dataset per statistic over the grid, the axes, the base config,
+//! provenance) and `SWEEP.csv` beside it (one row per point). While the sweep runs, every
+//! finished point is appended to `SWEEP.csv` and to a journal `.SWEEP.h5.sweep` beside it
+//! (per-seed results and the command's signature); running the same command again skips the
+//! finished points. A different command line is refused unless `--force`. When all points are
+//! done, `SWEEP.h5` and the final `SWEEP.csv` are written atomically and the journal removed.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use brunel_backends::Setup;
+use brunel_core::{Config, Model, Network, NeuronStats, Par, RecordSpikes, SpikeRecorder, Tee};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::choose::{choose, parse_backend};
+use crate::grid::{parse_axis, Axis};
+
+/// The options of `brunel sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// The base config (TOML); every point is this config with the grid's keys set.
+    pub config: PathBuf,
+    /// A grid axis: `KEY=START:STOP:STEP` (STOP included when it falls on the grid) or
+    /// `KEY=v1,v2,...`; any config key. Repeatable: the grid is their product, the first axis
+    /// varying slowest.
+    #[arg(long = "grid", value_name = "KEY=START:STOP:STEP|KEY=v1,v2,...", required = true)]
+    pub grid: Vec<String>,
+    /// Seeds to run each point with (network and input); the statistics are their mean and
+    /// spread. Default: the config's seed.
+    #[arg(long, value_name = "S1,S2,...", value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Overrides simulation.duration (ms) of every point.
+    #[arg(long, value_name = "MS")]
+    pub duration: Option<f64>,
+    /// Overrides any other config key of every point (TOML value); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Which backend runs the points: a name `brunel backends` lists, or `auto`.
+    #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
+    pub backend: String,
+    /// Threads in all; 0 = all cores.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Points run at once, each on threads / jobs threads. Default 1: one point at a time on
+    /// all threads, measured the faster here (see the README). More than one job needs a grid
+    /// that leaves the network alone (no `network.*` axis).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
+    /// The sweep's result file; SWEEP.csv is written beside it.
+    #[arg(long, short, value_name = "SWEEP.h5")]
+    pub out: PathBuf,
+    /// Also draws the phase diagram into this PNG.
+    #[arg(long, value_name = "PHASE.png")]
+    pub plot: Option<PathBuf>,
+    /// Replace an existing result, or start over a journal written by another command line.
+    #[arg(long)]
+    pub force: bool,
+    /// A line per finished point.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// What one run of one point gives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunStats {
+    pub rate_exc_hz: f64,
+    pub rate_inh_hz: f64,
+    pub cv_isi: f64,
+    /// Coefficient of variation of the population rate (binned).
+    pub rate_cv: f64,
+    /// Synchrony: variance of the population rate over the mean variance of single neurons.
+    pub synchrony: f64,
+    pub peak_hz: f64,
+    pub peak_prominence: f64,
+    pub regime: brunel_core::regime::Regime,
+}
+
+/// The statistics of the grid's CSV and HDF5 file, in order: name, value of a run.
+const STATS: [(&str, fn(&RunStats) -> f64); 7] = [
+    ("rate_exc_hz", |s| s.rate_exc_hz),
+    ("rate_inh_hz", |s| s.rate_inh_hz),
+    ("cv_isi", |s| s.cv_isi),
+    ("rate_cv", |s| s.rate_cv),
+    ("synchrony", |s| s.synchrony),
+    ("peak_hz", |s| s.peak_hz),
+    ("peak_prominence", |s| s.peak_prominence),
+];
+
+/// One grid point: its values, one per axis, as TOML text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Point {
+    index: usize,
+    values: Vec<String>,
+}
+
+/// The grid: axes and their product.
+struct Grid {
+    axes: Vec<Axis>,
+}
+
+impl Grid {
+    fn len(&self) -> usize {
+        self.axes.iter().map(|a| a.values.len()).product()
+    }
+
+    /// Point `index`, the first axis varying slowest.
+    fn point(&self, index: usize) -> Point {
+        let mut rest = index;
+        let mut values = vec![String::new(); self.axes.len()];
+        for (i, axis) in self.axes.iter().enumerate().rev() {
+            let n = axis.values.len();
+            values[i] = axis.values[rest % n].clone();
+            rest /= n;
+        }
+        Point { index, values }
+    }
+
+    fn shape(&self) -> Vec<usize> {
+        self.axes.iter().map(|a| a.values.len()).collect()
+    }
+}
+
+/// The config of a point for `seed`.
+fn point_config(args: &SweepArgs, grid: &Grid, point: &Point, seed: Option<u64>) -> Result<Config> {
+    let mut overrides = args.set.clone();
+    for (axis, value) in grid.axes.iter().zip(&point.values) {
+        overrides.push(format!("{}={value}", axis.key));
+    }
+    if let Some(ms) = args.duration {
+        overrides.push(format!("simulation.duration={ms:?}"));
+    }
+    if let Some(seed) = seed {
+        overrides.push(format!("simulation.seed={seed}"));
+    }
+    Config::from_file_with(&args.config, &overrides).with_context(|| {
+        let at: Vec<String> = grid
+            .axes
+            .iter()
+            .zip(&point.values)
+            .map(|(a, v)| format!("{} = {v}", a.key))
+            .collect();
+        format!("grid point {}", at.join(", "))
+    })
+}
+
+/// The text that identifies a sweep: a changed one is refused when a journal exists.
+fn signature(args: &SweepArgs, base: &str) -> String {
+    format!(
+        "config = {:?}\nbase = {:?}\ngrid = {:?}\nseeds = {:?}\nduration = {:?}\nset = {:?}\nversion = {:?}\n",
+        args.config.display().to_string(),
+        base,
+        args.grid,
+        args.seeds,
+        args.duration,
+        args.set,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Runs one config on the backend chosen, with `network` (built for its seed), `threads`
+/// threads; the statistics of the run.
+fn run_point(
+    config: &Config,
+    network: &Network,
+    entry: &'static brunel_backends::Entry,
+    setup: Setup,
+) -> Result<RunStats> {
+    let model = Model::new(config);
+    let mut backend = entry.make(&model, network, &setup)?;
+    let mut spikes = SpikeRecorder::new(RecordSpikes::None, model.steps);
+    let mut stats = NeuronStats::last_80_percent(model.n, model.steps);
+    {
+        let mut tee = Tee(&mut spikes, &mut stats);
+        brunel_core::run_in_chunks(
+            backend.as_mut(),
+            &model,
+            model.steps,
+            crate::run::CHUNK_STEPS,
+            &mut tee,
+            |_| true,
+        )
+        .with_context(|| format!("the {} backend failed", entry.name))?;
+    }
+    Ok(statistics(config, &model, &spikes, &stats))
+}
+
+/// The statistics of a finished run.
+pub fn statistics(
+    config: &Config,
+    model: &Model,
+    spikes: &SpikeRecorder,
+    stats: &NeuronStats,
+) -> RunStats {
+    let window = stats.window_start as usize;
+    let rate = spikes.rate_hz(model.n, model.dt);
+    let analysed = &rate[window.min(rate.len())..];
+    let r = brunel_core::regime::analyse(analysed, model.dt, stats, model.n_e, config.neuron.tau_rp);
+    RunStats {
+        rate_exc_hz: stats.mean_rate(0..model.n_e, model.dt),
+        rate_inh_hz: stats.mean_rate(model.n_e..model.n, model.dt),
+        cv_isi: stats.mean_cv(),
+        rate_cv: r.rate_cv,
+        synchrony: r.synchrony,
+        peak_hz: r.peak_hz,
+        peak_prominence: r.peak_prominence,
+        regime: r.regime,
+    }
+}
+
+/// Mean and population standard deviation (NaN values ignored; NaN when none is left).
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / v.len() as f64;
+    (mean, var.sqrt())
+}
+
+/// The regime of a point over its seeds: the most frequent label (ties: the first seed's).
+fn majority(labels: &[brunel_core::regime::Regime]) -> brunel_core::regime::Regime {
+    let mut best = labels[0];
+    let mut best_count = 0;
+    for &l in labels {
+        let c = labels.iter().filter(|&&m| m == l).count();
+        if c > best_count {
+            best = l;
+            best_count = c;
+        }
+    }
+    best
+}
+
+/// A finished point: every seed's statistics and the theory's rate.
+#[derive(Debug, Clone)]
+struct Done {
+    point: Point,
+    runs: Vec<RunStats>,
+    theory_rate_hz: f64,
+}
+
+/// The journal beside the output: the signature, then one line per finished point.
+fn journal_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    crate::output::parent_dir(out).join(format!(".{name}.sweep"))
+}
+
+fn csv_path(out: &Path) -> PathBuf {
+    out.with_extension("csv")
+}
+
+/// One journal line: index, then per seed the statistics and the regime.
+fn journal_line(d: &Done) -> String {
+    let mut line = format!("{}\t{:?}", d.point.index, d.theory_rate_hz);
+    for r in &d.runs {
+        for (_, f) in STATS {
+            line.push_str(&format!("\t{:?}", f(r)));
+        }
+        line.push_str(&format!("\t{}", r.regime.as_str()));
+    }
+    line
+}
+
+fn parse_journal_line(line: &str, grid: &Grid, seeds: usize) -> Option<Done> {
+    let mut parts = line.split('\t');
+    let index: usize = parts.next()?.parse().ok()?;
+    let theory_rate_hz: f64 = parts.next()?.parse().ok()?;
+    if index >= grid.len() {
+        return None;
+    }
+    let mut runs = Vec::new();
+    for _ in 0..seeds {
+        let mut v = [0.0; 7];
+        for x in &mut v {
+            *x = parts.next()?.parse().ok()?;
+        }
+        let regime = brunel_core::regime::Regime::parse(parts.next()?)?;
+        runs.push(RunStats {
+            rate_exc_hz: v[0],
+            rate_inh_hz: v[1],
+            cv_isi: v[2],
+            rate_cv: v[3],
+            synchrony: v[4],
+            peak_hz: v[5],
+            peak_prominence: v[6],
+            regime,
+        });
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Done {
+        point: grid.point(index),
+        runs,
+        theory_rate_hz,
+    })
+}
+
+/// The CSV header: a column per grid key, then the statistics (mean, and `_std` spread).
+fn csv_header(grid: &Grid) -> String {
+    let mut cols: Vec<String> = grid.axes.iter().map(|a| a.key.clone()).collect();
+    for (name, _) in STATS {
+        cols.push(name.to_owned());
+        cols.push(format!("{name}_std"));
+    }
+    cols.push("regime".into());
+    cols.push("theory_rate_hz".into());
+    cols.push("seeds".into());
+    cols.join(",")
+}
+
+fn csv_row(d: &Done) -> String {
+    let mut cols: Vec<String> = d.point.values.iter().map(|v| csv_field(v)).collect();
+    for (_, f) in STATS {
+        let values: Vec<f64> = d.runs.iter().map(f).collect();
+        let (m, s) = mean_std(&values);
+        cols.push(number(m));
+        cols.push(number(s));
+    }
+    let labels: Vec<_> = d.runs.iter().map(|r| r.regime).collect();
+    cols.push(majority(&labels).as_str().to_owned());
+    cols.push(number(d.theory_rate_hz));
+    cols.push(d.runs.len().to_string());
+    cols.join(",")
+}
+
+fn number(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        // pandas reads an empty field as NaN.
+        String::new()
+    }
+}
+
+/// A CSV field: TOML strings lose their quotes; anything with a comma or quote is quoted.
+fn csv_field(v: &str) -> String {
+    let v = v.trim();
+    let v = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(v);
+    if v.contains([',', '"', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_owned()
+    }
+}
+
+/// Runs a sweep.
+pub fn sweep(args: &SweepArgs) -> Result<()> {
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let axes = args
+        .grid
+        .iter()
+        .map(|spec| parse_axis(spec))
+        .collect::<Result<Vec<Axis>>>()?;
+    for (i, a) in axes.iter().enumerate() {
+        if axes[..i].iter().any(|b| b.key == a.key) {
+            bail!("--grid names {} twice", a.key);
+        }
+        if a.key == "simulation.seed" {
+            bail!("--grid simulation.seed: give seeds with --seeds S1,S2,...");
+        }
+    }
+    let grid = Grid { axes };
+    let changes_network = grid.axes.iter().any(|a| a.key.starts_with("network."));
+    if changes_network && args.jobs > 1 {
+        bail!(
+            "--jobs {} runs points side by side on one network per seed, but the grid changes the network ({}); use --jobs 1",
+            args.jobs,
+            grid.axes.iter().filter(|a| a.key.starts_with("network.")).map(|a| a.key.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if let Some(png) = &args.plot {
+        crate::plot::check_png(png)?;
+    }
+    // Every point's config must be valid before anything runs.
+    let seeds: Vec<Option<u64>> = if args.seeds.is_empty() {
+        vec![None]
+    } else {
+        args.seeds.iter().map(|&s| Some(s)).collect()
+    };
+    let base = point_config(args, &grid, &grid.point(0), seeds[0])?;
+    for index in 0..grid.len() {
+        for &seed in &seeds {
+            point_config(args, &grid, &grid.point(index), seed)?;
+        }
+    }
+    let csv = csv_path(&args.out);
+    if crate::run::same_file(&csv, &args.out) || crate::run::same_file(&args.out, &args.config) {
+        bail!("--out {} would replace the config or its own CSV", args.out.display());
+    }
+    if args.out.exists() && !args.force {
+        bail!("{} already exists; use --force to replace it", args.out.display());
+    }
+    drop(crate::output::temp_beside(&args.out)?);
+
+    // The journal: resume or start.
+    let journal = journal_path(&args.out);
+    let sig = signature(args, &base.to_toml());
+    let mut done: BTreeMap<usize, Done> = BTreeMap::new();
+    match std::fs::read_to_string(&journal) {
+        Ok(text) => {
+            let (head, body) = text.split_once("\n---\n").unwrap_or((&text, ""));
+            if head.trim_end() != sig.trim_end() && !args.force {
+                bail!(
+                    "{} holds an unfinished sweep of another command line (its config, grid, seeds, duration or --set differ); run that command again to finish it, or add --force to start this one over",
+                    journal.display()
+                );
+            }
+            if head.trim_end() == sig.trim_end() {
+                for line in body.lines().filter(|l| !l.trim().is_empty()) {
+                    // A line cut by a kill is incomplete: that point runs again.
+                    if let Some(d) = parse_journal_line(line, &grid, seeds.len()) {
+                        done.insert(d.point.index, d);
+                    }
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", journal.display())),
+    }
+    // Rewrite the journal and the CSV with what is finished, then append as points finish.
+    {
+        let mut text = format!("{sig}---\n");
+        let mut rows = format!("{}\n", csv_header(&grid));
+        for d in done.values() {
+            text.push_str(&journal_line(d));
+            text.push('\n');
+            rows.push_str(&csv_row(d));
+            rows.push('\n');
+        }
+        std::fs::write(&journal, text)
+            .with_context(|| format!("cannot write {}", journal.display()))?;
+        std::fs::write(&csv, rows).with_context(|| format!("cannot write {}", csv.display()))?;
+    }
+    let chosen = choose(
+        &args.backend,
+        base.n(),
+        Setup {
+            threads: args.threads,
+            device: None,
+        },
+        args.threads != 0,
+    )?;
+    if let Some(reason) = &chosen.reason {
+        if !args.quiet {
+            note!("note: {reason}");
+        }
+    }
+    let todo: Vec<usize> = (0..grid.len()).filter(|i| !done.contains_key(i)).collect();
+    let total_threads = Par::threads(args.threads).count();
+    let jobs = args.jobs.min(todo.len().max(1));
+    let per_job = (total_threads / jobs).max(1);
+    if !args.quiet && !done.is_empty() {
+        note!(
+            "resuming: {} of {} points are done ({})",
+            done.len(),
+            grid.len(),
+            journal.display()
+        );
+    }
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(grid.len() as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} sweep [{elapsed_precise}] {wide_bar} {pos}/{len} points (eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_position(done.len() as u64);
+        bar
+    };
+    let t = Instant::now();
+    let appender = Mutex::new((
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .with_context(|| format!("cannot write {}", journal.display()))?,
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&csv)
+            .with_context(|| format!("cannot write {}", csv.display()))?,
+        Vec::<Done>::new(),
+    ));
+    let finish = |d: Done| -> Result<()> {
+        let mut guard = appender.lock().unwrap_or_else(|e| e.into_inner());
+        let (j, c, list) = &mut *guard;
+        writeln!(j, "{}", journal_line(&d)).and_then(|_| j.flush())?;
+        writeln!(c, "{}", csv_row(&d)).and_then(|_| c.flush())?;
+        if args.verbose {
+            let at: Vec<String> = grid
+                .axes
+                .iter()
+                .zip(&d.point.values)
+                .map(|(a, v)| format!("{} = {v}", a.key))
+                .collect();
+            let (e, _) = mean_std(&d.runs.iter().map(|r| r.rate_exc_hz).collect::<Vec<_>>());
+            let (cv, _) = mean_std(&d.runs.iter().map(|r| r.cv_isi).collect::<Vec<_>>());
+            bar.suspend(|| {
+                note!(
+                    "point {}/{}: {}: rate E {e:.2} Hz, CV {cv:.3}, {}",
+                    d.point.index + 1,
+                    grid.len(),
+                    at.join(", "),
+                    majority(&d.runs.iter().map(|r| r.regime).collect::<Vec<_>>()).as_str()
+                )
+            });
+        }
+        bar.inc(1);
+        list.push(d);
+        Ok(())
+    };
+
+    // Points by seed: one network per (network keys, seed), reused by the points sharing it.
+    let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
+    let mut partial: BTreeMap<usize, Vec<RunStats>> = BTreeMap::new();
+    for &seed in &seeds {
+        let mut by_network: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for &i in &todo {
+            let c = point_config(args, &grid, &grid.point(i), seed)?;
+            let key = format!("{:?}|{}", c.network, c.simulation.seed);
+            by_network.entry(key).or_default().push(i);
+        }
+        for indices in by_network.values() {
+            let first = point_config(args, &grid, &grid.point(indices[0]), seed)?;
+            let network = Network::build(&first, Par::threads(total_threads));
+            let next = AtomicUsize::new(0);
+            let results: Mutex<Vec<(usize, RunStats)>> = Mutex::new(Vec::new());
+            std::thread::scope(|scope| {
+                for _ in 0..jobs {
+                    scope.spawn(|| loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = indices.get(k) else { break };
+                        if !errors.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                            break;
+                        }
+                        let run = point_config(args, &grid, &grid.point(i), seed).and_then(|c| {
+                            run_point(
+                                &c,
+                                &network,
+                                chosen.entry,
+                                Setup {
+                                    threads: per_job,
+                                    device: chosen.setup.device,
+                                },
+                            )
+                        });
+                        match run {
+                            Ok(r) => results.lock().unwrap_or_else(|e| e.into_inner()).push((i, r)),
+                            Err(e) => errors.lock().unwrap_or_else(|e| e.into_inner()).push(e),
+                        }
+                    });
+                }
+            });
+            if let Some(e) = errors.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+                return Err(e);
+            }
+            for (i, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                partial.entry(i).or_default().push(r);
+            }
+            // Points whose every seed is done are finished.
+            let finished: Vec<usize> = partial
+                .iter()
+                .filter(|(_, runs)| runs.len() == seeds.len())
+                .map(|(&i, _)| i)
+                .collect();
+            for i in finished {
+                let runs = partial.remove(&i).unwrap_or_default();
+                let c = point_config(args, &grid, &grid.point(i), seeds[0])?;
+                finish(Done {
+                    point: grid.point(i),
+                    runs,
+                    theory_rate_hz: crate::theory::predicted_rate(&c),
+                })?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let (_, _, list) = appender.into_inner().unwrap_or_else(|e| e.into_inner());
+    for d in list {
+        done.insert(d.point.index, d);
+    }
+    if done.len() != grid.len() {
+        bail!("the sweep ended with {} of {} points done", done.len(), grid.len());
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    write_results(args, &grid, &done, &base, &seeds, seconds, chosen.entry.name)?;
+    let _ = std::fs::remove_file(&journal);
+    if !args.quiet {
+        say!(
+            "sweep: {} points × {} seed(s) in {seconds:.1} s → {} and {}",
+            grid.len(),
+            seeds.len(),
+            args.out.display(),
+            csv.display()
+        );
+    }
+    if let Some(png) = &args.plot {
+        crate::plot::plot_sweep(&args.out, png)?;
+        if !args.quiet {
+            say!("{:<18}{}", "figure", png.display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes SWEEP.h5 and the final SWEEP.csv, each atomically.
+fn write_results(
+    args: &SweepArgs,
+    grid: &Grid,
+    done: &BTreeMap<usize, Done>,
+    base: &Config,
+    seeds: &[Option<u64>],
+    seconds: f64,
+    backend: &str,
+) -> Result<()> {
+    use crate::output::{attr, attr_str};
+    let shape = grid.shape();
+    let tmp = crate::output::temp_beside(&args.out)?;
+    {
+        let file = hdf5::File::create(tmp.path())?;
+        attr_str(&file, "brunel_version", env!("CARGO_PKG_VERSION"))?;
+        attr_str(&file, "kind", "sweep")?;
+        attr_str(&file, "config", &base.to_toml())?;
+        attr_str(&file, "backend", backend)?;
+        attr_str(&file, "created", &crate::time::now_rfc3339())?;
+        attr(&file, "seconds", seconds)?;
+        attr_str(
+            &file,
+            "seeds",
+            &seeds
+                .iter()
+                .map(|s| s.map_or_else(|| base.simulation.seed.to_string(), |s| s.to_string()))
+                .collect::<Vec<_>>()
+                .join(","),
+        )?;
+        attr_str(
+            &file,
+            "axes",
+            &grid.axes.iter().map(|a| a.key.as_str()).collect::<Vec<_>>().join(","),
+        )?;
+        let axes = file.create_group("axes")?;
+        for a in &grid.axes {
+            let numbers: Option<Vec<f64>> = a.values.iter().map(|v| v.trim().parse().ok()).collect();
+            match numbers {
+                Some(n) => {
+                    axes.new_dataset_builder().with_data(n.as_slice()).create(a.key.as_str())?;
+                }
+                None => {
+                    let text: Vec<hdf5::types::VarLenUnicode> = a
+                        .values
+                        .iter()
+                        .map(|v| csv_field(v).parse().unwrap_or_default())
+                        .collect();
+                    axes.new_dataset_builder().with_data(text.as_slice()).create(a.key.as_str())?;
+                }
+            }
+        }
+        let ordered: Vec<&Done> = done.values().collect();
+        for (name, f) in STATS {
+            let mut mean = Vec::with_capacity(ordered.len());
+            let mut std = Vec::with_capacity(ordered.len());
+            for d in &ordered {
+                let (m, s) = mean_std(&d.runs.iter().map(f).collect::<Vec<_>>());
+                mean.push(m);
+                std.push(s);
+            }
+            let arr = ndarray::Array::from_shape_vec(shape.clone(), mean)?;
+            file.new_dataset_builder().with_data(&arr).create(name)?;
+            let arr = ndarray::Array::from_shape_vec(shape.clone(), std)?;
+            file.new_dataset_builder().with_data(&arr).create(format!("{name}_std").as_str())?;
+        }
+        let theory: Vec<f64> = ordered.iter().map(|d| d.theory_rate_hz).collect();
+        let arr = ndarray::Array::from_shape_vec(shape.clone(), theory)?;
+        file.new_dataset_builder().with_data(&arr).create("theory_rate_hz")?;
+        let regimes: Vec<hdf5::types::VarLenUnicode> = ordered
+            .iter()
+            .map(|d| {
+                majority(&d.runs.iter().map(|r| r.regime).collect::<Vec<_>>())
+                    .as_str()
+                    .parse()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let arr = ndarray::Array::from_shape_vec(shape.clone(), regimes)?;
+        file.new_dataset_builder().with_data(&arr).create("regime")?;
+        file.close()?;
+    }
+    let mut rows = format!("{}\n", csv_header(grid));
+    for d in done.values() {
+        rows.push_str(&csv_row(d));
+        rows.push('\n');
+    }
+    let csv = csv_path(&args.out);
+    let tmp_csv = crate::output::temp_beside(&csv)?;
+    std::fs::write(tmp_csv.path(), rows)?;
+    tmp.persist(&args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    tmp_csv
+        .persist(&csv)
+        .with_context(|| format!("cannot write {}", csv.display()))?;
+    Ok(())
+}
