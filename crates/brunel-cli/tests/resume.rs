@@ -1,0 +1,227 @@
+//! Checkpoints and `brunel resume`: a run stopped at a checkpoint and resumed, on another
+//! backend and thread count, ends with the result file of a run that was never stopped: the
+//! same spikes, population rate and statistics, and (in its final checkpoint) the same state.
+//! The cut points: during the first delay, mid-batch, just before a spike arrives.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ok, stderr, Scratch};
+
+/// 2 500 neurons in an active regime (spikes from the first milliseconds on).
+const ACTIVE: &str = "[network]\nn_e = 2000\n[synapse]\nj = 0.5\ng = 4.0\n[input]\nratio = 1.5\n[simulation]\nduration = 60.0\nseed = 3\n[record]\nspikes = \"all\"\n";
+
+fn read_f64(file: &hdf5::File, name: &str) -> Vec<f64> {
+    file.dataset(name).unwrap().read_raw::<f64>().unwrap()
+}
+
+fn read_u64(file: &hdf5::File, name: &str) -> Vec<u64> {
+    file.dataset(name).unwrap().read_raw::<u64>().unwrap()
+}
+
+/// Asserts that two result files hold the same spikes, rate, statistics and config.
+fn same_results(a: &Path, b: &Path, what: &str) {
+    let (fa, fb) = (hdf5::File::open(a).unwrap(), hdf5::File::open(b).unwrap());
+    for name in ["spikes/brunel/timestamps", "population_rate/rate"] {
+        let (x, y) = (read_f64(&fa, name), read_f64(&fb, name));
+        assert!(!x.is_empty(), "{what}: {name} is empty");
+        assert!(
+            x.len() == y.len() && x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{what}: {name} differs"
+        );
+    }
+    assert_eq!(
+        read_u64(&fa, "spikes/brunel/node_ids"),
+        read_u64(&fb, "spikes/brunel/node_ids"),
+        "{what}: node ids"
+    );
+    for attr in ["mean_rate_exc", "mean_rate_inh", "mean_cv"] {
+        let x: f64 = fa.attr(attr).unwrap().read_scalar().unwrap();
+        let y: f64 = fb.attr(attr).unwrap().read_scalar().unwrap();
+        assert_eq!(x.to_bits(), y.to_bits(), "{what}: {attr}");
+    }
+    for attr in ["spikes", "synaptic_events", "steps"] {
+        let x: u64 = fa.attr(attr).unwrap().read_scalar().unwrap();
+        let y: u64 = fb.attr(attr).unwrap().read_scalar().unwrap();
+        assert_eq!(x, y, "{what}: {attr}");
+    }
+    let config = |f: &hdf5::File| -> String {
+        f.attr("config")
+            .unwrap()
+            .read_scalar::<hdf5::types::VarLenUnicode>()
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    assert_eq!(config(&fa), config(&fb), "{what}: config");
+}
+
+/// Asserts that two checkpoints hold the same state.
+fn same_state(a: &Path, b: &Path, what: &str) {
+    let (fa, fb) = (hdf5::File::open(a).unwrap(), hdf5::File::open(b).unwrap());
+    let v = |f: &hdf5::File| {
+        read_f64(f, "state/v")
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(v(&fa), v(&fb), "{what}: v");
+    let last = |f: &hdf5::File| {
+        f.dataset("state/last_spike")
+            .unwrap()
+            .read_raw::<i64>()
+            .unwrap()
+    };
+    assert_eq!(last(&fa), last(&fb), "{what}: last spikes");
+    assert_eq!(
+        read_u64(&fa, "state/in_flight_steps"),
+        read_u64(&fb, "state/in_flight_steps"),
+        "{what}: spikes in flight"
+    );
+}
+
+#[test]
+fn a_resumed_run_ends_as_one_that_was_never_stopped() {
+    let s = Scratch::new();
+    s.write("a.toml", ACTIVE);
+    ok(
+        &s.brunel(&[
+            "run",
+            "a.toml",
+            "--backend",
+            "reference",
+            "--out",
+            "whole.h5",
+            "--checkpoint",
+            "whole.ck",
+            "--quiet",
+        ]),
+        "the whole run",
+    );
+    // Cuts (the delay is 15 steps): 0.3 ms, during the first delay; 2.2 ms, in the middle of
+    // the cpu backend's second batch; 1.4 ms, the last step of the first batch, just before
+    // the spikes of step 0 would arrive; 33.3 ms, late, with spikes in flight.
+    for (i, (cut, backend, threads)) in [
+        ("0.3", "cpu", "3"),
+        ("2.2", "opencl", "0"),
+        ("1.4", "cpu", "1"),
+        ("33.3", "reference", "0"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ck = format!("cut{i}.ck");
+        let part = format!("part{i}.h5");
+        let done = format!("resumed{i}.h5");
+        ok(
+            &s.brunel(&[
+                "run",
+                "a.toml",
+                "--backend",
+                "cpu",
+                "--threads",
+                "2",
+                "--duration",
+                cut,
+                "--out",
+                &part,
+                "--checkpoint",
+                &ck,
+                "--quiet",
+            ]),
+            "the first part",
+        );
+        let resumed = s.brunel(&[
+            "resume",
+            &ck,
+            "--duration",
+            "60",
+            "--backend",
+            backend,
+            "--threads",
+            threads,
+            "--out",
+            &done,
+            "--quiet",
+        ]);
+        if backend == "opencl"
+            && !resumed.status.success()
+            && stderr(&resumed).contains("opencl backend unavailable")
+        {
+            brunel_testkit::skip("opencl", "resume on opencl", &stderr(&resumed));
+            continue;
+        }
+        ok(&resumed, "the resumed part");
+        let what = format!("cut at {cut} ms, resumed on {backend}");
+        same_results(&s.path("whole.h5"), &s.path(&done), &what);
+        same_state(&s.path("whole.ck"), &s.path(&ck), &what);
+    }
+}
+
+#[test]
+fn checkpoints_of_another_version_or_network_are_refused() {
+    let s = Scratch::new();
+    s.write("a.toml", ACTIVE);
+    ok(
+        &s.brunel(&[
+            "run",
+            "a.toml",
+            "--duration",
+            "5",
+            "--out",
+            "p.h5",
+            "--checkpoint",
+            "p.ck",
+            "--quiet",
+        ]),
+        "run",
+    );
+    // Another version.
+    std::fs::copy(s.path("p.ck"), s.path("old.ck")).unwrap();
+    {
+        let f = hdf5::File::open_rw(s.path("old.ck")).unwrap();
+        f.delete_attr("brunel_version").unwrap();
+        f.new_attr::<hdf5::types::VarLenUnicode>()
+            .create("brunel_version")
+            .unwrap()
+            .write_scalar(&"0.0.1".parse::<hdf5::types::VarLenUnicode>().unwrap())
+            .unwrap();
+    }
+    let out = s.brunel(&["resume", "old.ck", "--out", "x.h5"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("was written by brunel 0.0.1"),
+        "{}",
+        stderr(&out)
+    );
+    // Another network: the fingerprint does not match.
+    std::fs::copy(s.path("p.ck"), s.path("net.ck")).unwrap();
+    {
+        let f = hdf5::File::open_rw(s.path("net.ck")).unwrap();
+        f.delete_attr("fingerprint").unwrap();
+        f.new_attr::<u64>()
+            .create("fingerprint")
+            .unwrap()
+            .write_scalar(&7u64)
+            .unwrap();
+    }
+    let out = s.brunel(&["resume", "net.ck", "--out", "x.h5"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not the one it was taken from"),
+        "{}",
+        stderr(&out)
+    );
+    // Not a checkpoint at all.
+    let out = s.brunel(&["resume", "p.h5", "--out", "x.h5"]);
+    assert!(
+        stderr(&out).contains("is not a brunel checkpoint"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!s.path("x.h5").exists());
+    // A shorter duration than what is done.
+    let out = s.brunel(&["resume", "p.ck", "--duration", "2", "--out", "x.h5"]);
+    assert!(stderr(&out).contains("shorter than"), "{}", stderr(&out));
+}
