@@ -1,12 +1,13 @@
 //! With no OpenCL platform (the ICD loader pointed at an empty vendor directory), probing and
 //! construction return a clear "unavailable" error at once: no panic, no 10 s retry. The check
 //! runs in a child process (this test binary, re-invoked), so that the loader's state in other
-//! tests is unaffected.
+//! tests is unaffected. It needs no device, so it never skips; its pass is logged under `opencl`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use brunel_core::{Config, Error, Model, Network, Par};
+use brunel_testkit::passed;
 
 const CHILD: &str = "BRUNEL_OPENCL_NO_PLATFORM_CHILD";
 
@@ -42,6 +43,11 @@ fn no_platform_is_a_clear_error_without_delay() {
     assert!(
         elapsed < Duration::from_secs(5),
         "probing took {elapsed:?}: it must not retry"
+    );
+    passed(
+        "opencl",
+        "no_platform_is_a_clear_error_without_delay",
+        &format!("refused in {elapsed:.2?}"),
     );
 }
 
