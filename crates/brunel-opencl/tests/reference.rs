@@ -4,7 +4,7 @@
 
 use brunel_core::{Backend, Config, Connectivity, Model, Network, Par, RefractoryInput};
 use brunel_opencl::{Delivery, OpenClBackend, ProgramCache, Tuning};
-use brunel_testkit::{assert_same, reference, run_in_pieces, run_or_skip};
+use brunel_testkit::{assert_same, child_only, reference, run_child, run_in_pieces, run_or_skip};
 
 /// `Ok` when an OpenCL device with fp64 is here, else why not.
 fn device() -> Result<(), String> {
@@ -247,23 +247,12 @@ fn the_device_environment_variable_is_honoured() {
             ("999", "device index 999 is out of range"),
             ("gpu", "is not a device index"),
         ] {
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "child_with_device_env",
-                    "--ignored",
-                    "--exact",
-                    "--nocapture",
-                ])
-                .env(ENV_CHILD, "1")
-                .env(brunel_opencl::DEVICE_ENV, value)
-                .output()
-                .unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+            let text = run_child(
+                "child_with_device_env",
+                ENV_CHILD,
+                &[(brunel_opencl::DEVICE_ENV, value.as_ref())],
+                &[],
             );
-            assert!(out.status.success(), "child failed:\n{text}");
             assert!(
                 text.contains("CHILD RESULT"),
                 "the child test did not run:\n{text}"
@@ -282,9 +271,10 @@ fn the_device_environment_variable_is_honoured() {
 #[test]
 #[ignore = "runs only as a child of the_device_environment_variable_is_honoured"]
 fn child_with_device_env() {
-    assert!(
-        std::env::var_os(ENV_CHILD).is_some(),
-        "child_with_device_env runs only as a child of the_device_environment_variable_is_honoured"
+    child_only(
+        ENV_CHILD,
+        "child_with_device_env",
+        "the_device_environment_variable_is_honoured",
     );
     let c = small(40, Connectivity::Bernoulli, RefractoryInput::Discard);
     let model = Model::new(&c);

@@ -7,9 +7,13 @@
 //!   needs something this machine may lack;
 //! - [`Outcome`], [`run_in_pieces`], [`reference`], [`compare`]: a run's spikes and final
 //!   state, compared with the reference's bit for bit;
+//! - [`run_child`], [`child_only`]: a check that must run in a process of its own (one that sets
+//!   an environment variable the rest of the tests must not see) as an `#[ignore]`d child test
+//!   of the same test binary;
 //! - [`panel`]: the Fig. 8 panels, read from `configs/fig8_*.toml` (the one copy of their
 //!   parameters).
 
+use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -211,6 +215,45 @@ pub fn assert_same(what: &str, want: &Outcome, got: &Outcome) {
     }
 }
 
+/// Runs the `#[ignore]`d test `child` of this test binary in a child process (`child --ignored
+/// --exact --nocapture`) with the environment variable `marker` set to `1` (the child checks it
+/// with [`child_only`]), the variables of `env` set and those of `remove` removed. Panics unless
+/// the child ran exactly that one test and it passed; returns its stdout and stderr together.
+pub fn run_child(child: &str, marker: &str, env: &[(&str, &OsStr)], remove: &[&str]) -> String {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([child, "--ignored", "--exact", "--nocapture"])
+        .env(marker, "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().expect("the test binary runs as a child");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child test {child} failed:\n{text}");
+    assert!(
+        text.contains("test result: ok. 1 passed"),
+        "child test {child} did not run (no such #[ignore]d test?):\n{text}"
+    );
+    text
+}
+
+/// Panics unless this test runs as a child started by [`run_child`] with `marker`: an
+/// `#[ignore]`d child test is no test of its own, and `cargo test -- --ignored` must not pass it
+/// by accident.
+pub fn child_only(marker: &str, child: &str, parent: &str) {
+    assert!(
+        std::env::var_os(marker).is_some(),
+        "{child} runs only as a child of {parent} (run_child sets {marker})"
+    );
+}
+
 /// The folder of the shipped configs: `BRUNEL_CONFIGS` if set (a prepared GPU check runs the
 /// test binaries away from the source tree), else the repository's `configs/`.
 pub fn configs_dir() -> PathBuf {
@@ -351,5 +394,36 @@ mod tests {
             log, "skipped\tcpu\tt1\tno cpu here\npassed\tcpu\tt2\t12 spikes\n",
             "a required skip is a failure, not a log line"
         );
+    }
+
+    const CHILD: &str = "BRUNEL_TESTKIT_CHILD";
+
+    #[test]
+    fn run_child_runs_the_ignored_child_with_its_environment() {
+        let text = run_child(
+            "tests::child_prints_its_environment",
+            CHILD,
+            &[("BRUNEL_TESTKIT_VALUE", "x y".as_ref())],
+            &[],
+        );
+        assert!(text.contains("CHILD VALUE=x y"), "{text}");
+        let missing =
+            std::panic::catch_unwind(|| run_child("tests::no_such_child", CHILD, &[], &[]));
+        assert!(
+            missing.is_err(),
+            "a child test that does not exist is a failure"
+        );
+    }
+
+    #[test]
+    #[ignore = "runs only as a child of run_child_runs_the_ignored_child_with_its_environment"]
+    fn child_prints_its_environment() {
+        child_only(
+            CHILD,
+            "child_prints_its_environment",
+            "run_child_runs_the_ignored_child_with_its_environment",
+        );
+        let value = std::env::var("BRUNEL_TESTKIT_VALUE").unwrap_or_default();
+        println!("CHILD VALUE={value}");
     }
 }
