@@ -36,20 +36,14 @@ use brunel_core::{
     SpikeRecorder,
 };
 use brunel_suite::{
-    assert_same, candidates, compare, is_required, make, panel, passed, run_in_pieces, skip,
-    unavailable, Outcome, PANELS,
+    assert_same, candidates, compare, is_required, make, panel, passed, reference, run_in_pieces,
+    skip, unavailable, Outcome, PANELS,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use proptest::prelude::*;
 use proptest::test_runner::{
     Config as ProptestConfig, RngAlgorithm, TestCaseError, TestRng, TestRunner,
 };
-
-/// The reference's outcome, in one call.
-fn reference(model: &Model, network: &Network, steps: u64) -> Outcome {
-    let mut backend = ReferenceBackend::new(model, network);
-    run_in_pieces(&mut backend, steps, &[]).expect("the reference runs")
-}
 
 /// Runs `backend` in `pieces`, panicking on a backend error.
 fn run(backend: &mut dyn Backend, steps: u64, pieces: &[u64]) -> Outcome {

@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use brunel_testkit::run_or_skip;
 use common::{Scratch, TINY};
 
 /// Runs TINY with `--backend auto` and the given profile (`None`: a path with no file) and
@@ -140,27 +141,33 @@ fn a_profile_naming_an_opencl_device_runs_on_it() {
     let s = Scratch::new();
     let listing = s.brunel(&["backends", "--format", "toml"]);
     let listing = String::from_utf8_lossy(&listing.stdout);
-    if !listing.contains("[[device]]") {
-        let required = std::env::var("BRUNEL_REQUIRE").unwrap_or_default();
-        assert!(
-            !required.split(',').any(|r| r.trim() == "opencl"),
-            "opencl is required (BRUNEL_REQUIRE) but no OpenCL device is listed:\n{listing}"
-        );
-        eprintln!("SKIPPED: no OpenCL device here:\n{listing}");
-        return;
-    }
-    let profile = r#"
-        machine = "test machine"
-        [[size]]
-        n = 1000
-        backend = "opencl"
-        device = 0
-        label = "opencl 0"
-    "#;
-    let (summary, stderr) = run_auto(Some(profile), &[]);
-    assert_eq!(summary["backend"], "opencl", "{stderr}");
-    assert!(
-        stderr.contains("auto chose opencl 0 from the machine profile"),
-        "{stderr}"
+    let ready = if listing.contains("[[device]]") {
+        Ok(())
+    } else {
+        Err(format!(
+            "`brunel backends` lists no OpenCL device:\n{listing}"
+        ))
+    };
+    run_or_skip(
+        "opencl",
+        "a_profile_naming_an_opencl_device_runs_on_it",
+        ready,
+        || {
+            let profile = r#"
+                machine = "test machine"
+                [[size]]
+                n = 1000
+                backend = "opencl"
+                device = 0
+                label = "opencl 0"
+            "#;
+            let (summary, stderr) = run_auto(Some(profile), &[]);
+            assert_eq!(summary["backend"], "opencl", "{stderr}");
+            assert!(
+                stderr.contains("auto chose opencl 0 from the machine profile"),
+                "{stderr}"
+            );
+            "--backend auto ran on OpenCL device 0".to_owned()
+        },
     );
 }

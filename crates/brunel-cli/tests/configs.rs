@@ -1,14 +1,11 @@
 //! The shipped configs: `configs/reference.toml` is exactly the default config, and the four
 //! panels of Fig. 8 have docs/model.md's parameters.
 
-use std::path::PathBuf;
-
 use brunel_core::{Config, RecordSpikes};
+use brunel_testkit::configs_dir;
 
 fn config(name: &str) -> Config {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../configs")
-        .join(name);
+    let path = configs_dir().join(name);
     Config::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -4,21 +4,15 @@
 //!
 //! Needs python3 with libsonata, h5py and numpy: `cargo xtask test` (or `cargo xtask setup
 //! --test-tools`) installs them into the project's environment `target/python`, which this test
-//! prefers. Without them the test prints `SKIPPED: reason` and passes, unless `BRUNEL_REQUIRE`
-//! contains `sonata`.
+//! prefers. Without them the test is skipped visibly (brunel-testkit: printed and logged to
+//! `BRUNEL_TEST_LOG`) and passes, unless `BRUNEL_REQUIRE` contains `sonata`.
 
 mod common;
 
 use std::process::Command;
 
+use brunel_testkit::run_or_skip;
 use common::{ok, Scratch, SMALL};
-
-fn required() -> bool {
-    std::env::var("BRUNEL_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "sonata")
-}
 
 /// The Python that runs the check: the project's environment `target/python` where `cargo
 /// xtask test` or `cargo xtask setup --test-tools` made one, else `python3` from PATH.
@@ -48,7 +42,7 @@ fn python_ready() -> Result<(), String> {
     }
 }
 
-fn check(s: &Scratch, file: &str, recorded: u32) {
+fn check(s: &Scratch, file: &str, recorded: u32) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/check_sonata.py");
     let out = Command::new(python())
         .arg(script)
@@ -62,18 +56,23 @@ fn check(s: &Scratch, file: &str, recorded: u32) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    println!("{file}: {}", String::from_utf8_lossy(&out.stdout).trim());
+    let said = format!("{file}: {}", String::from_utf8_lossy(&out.stdout).trim());
+    println!("{said}");
+    said
 }
 
 #[test]
 fn libsonata_reads_the_result() {
-    if let Err(reason) = python_ready() {
-        if required() {
-            panic!("BRUNEL_REQUIRE contains sonata, but {reason}");
-        }
-        println!("SKIPPED: {reason}");
-        return;
-    }
+    run_or_skip(
+        "sonata",
+        "libsonata_reads_the_result",
+        python_ready(),
+        reads_the_result,
+    );
+}
+
+/// The body of [`libsonata_reads_the_result`]; returns what the checker said.
+fn reads_the_result() -> String {
     let s = Scratch::new();
     s.write("small.toml", SMALL);
     // Every neuron's spikes: libsonata's spikes must be exactly the population rate's.
@@ -90,7 +89,7 @@ fn libsonata_reads_the_result() {
         ]),
         "brunel run --record all",
     );
-    check(&s, "all.h5", u32::MAX);
+    let all = check(&s, "all.h5", u32::MAX);
     // Brian2's default, neurons 0..49.
     ok(
         &s.brunel(&[
@@ -103,5 +102,6 @@ fn libsonata_reads_the_result() {
         ]),
         "brunel run",
     );
-    check(&s, "first.h5", 50);
+    let first = check(&s, "first.h5", 50);
+    format!("{all}; {first}")
 }

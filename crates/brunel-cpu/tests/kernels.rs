@@ -1,17 +1,14 @@
 //! Each neuron loop of the cpu backend, and the wide counters, against the reference. (The
 //! cross-backend suite in the workspace's `tests/` runs the default loop on many more cases.)
 
-use brunel_core::{
-    Backend, Config, Connectivity, Model, Network, Par, RecordSpikes, ReferenceBackend,
-    RefractoryInput, SpikeRecorder,
-};
-use brunel_cpu::{CpuBackend, Kernel};
+//!
+//! A kernel this processor lacks (AVX2, AVX-512) is skipped visibly under the check name
+//! `cpu-avx2` or `cpu-avx512` (which `BRUNEL_REQUIRE` may name); the portable kernels always
+//! run, and each test that passes is logged under `cpu`.
 
-fn run(backend: &mut dyn Backend, steps: u64) -> (SpikeRecorder, brunel_core::HostState) {
-    let mut spikes = SpikeRecorder::new(RecordSpikes::All, steps);
-    backend.run(steps, &mut spikes).expect("run");
-    (spikes, backend.state().expect("state"))
-}
+use brunel_core::{Backend, Config, Connectivity, Model, Network, Par, RefractoryInput};
+use brunel_cpu::{CpuBackend, Kernel};
+use brunel_testkit::{assert_same, passed, reference, run_in_pieces, skip};
 
 /// Whether this processor has what `kernel` needs (the same features the backend detects).
 fn processor_has(kernel: Kernel) -> bool {
@@ -38,28 +35,28 @@ fn processor_has(kernel: Kernel) -> bool {
     }
 }
 
-/// Prints a skip and, where `BRUNEL_TEST_LOG` names a file, appends the skip to it (the line
-/// `cargo xtask test` summarises).
-fn skipped(test: &str, reason: &str) {
-    eprintln!("SKIPPED {test}: {reason}");
-    if let Some(log) = std::env::var_os("BRUNEL_TEST_LOG") {
-        use std::io::Write;
-        let line = format!("skipped\tcpu\t{test}\t{reason}\n");
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-        {
-            let _ = f.write_all(line.as_bytes());
-        }
+/// The check name of a kernel that not every processor has (`BRUNEL_REQUIRE` may name it), or
+/// `None` for a portable one.
+fn simd_check(kernel: Kernel) -> Option<&'static str> {
+    match kernel {
+        Kernel::Auto | Kernel::Generic | Kernel::Blocks => None,
+        Kernel::Avx2 => Some("cpu-avx2"),
+        Kernel::Avx512 => Some("cpu-avx512"),
     }
 }
 
 /// Runs `kernel` against the reference and asserts the same bits. A kernel this processor has
 /// must construct and match (`true`); one it lacks must be refused as unavailable and is skipped
-/// visibly (`false`).
+/// visibly (`false`). `test` names the test in the log.
 #[must_use]
-fn check(model: &Model, network: &Network, par: Par, kernel: Kernel, what: &str) -> bool {
+fn check(
+    model: &Model,
+    network: &Network,
+    par: Par,
+    kernel: Kernel,
+    test: &str,
+    what: &str,
+) -> bool {
     let backend = match CpuBackend::with_kernel(model, network, par, kernel) {
         Ok(b) => b,
         Err(e) => {
@@ -71,7 +68,8 @@ fn check(model: &Model, network: &Network, par: Par, kernel: Kernel, what: &str)
                 matches!(e, brunel_core::Error::Unavailable { .. }),
                 "{what}: kernel {kernel:?} refused with the wrong error: {e:?}"
             );
-            skipped(&format!("kernels {what} {kernel:?}"), &e.to_string());
+            let name = simd_check(kernel).expect("a portable kernel constructs everywhere");
+            skip(name, test, &format!("{what}, {par:?}: {e}"));
             return false;
         }
     };
@@ -80,22 +78,20 @@ fn check(model: &Model, network: &Network, par: Par, kernel: Kernel, what: &str)
         "{what}: kernel {kernel:?} constructed on a processor that lacks it"
     );
     let mut backend = backend;
-    let mut reference = ReferenceBackend::new(model, network);
-    let (want_spikes, want_state) = run(&mut reference, model.steps);
-    let (got_spikes, got_state) = run(&mut backend, model.steps);
-    assert!(!want_spikes.ids.is_empty(), "{what}: no spikes, not a test");
-    assert_eq!(want_spikes, got_spikes, "{what}, {kernel:?}: spikes differ");
-    assert_eq!(want_state.step, got_state.step);
-    assert_eq!(
-        want_state.first_difference(&got_state),
-        None,
-        "{what}, {kernel:?}: state differs"
-    );
+    let want = reference(model, network, model.steps);
+    let got = run_in_pieces(&mut backend, model.steps, &[]).expect("the cpu backend runs");
+    assert!(want.spike_count() > 0, "{what}: no spikes, not a test");
+    assert_same(&format!("{what}, {kernel:?}, {par:?}"), &want, &got);
+    if let Some(name) = simd_check(kernel) {
+        passed(name, test, &format!("{what}, {par:?}"));
+    }
     true
 }
 
 #[test]
 fn every_kernel_matches_the_reference() {
+    const TEST: &str = "every_kernel_matches_the_reference";
+    let mut runs = 0;
     for (connectivity, rule, ref_ms) in [
         (Connectivity::Bernoulli, RefractoryInput::Discard, 2.0),
         (
@@ -126,18 +122,21 @@ fn every_kernel_matches_the_reference() {
             Kernel::Avx512,
         ] {
             for par in [Par::Seq, Par::threads(3)] {
-                ran += check(&model, &network, par, kernel, &format!("{rule:?}")) as u32;
+                ran += check(&model, &network, par, kernel, TEST, &format!("{rule:?}")) as u32;
                 expected += processor_has(kernel) as u32;
             }
         }
         assert!(ran >= 6, "the portable kernels always run");
         assert_eq!(ran, expected, "every kernel this processor has ran");
+        runs += ran;
     }
+    passed("cpu", TEST, &format!("{runs} kernel runs"));
 }
 
 /// A long Binomial table (many external inputs at a high rate) takes the generic loop.
 #[test]
 fn long_binomial_tables() {
+    const TEST: &str = "long_binomial_tables";
     let mut config = Config::default();
     config.network.n_e = 400;
     config.input.c_ext = Some(5000);
@@ -152,8 +151,10 @@ fn long_binomial_tables() {
         &network,
         Par::threads(2),
         Kernel::Auto,
+        TEST,
         "long table",
     ));
+    passed("cpu", TEST, "");
 }
 
 /// 70 000 excitatory and 70 000 inhibitory sources all onto neuron 0: the in-degrees do not
@@ -161,6 +162,7 @@ fn long_binomial_tables() {
 /// counters and cuts more parts than threads.
 #[test]
 fn in_degrees_above_65535() {
+    const TEST: &str = "in_degrees_above_65535";
     let n_e = 70_000u32;
     let mut config = Config::default();
     config.network.n_e = n_e as u64;
@@ -181,14 +183,23 @@ fn in_degrees_above_65535() {
         backend.info().device
     );
     for kernel in [Kernel::Auto, Kernel::Generic] {
-        assert!(check(&model, &network, Par::Seq, kernel, "wide counters"));
+        assert!(check(
+            &model,
+            &network,
+            Par::Seq,
+            kernel,
+            TEST,
+            "wide counters"
+        ));
     }
+    passed("cpu", TEST, "");
 }
 
 /// v = -0.0 (a reset potential of -0.0) must stay -0.0 bit for bit while refractory, and
 /// become +0.0 where the reference adds a zero input to it.
 #[test]
 fn negative_zero_potentials() {
+    const TEST: &str = "negative_zero_potentials";
     for rule in [RefractoryInput::Discard, RefractoryInput::Accumulate] {
         let mut config = Config::default();
         config.network.n_e = 800;
@@ -202,8 +213,7 @@ fn negative_zero_potentials() {
         config.validate().expect("valid");
         let model = Model::new(&config);
         let network = Network::build(&config, Par::Seq);
-        let mut reference = ReferenceBackend::new(&model, &network);
-        let (_, state) = run(&mut reference, model.steps);
+        let state = reference(&model, &network, model.steps).state;
         if rule == RefractoryInput::Discard {
             // Refractory neurons sit at V_r = -0.0 (with accumulation, input reaches them).
             assert!(
@@ -217,8 +227,10 @@ fn negative_zero_potentials() {
                 &network,
                 Par::threads(2),
                 kernel,
+                TEST,
                 "negative zero"
             ));
         }
     }
+    passed("cpu", TEST, "");
 }

@@ -1,12 +1,12 @@
 //! With no OpenCL platform (the ICD loader pointed at an empty vendor directory), probing and
 //! construction return a clear "unavailable" error at once: no panic, no 10 s retry. The check
 //! runs in a child process (this test binary, re-invoked), so that the loader's state in other
-//! tests is unaffected.
+//! tests is unaffected. It needs no device, so it never skips; its pass is logged under `opencl`.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use brunel_core::{Config, Error, Model, Network, Par};
+use brunel_testkit::{child_only, passed, run_child};
 
 const CHILD: &str = "BRUNEL_OPENCL_NO_PLATFORM_CHILD";
 
@@ -15,26 +15,14 @@ fn no_platform_is_a_clear_error_without_delay() {
     let vendors = std::env::temp_dir().join(format!("brunel-no-icd-{}", std::process::id()));
     std::fs::create_dir_all(&vendors).unwrap();
     let start = Instant::now();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child_without_platform",
-            "--ignored",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .env("OCL_ICD_VENDORS", &vendors)
-        .env_remove("OPENCL_VENDOR_PATH")
-        .output()
-        .unwrap();
+    let text = run_child(
+        "child_without_platform",
+        CHILD,
+        &[("OCL_ICD_VENDORS", vendors.as_os_str())],
+        &["OPENCL_VENDOR_PATH"],
+    );
     let elapsed = start.elapsed();
     let _ = std::fs::remove_dir(&vendors);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "child failed:\n{text}");
     assert!(
         text.contains("CHILD CHECKED"),
         "the child test did not run:\n{text}"
@@ -43,6 +31,11 @@ fn no_platform_is_a_clear_error_without_delay() {
         elapsed < Duration::from_secs(5),
         "probing took {elapsed:?}: it must not retry"
     );
+    passed(
+        "opencl",
+        "no_platform_is_a_clear_error_without_delay",
+        &format!("refused in {elapsed:.2?}"),
+    );
 }
 
 /// The child of [`no_platform_is_a_clear_error_without_delay`]: ignored in a normal run (it is no
@@ -50,9 +43,10 @@ fn no_platform_is_a_clear_error_without_delay() {
 #[test]
 #[ignore = "runs only as a child of no_platform_is_a_clear_error_without_delay"]
 fn child_without_platform() {
-    assert!(
-        std::env::var_os(CHILD).is_some(),
-        "child_without_platform runs only as a child of no_platform_is_a_clear_error_without_delay"
+    child_only(
+        CHILD,
+        "child_without_platform",
+        "no_platform_is_a_clear_error_without_delay",
     );
     let err = brunel_opencl::probe().expect_err("no platform in the child");
     let text = err.to_string();
