@@ -7,6 +7,7 @@
 //! brunel plot FILE.h5 [FILE.h5 ...] -o FIG.png
 //! brunel info FILE.h5
 //! brunel backends [--format text|toml]
+//! brunel theory CONFIG [--set key=value]... [--format text|toml] [--grid KEY=START:STOP:STEP]...
 //! ```
 
 /// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
@@ -27,11 +28,13 @@ macro_rules! note {
 }
 
 mod choose;
+pub mod grid;
 mod info;
 mod output;
 mod plot;
 mod profile;
 mod run;
+mod theory;
 mod time;
 
 use std::path::PathBuf;
@@ -75,6 +78,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = info::BackendsFormat::Text)]
         format: info::BackendsFormat,
     },
+    /// Prints the mean-field theory's prediction (Brunel 2000): every stationary rate and its
+    /// linear stability (stable, or the frequency of the growing oscillation); over a grid of
+    /// configs with --grid, with the phase boundaries.
+    Theory(theory::TheoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +93,7 @@ fn main() -> ExitCode {
         }),
         Command::Info { file } => info::info(file),
         Command::Backends { format } => info::backends(*format),
+        Command::Theory(args) => theory::theory(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ pub mod model;
 pub mod record;
 pub mod reference;
 pub mod rng;
+pub mod theory;
 
 use std::num::NonZeroUsize;
 
