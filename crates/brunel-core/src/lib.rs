@@ -17,6 +17,7 @@ pub mod error;
 pub mod model;
 pub mod record;
 pub mod reference;
+pub mod regime;
 pub mod rng;
 pub mod theory;
 
