@@ -491,22 +491,42 @@ impl Linearised {
     /// `A(λ)` for each λ (1/s): the network's rate response to a unit change of the delayed
     /// rate, without the delay factor.
     pub fn response(&self, lambdas: &[C64]) -> Vec<C64> {
-        let m = lambdas.len();
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { self.response_avx2(lambdas) };
+        }
+        self.response_impl(lambdas)
+    }
+
+    /// The same loop compiled for AVX2 (4 frequencies per instruction). Rust contracts no
+    /// multiply-add into an FMA, so the result is the same as without.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn response_avx2(&self, lambdas: &[C64]) -> Vec<C64> {
+        self.response_impl(lambdas)
+    }
+
+    #[inline(always)]
+    fn response_impl(&self, lambdas: &[C64]) -> Vec<C64> {
         // Unit-flux solution R (scaled: R_true = e^{log_s} R), network solution N
-        // (N_true = N + acc R_true). Structure of arrays, so that the loop over frequencies
-        // vectorises.
-        let mut pr_re = vec![0.0; m];
-        let mut pr_im = vec![0.0; m];
-        let mut jr_re = vec![1.0; m];
-        let mut jr_im = vec![0.0; m];
-        let mut pn_re = vec![0.0; m];
-        let mut pn_im = vec![0.0; m];
-        let mut jn_re = vec![0.0; m];
-        let mut jn_im = vec![0.0; m];
+        // (N_true = N + acc R_true), for blocks of LANES frequencies (structure of arrays, so
+        // that the loop over a block's lanes vectorises).
+        let m = lambdas.len();
+        let mut blocks: Vec<Block> = lambdas
+            .chunks(LANES)
+            .map(|chunk| {
+                let mut b = Block::default();
+                for (l, lam) in chunk.iter().enumerate() {
+                    b.a_re[l] = 0.5 * self.dv * lam.re;
+                    b.a_im[l] = 0.5 * self.dv * lam.im;
+                    b.jr_re[l] = 1.0;
+                }
+                b
+            })
+            .collect();
         let mut log_s = vec![0.0f64; m];
         let mut acc = vec![C64::default(); m];
-        let a_re: Vec<f64> = lambdas.iter().map(|l| 0.5 * self.dv * l.re).collect();
-        let a_im: Vec<f64> = lambdas.iter().map(|l| 0.5 * self.dv * l.im).collect();
         let reinject: Vec<C64> = lambdas
             .iter()
             .map(|l| (-l.scale(self.tau_rp)).exp())
@@ -516,69 +536,47 @@ impl Linearised {
             let e = self.decay[k - 1];
             let c = self.coef[k - 1];
             let s = self.source[k - 1];
-            for i in 0..m {
-                // Trapezoid in the flux, exponential in the drift:
-                // P' = P e + c ((J + J')/2 - S), J' = J + a (P + P'), a = λ Δ / 2, i.e.
-                // P' = (P (e + c a / 2) + c (J - S)) / (1 - c a / 2).
-                let (ar, ai) = (a_re[i], a_im[i]);
-                let (xr, xi) = (0.5 * c * ar, 0.5 * c * ai);
-                let (dr, di) = (1.0 - xr, -xi);
-                let dn = 1.0 / (dr * dr + di * di);
-                let (ir, ii) = (dr * dn, -di * dn);
-                let (gr, gi) = (e + xr, xi);
-                // R
-                let (p_r, p_i) = (pr_re[i], pr_im[i]);
-                let tr = p_r * gr - p_i * gi + c * jr_re[i];
-                let ti = p_r * gi + p_i * gr + c * jr_im[i];
-                let (qr, qi) = (tr * ir - ti * ii, tr * ii + ti * ir);
-                let (sr, si) = (p_r + qr, p_i + qi);
-                jr_re[i] += ar * sr - ai * si;
-                jr_im[i] += ar * si + ai * sr;
-                pr_re[i] = qr;
-                pr_im[i] = qi;
-                // N
-                let (p_r, p_i) = (pn_re[i], pn_im[i]);
-                let tr = p_r * gr - p_i * gi + c * (jn_re[i] - s);
-                let ti = p_r * gi + p_i * gr + c * jn_im[i];
-                let (qr, qi) = (tr * ir - ti * ii, tr * ii + ti * ir);
-                let (sr, si) = (p_r + qr, p_i + qi);
-                jn_re[i] += ar * sr - ai * si;
-                jn_im[i] += ar * si + ai * sr;
-                pn_re[i] = qr;
-                pn_im[i] = qi;
+            for b in blocks.iter_mut() {
+                b.step(e, c, s);
             }
             if k - 1 == self.k_reset {
                 for i in 0..m {
                     let r = reinject[i].scale((-log_s[i]).exp());
-                    jr_re[i] -= r.re;
-                    jr_im[i] -= r.im;
+                    let b = &mut blocks[i / LANES];
+                    b.jr_re[i % LANES] -= r.re;
+                    b.jr_im[i % LANES] -= r.im;
                 }
             }
             if k % 8 == 0 {
                 for i in 0..m {
-                    let size = pr_re[i].abs() + pr_im[i].abs() + jr_re[i].abs() + jr_im[i].abs();
+                    let (b, l) = (&mut blocks[i / LANES], i % LANES);
+                    let size =
+                        b.pr_re[l].abs() + b.pr_im[l].abs() + b.jr_re[l].abs() + b.jr_im[l].abs();
                     if size > 1e20 {
                         let inv = 1.0 / size;
-                        let pr = C64::new(pr_re[i] * inv, pr_im[i] * inv);
-                        let jr = C64::new(jr_re[i] * inv, jr_im[i] * inv);
+                        let pr = C64::new(b.pr_re[l] * inv, b.pr_im[l] * inv);
+                        let jr = C64::new(b.jr_re[l] * inv, b.jr_im[l] * inv);
                         log_s[i] += size.ln();
                         // Remove the R component from N: N -= q R (stored), acc += q / s.
-                        let pn = C64::new(pn_re[i], pn_im[i]);
-                        let jn = C64::new(jn_re[i], jn_im[i]);
+                        let pn = C64::new(b.pn_re[l], b.pn_im[l]);
+                        let jn = C64::new(b.jn_re[l], b.jn_im[l]);
                         let q = if jr.l1() >= pr.l1() { jn / jr } else { pn / pr };
                         let pn = pn - q * pr;
                         let jn = jn - q * jr;
                         acc[i] = acc[i] + q.scale((-log_s[i]).exp());
-                        (pr_re[i], pr_im[i], jr_re[i], jr_im[i]) = (pr.re, pr.im, jr.re, jr.im);
-                        (pn_re[i], pn_im[i], jn_re[i], jn_im[i]) = (pn.re, pn.im, jn.re, jn.im);
+                        (b.pr_re[l], b.pr_im[l], b.jr_re[l], b.jr_im[l]) =
+                            (pr.re, pr.im, jr.re, jr.im);
+                        (b.pn_re[l], b.pn_im[l], b.jn_re[l], b.jn_im[l]) =
+                            (pn.re, pn.im, jn.re, jn.im);
                     }
                 }
             }
         }
         (0..m)
             .map(|i| {
-                let jn = C64::new(jn_re[i], jn_im[i]);
-                let jr = C64::new(jr_re[i], jr_im[i]);
+                let (b, l) = (&blocks[i / LANES], i % LANES);
+                let jn = C64::new(b.jn_re[l], b.jn_im[l]);
+                let jr = C64::new(b.jr_re[l], b.jr_im[l]);
                 -(jn / jr).scale((-log_s[i]).exp()) - acc[i]
             })
             .collect()
@@ -587,6 +585,62 @@ impl Linearised {
     /// `G(0)`: the slope of the network's rate response at the stationary state.
     pub fn gain0(&self) -> f64 {
         self.gain0
+    }
+}
+
+/// Frequencies integrated side by side.
+const LANES: usize = 4;
+
+/// The threshold integration's state for LANES frequencies: `a = λ Δ / 2`, the unit-flux
+/// solution (P, J) and the network solution (P, J), real and imaginary parts.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    a_re: [f64; LANES],
+    a_im: [f64; LANES],
+    pr_re: [f64; LANES],
+    pr_im: [f64; LANES],
+    jr_re: [f64; LANES],
+    jr_im: [f64; LANES],
+    pn_re: [f64; LANES],
+    pn_im: [f64; LANES],
+    jn_re: [f64; LANES],
+    jn_im: [f64; LANES],
+}
+
+impl Block {
+    /// One step down: trapezoid in the flux, exponential in the drift,
+    /// `P' = P e + c ((J + J')/2 - S)`, `J' = J + a (P + P')`, i.e.
+    /// `P' = (P (e + c a / 2) + c (J - S)) / (1 - c a / 2)`.
+    #[inline(always)]
+    fn step(&mut self, e: f64, c: f64, s: f64) {
+        for l in 0..LANES {
+            let (ar, ai) = (self.a_re[l], self.a_im[l]);
+            let (xr, xi) = (0.5 * c * ar, 0.5 * c * ai);
+            let (dr, di) = (1.0 - xr, -xi);
+            let dn = 1.0 / (dr * dr + di * di);
+            let (ir, ii) = (dr * dn, -di * dn);
+            let (gr, gi) = (e + xr, xi);
+            // R
+            let (p_r, p_i) = (self.pr_re[l], self.pr_im[l]);
+            let tr = p_r * gr - p_i * gi + c * self.jr_re[l];
+            let ti = p_r * gi + p_i * gr + c * self.jr_im[l];
+            let (qr, qi) = (tr * ir - ti * ii, tr * ii + ti * ir);
+            let (sr, si) = (p_r + qr, p_i + qi);
+            self.jr_re[l] += ar * sr - ai * si;
+            self.jr_im[l] += ar * si + ai * sr;
+            self.pr_re[l] = qr;
+            self.pr_im[l] = qi;
+            // N
+            let (p_r, p_i) = (self.pn_re[l], self.pn_im[l]);
+            let tr = p_r * gr - p_i * gi + c * (self.jn_re[l] - s);
+            let ti = p_r * gi + p_i * gr + c * self.jn_im[l];
+            let (qr, qi) = (tr * ir - ti * ii, tr * ii + ti * ir);
+            let (sr, si) = (p_r + qr, p_i + qi);
+            self.jn_re[l] += ar * sr - ai * si;
+            self.jn_im[l] += ar * si + ai * sr;
+            self.pn_re[l] = qr;
+            self.pn_im[l] = qi;
+        }
     }
 }
 
