@@ -34,8 +34,8 @@
 //! `1 + mean(C_b) sync_cv²`), `sync_cv` does not: panel B (SI fast) and panel C (AI) differ
 //! more in `synchrony` (B ≥ 319, C ≤ 134 over the seeds and durations measured), panels C and D
 //! (SI slow) in `sync_cv` (C ≤ 0.52, D ≥ 1.48). The thresholds lie between the four Fig. 8
-//! panels' values, measured for seeds 1–6 at 300, 400, 600 and 1200 ms (docs/theory.md lists
-//! them), at least a factor 1.48 from each.
+//! panels' values, measured for seeds 1–3 at 300, 400 and 1200 ms and seeds 4–6 at 600 ms
+//! (docs/theory.md lists them), at least a factor 1.48 from each.
 
 use crate::record::NeuronStats;
 
