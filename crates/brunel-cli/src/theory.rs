@@ -55,8 +55,13 @@ pub struct SummaryLine {
 }
 
 impl SummaryLine {
-    /// The prediction for a config (None when the theory finds no stationary state).
+    /// The prediction for a config (None when the theory finds no stationary state, and for a
+    /// config whose input accumulates during refractoriness, which the theory does not
+    /// describe).
     pub fn of(config: &Config) -> Option<SummaryLine> {
+        if config.neuron.refractory_input != RefractoryInput::Discard {
+            return None;
+        }
         let p = theory::predict(config);
         let s = p.lowest()?;
         Some(SummaryLine {

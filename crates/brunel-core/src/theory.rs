@@ -757,6 +757,17 @@ pub fn predict_params(p: &Params) -> Prediction {
 /// The stationary state at rate `nu` and its stability.
 pub fn state(p: &Params, nu: f64) -> State {
     let (mu, sigma) = p.mu_sigma(nu);
+    if nu <= 0.0 || sigma <= 0.0 {
+        // Silence without noise: nothing to perturb (a neuron at rest below threshold stays
+        // there, its rate's response is zero).
+        return State {
+            rate_hz: nu,
+            mu,
+            sigma,
+            gain0: 0.0,
+            stability: Stability::Stable,
+        };
+    }
     let lin = Linearised::new(p, nu, 1.0);
     let stability = stability(p, &lin);
     State {
@@ -823,6 +834,24 @@ pub fn stability(p: &Params, lin: &Linearised) -> Stability {
         v.extend(w);
         v
     };
+    // A sample that is not a number (a failed integration) is dropped rather than counted.
+    let keep: Vec<bool> = w
+        .iter()
+        .map(|x| x.re.is_finite() && x.im.is_finite())
+        .collect();
+    if keep.iter().any(|&k| !k) {
+        let mut k = keep.iter();
+        freqs.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        w.retain(|_| *k.next().unwrap_or(&false));
+    }
+    if w.len() < 2 {
+        return Stability::Unstable {
+            frequency_hz: f64::NAN,
+            growth_per_s: f64::NAN,
+            modes: 0,
+        };
+    }
     // Refine where the chord between neighbours passes close to the origin compared with its
     // length: only there can the sampled curve have wound around 0 unseen (up to 3 rounds).
     for _ in 0..3 {
