@@ -128,10 +128,8 @@ fn range(text: &str) -> Result<Vec<toml::Value>, String> {
         (Some(a), Some(b)) => Some(a.max(b).min(15)),
         _ => None,
     };
-    let integral = places == Some(0)
-        && [start, step].iter().all(|x| x.abs() < 9.0e15)
-        && !parts[0].contains('.')
-        && !parts[2].contains('.');
+    // START and STEP written without a point: whole numbers (STOP may be anything).
+    let integral = places == Some(0) && [start, step].iter().all(|x| x.abs() < 9.0e15);
     Ok((0..n as usize)
         .map(|i| {
             let x = start + i as f64 * step;

@@ -347,8 +347,10 @@ impl Grid {
             .map(|(a, idx, k, k2)| {
                 let axis = &axes[*a];
                 let stable_before = points[*k].stable();
-                let float_axis = axis.values.iter().all(|v| v.is_float());
+                // Bisected on any numeric axis; a key that takes whole numbers only refuses the
+                // first midpoint and keeps the midpoint between the two points.
                 let nums = axis.numbers();
+                let float_axis = nums.is_some();
                 let (mut lo, mut hi) = match &nums {
                     Some(v) => (v[idx[*a]], v[idx[*a] + 1]),
                     None => (f64::NAN, f64::NAN),
