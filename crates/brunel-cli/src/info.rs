@@ -131,6 +131,9 @@ pub fn print_results(r: &Results, out: Option<&Path>) {
             (s.steps as f64 * 0.2).round() * s.dt
         ),
     );
+    if let Some(t) = &s.theory {
+        row("theory", t.text());
+    }
     row(
         "mean CV of ISIs",
         if s.mean_cv.is_nan() {

@@ -8,6 +8,7 @@
 //! brunel info FILE.h5
 //! brunel backends [--format text|toml]
 //! brunel profile path|show|write --size n=N,backend=NAME,...
+//! brunel theory CONFIG [--set key=value]... [--format text|toml] [--grid KEY=START:STOP:STEP]...
 //! ```
 
 /// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
@@ -29,6 +30,7 @@ macro_rules! note {
 
 mod checkpoint;
 mod choose;
+pub mod grid;
 mod info;
 mod network_file;
 mod output;
@@ -36,6 +38,7 @@ mod plot;
 mod profile;
 mod resume;
 mod run;
+mod theory;
 mod time;
 
 use std::path::PathBuf;
@@ -88,6 +91,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = info::BackendsFormat::Text)]
         format: info::BackendsFormat,
     },
+    /// Prints the mean-field theory's prediction (Brunel 2000): every stationary rate and its
+    /// linear stability (stable, or the frequency of the growing oscillation); over a grid of
+    /// configs with --grid, with the phase boundaries.
+    Theory(theory::TheoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +109,7 @@ fn main() -> ExitCode {
         Command::Info { file } => info::info(file),
         Command::Backends { format } => info::backends(*format),
         Command::Profile(cmd) => profile::command(cmd),
+        Command::Theory(args) => theory::theory(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,9 @@
 //!                            TOML), n_synapses, build_seconds, run_seconds, created (RFC 3339
 //!                            UTC), and the summary: n_neurons, n_excitatory, steps, dt,
 //!                            duration, spikes, synaptic_events, mean_rate_exc, mean_rate_inh,
-//!                            mean_cv (last 80 % of the run)
+//!                            mean_cv (last 80 % of the run); the mean-field prediction
+//!                            theory_rate_hz, theory_stable (u8 0/1), theory_oscillation_hz
+//!                            (0: none), absent where the theory found no state
 //! /spikes/brunel             attribute sorting: enum {none, by_id, by_time} = by_time
 //! /spikes/brunel/timestamps  f64, ms, attribute units = "ms"
 //! /spikes/brunel/node_ids    u64
@@ -97,6 +99,8 @@ pub struct Summary {
     pub mean_rate_exc: f64,
     pub mean_rate_inh: f64,
     pub mean_cv: f64,
+    /// The mean-field theory's lowest stationary state (`brunel theory`).
+    pub theory: Option<crate::theory::SummaryLine>,
 }
 
 /// Writes `results` to `target` through a temporary file in the same folder, renamed into place
@@ -224,6 +228,15 @@ fn write(path: &Path, r: &Results) -> Result<()> {
     attr(&file, "mean_rate_exc", s.mean_rate_exc)?;
     attr(&file, "mean_rate_inh", s.mean_rate_inh)?;
     attr(&file, "mean_cv", s.mean_cv)?;
+    if let Some(t) = &s.theory {
+        attr(&file, "theory_rate_hz", t.rate_hz)?;
+        attr(&file, "theory_stable", u8::from(t.stable))?;
+        attr(
+            &file,
+            "theory_oscillation_hz",
+            t.oscillation_hz.unwrap_or(0.0),
+        )?;
+    }
 
     let pop = file.create_group("spikes")?.create_group(POPULATION)?;
     attr(&pop, "sorting", Sorting::ByTime)?;
@@ -323,6 +336,16 @@ pub fn read(path: &Path) -> Result<Results> {
             mean_rate_exc: read_attr(&file, "mean_rate_exc")?,
             mean_rate_inh: read_attr(&file, "mean_rate_inh")?,
             mean_cv: read_attr(&file, "mean_cv")?,
+            // Files written before the theory line have none.
+            theory: read_attr::<f64>(&file, "theory_rate_hz")
+                .ok()
+                .map(|rate_hz| crate::theory::SummaryLine {
+                    rate_hz,
+                    stable: read_attr::<u8>(&file, "theory_stable").is_ok_and(|s| s == 1),
+                    oscillation_hz: read_attr::<f64>(&file, "theory_oscillation_hz")
+                        .ok()
+                        .filter(|&f| f > 0.0),
+                }),
         };
         let pop = file
             .group(&format!("spikes/{POPULATION}"))
@@ -392,6 +415,11 @@ mod tests {
                 mean_rate_exc: 1.0,
                 mean_rate_inh: 2.0,
                 mean_cv: f64::NAN,
+                theory: Some(crate::theory::SummaryLine {
+                    rate_hz: 37.9,
+                    stable: false,
+                    oscillation_hz: Some(190.0),
+                }),
             },
             timestamps: vec![0.1, 0.1, 0.30000000000000004],
             node_ids: vec![0, 2, 1],

@@ -409,6 +409,7 @@ pub fn execute(mut job: Job) -> Result<()> {
         mean_rate_exc: stats.mean_rate(0..model.n_e, model.dt),
         mean_rate_inh: stats.mean_rate(model.n_e..model.n, model.dt),
         mean_cv: stats.mean_cv(),
+        theory: crate::theory::SummaryLine::of(&config),
     };
     let results = Results {
         provenance: Provenance {
@@ -523,6 +524,9 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
         }
         .into(),
     );
+    if let Some(t) = &s.theory {
+        crate::theory::put_summary(t, &mut put);
+    }
     put("peak_rss_mb", peak_rss_mb().into());
     toml::to_string(&t).unwrap_or_default()
 }

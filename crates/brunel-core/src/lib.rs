@@ -18,7 +18,9 @@ pub mod model;
 pub mod part;
 pub mod record;
 pub mod reference;
+pub mod regime;
 pub mod rng;
+pub mod theory;
 
 use std::num::NonZeroUsize;
 
