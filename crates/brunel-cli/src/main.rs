@@ -34,10 +34,12 @@ pub mod grid;
 mod info;
 mod network_file;
 mod output;
+mod phase;
 mod plot;
 mod profile;
 mod resume;
 mod run;
+mod sweep;
 mod theory;
 mod time;
 
@@ -60,6 +62,10 @@ enum Command {
     /// Simulates the network of a config file and writes an HDF5 result file (SONATA spikes,
     /// population rate, provenance), then prints a summary.
     Run(run::RunArgs),
+    /// Runs a config over a grid of config keys and seeds: per point the rates, ISI CV,
+    /// population statistics, spectral peak, regime and the theory's rate (SWEEP.h5 and
+    /// SWEEP.csv); rerunning the same command resumes an interrupted sweep.
+    Sweep(sweep::SweepArgs),
     /// Writes the network of a config as a SONATA circuit (nodes.h5, edges.h5, the type CSVs,
     /// circuit_config.json) into a folder.
     Network(network_file::NetworkArgs),
@@ -103,6 +109,12 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Resume(args) => resume::resume(args),
         Command::Network(args) => network_file::network(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Plot { files, out } if files.len() == 1 && phase::is_sweep(&files[0]) => {
+            phase::plot(&files[0], out).map(|()| {
+                say!("figure {}", out.display());
+            })
+        }
         Command::Plot { files, out } => plot::plot_files(files, out).map(|()| {
             say!("figure {}", out.display());
         }),

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use brunel_core::Config;
 use plotters::prelude::*;
 
-use crate::output::{read_attr_str, has_hdf5_signature};
+use crate::output::{has_hdf5_signature, read_attr_str};
 use crate::plot::{plot_error, register_font, FONT};
 
 /// Whether `path` is a sweep file (`kind = "sweep"`).
@@ -136,8 +136,18 @@ fn regime_color(label: &str) -> RGBColor {
 
 /// A colour for `t` in [0, 1] (dark blue → yellow).
 fn heat(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { return RGBColor(255, 255, 255) };
-    let stops = [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        return RGBColor(255, 255, 255);
+    };
+    let stops = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
     let s = t * (stops.len() - 1) as f64;
     let i = (s.floor() as usize).min(stops.len() - 2);
     let f = s - i as f64;
@@ -173,26 +183,41 @@ fn theory_boundary(s: &Sweep) -> Vec<[(f64, f64); 2]> {
         (0..=n).map(|i| a + (b - a) * i as f64 / n as f64).collect()
     };
     let xs = fine(&ex, 4 * s.x.1.len());
-    let ys = if s.y.0.is_empty() { vec![0.0] } else { fine(&ey, 4 * s.y.1.len()) };
+    let ys = if s.y.0.is_empty() {
+        vec![0.0]
+    } else {
+        fine(&ey, 4 * s.y.1.len())
+    };
     let stable = |x: f64, y: f64| -> Option<bool> {
         let mut c = s.config.clone();
         set(&mut c, &s.x.0, x)?;
         if !s.y.0.is_empty() {
             set(&mut c, &s.y.0, y)?;
         }
-        crate::theory::is_stable(&c)
+        crate::theory::SummaryLine::of(&c).map(|t| t.stable)
     };
-    let grid: Vec<Vec<Option<bool>>> = xs.iter().map(|&x| ys.iter().map(|&y| stable(x, y)).collect()).collect();
+    let grid: Vec<Vec<Option<bool>>> = xs
+        .iter()
+        .map(|&x| ys.iter().map(|&y| stable(x, y)).collect())
+        .collect();
     let mut segments = Vec::new();
     for i in 0..xs.len() {
         for j in 0..ys.len() {
             let here = grid[i][j];
-            if i + 1 < xs.len() && here.is_some() && grid[i + 1][j].is_some() && here != grid[i + 1][j] {
+            if i + 1 < xs.len()
+                && here.is_some()
+                && grid[i + 1][j].is_some()
+                && here != grid[i + 1][j]
+            {
                 let xm = (xs[i] + xs[i + 1]) / 2.0;
                 let (y0, y1) = half_cell(&ys, j);
                 segments.push([(xm, y0), (xm, y1)]);
             }
-            if j + 1 < ys.len() && here.is_some() && grid[i][j + 1].is_some() && here != grid[i][j + 1] {
+            if j + 1 < ys.len()
+                && here.is_some()
+                && grid[i][j + 1].is_some()
+                && here != grid[i][j + 1]
+            {
                 let ym = (ys[j] + ys[j + 1]) / 2.0;
                 let (x0, x1) = half_cell(&xs, i);
                 segments.push([(x0, ym), (x1, ym)]);
@@ -203,8 +228,16 @@ fn theory_boundary(s: &Sweep) -> Vec<[(f64, f64); 2]> {
 }
 
 fn half_cell(v: &[f64], i: usize) -> (f64, f64) {
-    let lo = if i == 0 { v[0] } else { (v[i - 1] + v[i]) / 2.0 };
-    let hi = if i + 1 == v.len() { v[i] } else { (v[i] + v[i + 1]) / 2.0 };
+    let lo = if i == 0 {
+        v[0]
+    } else {
+        (v[i - 1] + v[i]) / 2.0
+    };
+    let hi = if i + 1 == v.len() {
+        v[i]
+    } else {
+        (v[i] + v[i + 1]) / 2.0
+    };
     (lo, hi)
 }
 
@@ -231,8 +264,21 @@ pub fn plot(sweep: &Path, out: &Path) -> Result<()> {
         let root = BitMapBackend::new(tmp.path(), (1500, 520)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let panels = root.split_evenly((1, 3));
-        let rate_max = s.rate.iter().flatten().copied().filter(|x| x.is_finite()).fold(0.0, f64::max).max(1.0);
-        let cv_max = s.cv.iter().flatten().copied().filter(|x| x.is_finite()).fold(0.0, f64::max).max(0.1);
+        let rate_max = s
+            .rate
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0.0, f64::max)
+            .max(1.0);
+        let cv_max =
+            s.cv.iter()
+                .flatten()
+                .copied()
+                .filter(|x| x.is_finite())
+                .fold(0.0, f64::max)
+                .max(0.1);
         let titles = [
             "Regime (SR red, AI green, SI fast blue, SI slow orange)".to_owned(),
             format!("Rate of E (Hz, 0–{rate_max:.0})"),
@@ -254,8 +300,16 @@ pub fn plot(sweep: &Path, out: &Path) -> Result<()> {
             chart
                 .configure_mesh()
                 .disable_mesh()
-                .x_desc(if s.x.0 == "synapse.g" { "g".to_owned() } else { s.x.0.clone() })
-                .y_desc(if s.y.0 == "input.ratio" { "ν_ext/ν_thr".to_owned() } else { s.y.0.clone() })
+                .x_desc(if s.x.0 == "synapse.g" {
+                    "g".to_owned()
+                } else {
+                    s.x.0.clone()
+                })
+                .y_desc(if s.y.0 == "input.ratio" {
+                    "ν_ext/ν_thr".to_owned()
+                } else {
+                    s.y.0.clone()
+                })
                 .axis_desc_style((FONT, 15).into_font())
                 .label_style((FONT, 12).into_font())
                 .draw()
@@ -272,7 +326,11 @@ pub fn plot(sweep: &Path, out: &Path) -> Result<()> {
                 }))
                 .map_err(plot_error)?;
             chart
-                .draw_series(boundary.iter().map(|seg| PathElement::new(seg.to_vec(), BLACK.stroke_width(2))))
+                .draw_series(
+                    boundary
+                        .iter()
+                        .map(|seg| PathElement::new(seg.to_vec(), BLACK.stroke_width(2))),
+                )
                 .map_err(plot_error)?;
         }
         root.present().map_err(plot_error)?;

@@ -17,7 +17,7 @@ use brunel_backends::Setup;
 /// Steps per call of the backend: the progress bar's granularity (60 ms of simulated time at
 /// dt = 0.1 ms). Each call ends a backend's batch of steps; 100-step calls cost the cpu backend
 /// about 3 % of panel C's run time, 600-step calls under 1 %.
-const CHUNK_STEPS: u64 = 600;
+pub const CHUNK_STEPS: u64 = 600;
 
 /// A run shorter than this shows no progress bar.
 const QUIET_FOR: Duration = Duration::from_millis(500);
@@ -99,7 +99,7 @@ fn parse_threads(s: &str) -> Result<usize, String> {
 }
 
 /// Whether two paths name the same file (either may not exist yet).
-fn same_file(a: &Path, b: &Path) -> bool {
+pub fn same_file(a: &Path, b: &Path) -> bool {
     let resolve = |p: &Path| {
         std::fs::canonicalize(p).unwrap_or_else(|_| {
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());

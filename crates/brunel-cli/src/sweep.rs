@@ -26,7 +26,8 @@ use brunel_core::{Config, Model, Network, NeuronStats, Par, RecordSpikes, SpikeR
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::choose::{choose, parse_backend};
-use crate::grid::{parse_axis, Axis};
+use crate::grid::{parse_axes, Axis};
+use brunel_core::regime::Regime;
 
 /// The options of `brunel sweep`.
 #[derive(Debug, clap::Args)]
@@ -36,7 +37,11 @@ pub struct SweepArgs {
     /// A grid axis: `KEY=START:STOP:STEP` (STOP included when it falls on the grid) or
     /// `KEY=v1,v2,...`; any config key. Repeatable: the grid is their product, the first axis
     /// varying slowest.
-    #[arg(long = "grid", value_name = "KEY=START:STOP:STEP|KEY=v1,v2,...", required = true)]
+    #[arg(
+        long = "grid",
+        value_name = "KEY=START:STOP:STEP|KEY=v1,v2,...",
+        required = true
+    )]
     pub grid: Vec<String>,
     /// Seeds to run each point with (network and input); the statistics are their mean and
     /// spread. Default: the config's seed.
@@ -76,28 +81,36 @@ pub struct SweepArgs {
     pub quiet: bool,
 }
 
+/// Most points a sweep accepts.
+const MAX_POINTS: usize = 100_000;
+
 /// What one run of one point gives.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunStats {
     pub rate_exc_hz: f64,
     pub rate_inh_hz: f64,
     pub cv_isi: f64,
-    /// Coefficient of variation of the population rate (binned).
-    pub rate_cv: f64,
-    /// Synchrony: variance of the population rate over the mean variance of single neurons.
+    /// CV of the population's spike count in 1 ms bins.
+    pub pop_cv: f64,
+    /// Variance of that count over the variance of independent neurons.
     pub synchrony: f64,
+    /// The global activity's relative fluctuation beyond finite-size noise.
+    pub sync_cv: f64,
     pub peak_hz: f64,
     pub peak_prominence: f64,
-    pub regime: brunel_core::regime::Regime,
+    pub regime: Regime,
 }
 
 /// The statistics of the grid's CSV and HDF5 file, in order: name, value of a run.
-const STATS: [(&str, fn(&RunStats) -> f64); 7] = [
+type Stat = (&'static str, fn(&RunStats) -> f64);
+
+const STATS: [Stat; 8] = [
     ("rate_exc_hz", |s| s.rate_exc_hz),
     ("rate_inh_hz", |s| s.rate_inh_hz),
     ("cv_isi", |s| s.cv_isi),
-    ("rate_cv", |s| s.rate_cv),
+    ("pop_cv", |s| s.pop_cv),
     ("synchrony", |s| s.synchrony),
+    ("sync_cv", |s| s.sync_cv),
     ("peak_hz", |s| s.peak_hz),
     ("peak_prominence", |s| s.peak_prominence),
 ];
@@ -125,7 +138,7 @@ impl Grid {
         let mut values = vec![String::new(); self.axes.len()];
         for (i, axis) in self.axes.iter().enumerate().rev() {
             let n = axis.values.len();
-            values[i] = axis.values[rest % n].clone();
+            values[i] = axis.values[rest % n].to_string();
             rest /= n;
         }
         Point { index, values }
@@ -207,19 +220,18 @@ pub fn statistics(
     spikes: &SpikeRecorder,
     stats: &NeuronStats,
 ) -> RunStats {
-    let window = stats.window_start as usize;
     let rate = spikes.rate_hz(model.n, model.dt);
-    let analysed = &rate[window.min(rate.len())..];
-    let r = brunel_core::regime::analyse(analysed, model.dt, stats, model.n_e, config.neuron.tau_rp);
+    let r = brunel_core::regime::statistics(&rate, model.dt, stats);
     RunStats {
         rate_exc_hz: stats.mean_rate(0..model.n_e, model.dt),
         rate_inh_hz: stats.mean_rate(model.n_e..model.n, model.dt),
-        cv_isi: stats.mean_cv(),
-        rate_cv: r.rate_cv,
+        cv_isi: r.cv_isi,
+        pop_cv: r.pop_cv,
         synchrony: r.synchrony,
+        sync_cv: r.sync_cv,
         peak_hz: r.peak_hz,
         peak_prominence: r.peak_prominence,
-        regime: r.regime,
+        regime: brunel_core::regime::classify(&r, config.neuron.tau_rp),
     }
 }
 
@@ -235,7 +247,7 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
 }
 
 /// The regime of a point over its seeds: the most frequent label (ties: the first seed's).
-fn majority(labels: &[brunel_core::regime::Regime]) -> brunel_core::regime::Regime {
+fn majority(labels: &[Regime]) -> Regime {
     let mut best = labels[0];
     let mut best_count = 0;
     for &l in labels {
@@ -269,51 +281,47 @@ fn csv_path(out: &Path) -> PathBuf {
     out.with_extension("csv")
 }
 
-/// One journal line: index, then per seed the statistics and the regime.
-fn journal_line(d: &Done) -> String {
-    let mut line = format!("{}\t{:?}", d.point.index, d.theory_rate_hz);
-    for r in &d.runs {
-        for (_, f) in STATS {
-            line.push_str(&format!("\t{:?}", f(r)));
-        }
-        line.push_str(&format!("\t{}", r.regime.as_str()));
+/// One journal line per run: point index, seed index, the statistics and the regime.
+fn journal_line(index: usize, seed: usize, r: &RunStats) -> String {
+    let mut line = format!("{index}\t{seed}");
+    for (_, f) in STATS {
+        line.push_str(&format!("\t{:?}", f(r)));
     }
+    line.push_str(&format!("\t{}", r.regime.name()));
     line
 }
 
-fn parse_journal_line(line: &str, grid: &Grid, seeds: usize) -> Option<Done> {
+/// A journal line back: (point, seed, statistics); `None` for a line cut short by a kill.
+fn parse_journal_line(line: &str, points: usize, seeds: usize) -> Option<(usize, usize, RunStats)> {
     let mut parts = line.split('\t');
     let index: usize = parts.next()?.parse().ok()?;
-    let theory_rate_hz: f64 = parts.next()?.parse().ok()?;
-    if index >= grid.len() {
+    let seed: usize = parts.next()?.parse().ok()?;
+    if index >= points || seed >= seeds {
         return None;
     }
-    let mut runs = Vec::new();
-    for _ in 0..seeds {
-        let mut v = [0.0; 7];
-        for x in &mut v {
-            *x = parts.next()?.parse().ok()?;
-        }
-        let regime = brunel_core::regime::Regime::parse(parts.next()?)?;
-        runs.push(RunStats {
-            rate_exc_hz: v[0],
-            rate_inh_hz: v[1],
-            cv_isi: v[2],
-            rate_cv: v[3],
-            synchrony: v[4],
-            peak_hz: v[5],
-            peak_prominence: v[6],
-            regime,
-        });
+    let mut v = [0.0; 8];
+    for x in &mut v {
+        *x = parts.next()?.parse().ok()?;
     }
+    let regime: Regime = parts.next()?.parse().ok()?;
     if parts.next().is_some() {
         return None;
     }
-    Some(Done {
-        point: grid.point(index),
-        runs,
-        theory_rate_hz,
-    })
+    Some((
+        index,
+        seed,
+        RunStats {
+            rate_exc_hz: v[0],
+            rate_inh_hz: v[1],
+            cv_isi: v[2],
+            pop_cv: v[3],
+            synchrony: v[4],
+            sync_cv: v[5],
+            peak_hz: v[6],
+            peak_prominence: v[7],
+            regime,
+        },
+    ))
 }
 
 /// The CSV header: a column per grid key, then the statistics (mean, and `_std` spread).
@@ -338,7 +346,7 @@ fn csv_row(d: &Done) -> String {
         cols.push(number(s));
     }
     let labels: Vec<_> = d.runs.iter().map(|r| r.regime).collect();
-    cols.push(majority(&labels).as_str().to_owned());
+    cols.push(majority(&labels).name().to_owned());
     cols.push(number(d.theory_rate_hz));
     cols.push(d.runs.len().to_string());
     cols.join(",")
@@ -372,11 +380,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let axes = args
-        .grid
-        .iter()
-        .map(|spec| parse_axis(spec))
-        .collect::<Result<Vec<Axis>>>()?;
+    let axes: Vec<Axis> = parse_axes(&args.grid, MAX_POINTS)?;
     for (i, a) in axes.iter().enumerate() {
         if axes[..i].iter().any(|b| b.key == a.key) {
             bail!("--grid names {} twice", a.key);
@@ -411,17 +415,25 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     }
     let csv = csv_path(&args.out);
     if crate::run::same_file(&csv, &args.out) || crate::run::same_file(&args.out, &args.config) {
-        bail!("--out {} would replace the config or its own CSV", args.out.display());
+        bail!(
+            "--out {} would replace the config or its own CSV",
+            args.out.display()
+        );
     }
     if args.out.exists() && !args.force {
-        bail!("{} already exists; use --force to replace it", args.out.display());
+        bail!(
+            "{} already exists; use --force to replace it",
+            args.out.display()
+        );
     }
     drop(crate::output::temp_beside(&args.out)?);
 
     // The journal: resume or start.
     let journal = journal_path(&args.out);
     let sig = signature(args, &base.to_toml());
-    let mut done: BTreeMap<usize, Done> = BTreeMap::new();
+    // Runs done, by point: one slot per seed.
+    let mut runs: BTreeMap<usize, Vec<Option<RunStats>>> = BTreeMap::new();
+    let mut journal_text = format!("{sig}---\n");
     match std::fs::read_to_string(&journal) {
         Ok(text) => {
             let (head, body) = text.split_once("\n---\n").unwrap_or((&text, ""));
@@ -432,10 +444,15 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
                 );
             }
             if head.trim_end() == sig.trim_end() {
-                for line in body.lines().filter(|l| !l.trim().is_empty()) {
-                    // A line cut by a kill is incomplete: that point runs again.
-                    if let Some(d) = parse_journal_line(line, &grid, seeds.len()) {
-                        done.insert(d.point.index, d);
+                for line in body.lines() {
+                    // A line cut by a kill is incomplete: that run is done again.
+                    if let Some((i, k, r)) = parse_journal_line(line, grid.len(), seeds.len()) {
+                        let slots = runs.entry(i).or_insert_with(|| vec![None; seeds.len()]);
+                        if slots[k].is_none() {
+                            slots[k] = Some(r);
+                            journal_text.push_str(line);
+                            journal_text.push('\n');
+                        }
                     }
                 }
             }
@@ -443,17 +460,31 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", journal.display())),
     }
-    // Rewrite the journal and the CSV with what is finished, then append as points finish.
+    let complete = |slots: &Vec<Option<RunStats>>| slots.iter().all(Option::is_some);
+    let theory_of = |i: usize| -> Result<f64> {
+        let c = point_config(args, &grid, &grid.point(i), seeds[0])?;
+        Ok(crate::theory::SummaryLine::of(&c).map_or(f64::NAN, |t| t.rate_hz))
+    };
+    let mut done: BTreeMap<usize, Done> = BTreeMap::new();
+    for (&i, slots) in runs.iter().filter(|(_, s)| complete(s)) {
+        done.insert(
+            i,
+            Done {
+                point: grid.point(i),
+                runs: slots.iter().flatten().copied().collect(),
+                theory_rate_hz: theory_of(i)?,
+            },
+        );
+    }
+    // Rewrite the journal (without cut lines) and the CSV of the finished points, then append
+    // as runs and points finish.
     {
-        let mut text = format!("{sig}---\n");
         let mut rows = format!("{}\n", csv_header(&grid));
         for d in done.values() {
-            text.push_str(&journal_line(d));
-            text.push('\n');
             rows.push_str(&csv_row(d));
             rows.push('\n');
         }
-        std::fs::write(&journal, text)
+        std::fs::write(&journal, &journal_text)
             .with_context(|| format!("cannot write {}", journal.display()))?;
         std::fs::write(&csv, rows).with_context(|| format!("cannot write {}", csv.display()))?;
     }
@@ -475,29 +506,35 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let total_threads = Par::threads(args.threads).count();
     let jobs = args.jobs.min(todo.len().max(1));
     let per_job = (total_threads / jobs).max(1);
-    if !args.quiet && !done.is_empty() {
+    let runs_done = runs.values().flatten().filter(|r| r.is_some()).count();
+    if !args.quiet && !runs.is_empty() {
         note!(
-            "resuming: {} of {} points are done ({})",
+            "resuming: {runs_done} of {} runs done, {} of {} points complete ({})",
+            grid.len() * seeds.len(),
             done.len(),
             grid.len(),
             journal.display()
         );
     }
+    let ran = AtomicUsize::new(0);
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::with_draw_target(Some(grid.len() as u64), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(
+            Some((grid.len() * seeds.len()) as u64),
+            ProgressDrawTarget::stderr(),
+        );
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} sweep [{elapsed_precise}] {wide_bar} {pos}/{len} points (eta {eta})",
+                "{spinner} sweep [{elapsed_precise}] {wide_bar} {pos}/{len} runs (eta {eta})",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        bar.set_position(done.len() as u64);
+        bar.set_position(runs_done as u64);
         bar
     };
     let t = Instant::now();
-    let appender = Mutex::new((
+    let state = Mutex::new((
         std::fs::OpenOptions::new()
             .append(true)
             .open(&journal)
@@ -506,12 +543,26 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             .append(true)
             .open(&csv)
             .with_context(|| format!("cannot write {}", csv.display()))?,
+        runs,
         Vec::<Done>::new(),
     ));
-    let finish = |d: Done| -> Result<()> {
-        let mut guard = appender.lock().unwrap_or_else(|e| e.into_inner());
-        let (j, c, list) = &mut *guard;
-        writeln!(j, "{}", journal_line(&d)).and_then(|_| j.flush())?;
+    // A run finished: journal it; a point whose every seed is done goes into the CSV.
+    let finish = |i: usize, k: usize, r: RunStats| -> Result<()> {
+        let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+        let (j, c, runs, list) = &mut *guard;
+        writeln!(j, "{}", journal_line(i, k, &r)).and_then(|_| j.flush())?;
+        ran.fetch_add(1, Ordering::Relaxed);
+        bar.inc(1);
+        let slots = runs.entry(i).or_insert_with(|| vec![None; seeds.len()]);
+        slots[k] = Some(r);
+        if !complete(slots) {
+            return Ok(());
+        }
+        let d = Done {
+            point: grid.point(i),
+            runs: slots.iter().flatten().copied().collect(),
+            theory_rate_hz: theory_of(i)?,
+        };
         writeln!(c, "{}", csv_row(&d)).and_then(|_| c.flush())?;
         if args.verbose {
             let at: Vec<String> = grid
@@ -528,21 +579,23 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
                     d.point.index + 1,
                     grid.len(),
                     at.join(", "),
-                    majority(&d.runs.iter().map(|r| r.regime).collect::<Vec<_>>()).as_str()
+                    majority(&d.runs.iter().map(|r| r.regime).collect::<Vec<_>>()).name()
                 )
             });
         }
-        bar.inc(1);
         list.push(d);
         Ok(())
     };
+    let is_done = |i: usize, k: usize| -> bool {
+        let guard = state.lock().unwrap_or_else(|e| e.into_inner());
+        guard.2.get(&i).is_some_and(|slots| slots[k].is_some())
+    };
 
-    // Points by seed: one network per (network keys, seed), reused by the points sharing it.
+    // Runs by seed: one network per (network keys, seed), reused by the points sharing it.
     let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
-    let mut partial: BTreeMap<usize, Vec<RunStats>> = BTreeMap::new();
-    for &seed in &seeds {
+    for (k, &seed) in seeds.iter().enumerate() {
         let mut by_network: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for &i in &todo {
+        for &i in todo.iter().filter(|&&i| !is_done(i, k)) {
             let c = point_config(args, &grid, &grid.point(i), seed)?;
             let key = format!("{:?}|{}", c.network, c.simulation.seed);
             by_network.entry(key).or_default().push(i);
@@ -551,29 +604,29 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             let first = point_config(args, &grid, &grid.point(indices[0]), seed)?;
             let network = Network::build(&first, Par::threads(total_threads));
             let next = AtomicUsize::new(0);
-            let results: Mutex<Vec<(usize, RunStats)>> = Mutex::new(Vec::new());
             std::thread::scope(|scope| {
                 for _ in 0..jobs {
                     scope.spawn(|| loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = indices.get(k) else { break };
+                        let at = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = indices.get(at) else { break };
                         if !errors.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
                             break;
                         }
-                        let run = point_config(args, &grid, &grid.point(i), seed).and_then(|c| {
-                            run_point(
-                                &c,
-                                &network,
-                                chosen.entry,
-                                Setup {
-                                    threads: per_job,
-                                    device: chosen.setup.device,
-                                },
-                            )
-                        });
-                        match run {
-                            Ok(r) => results.lock().unwrap_or_else(|e| e.into_inner()).push((i, r)),
-                            Err(e) => errors.lock().unwrap_or_else(|e| e.into_inner()).push(e),
+                        let run = point_config(args, &grid, &grid.point(i), seed)
+                            .and_then(|c| {
+                                run_point(
+                                    &c,
+                                    &network,
+                                    chosen.entry,
+                                    Setup {
+                                        threads: per_job,
+                                        device: chosen.setup.device,
+                                    },
+                                )
+                            })
+                            .and_then(|r| finish(i, k, r));
+                        if let Err(e) = run {
+                            errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
                         }
                     });
                 }
@@ -581,48 +634,43 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             if let Some(e) = errors.lock().unwrap_or_else(|e| e.into_inner()).pop() {
                 return Err(e);
             }
-            for (i, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                partial.entry(i).or_default().push(r);
-            }
-            // Points whose every seed is done are finished.
-            let finished: Vec<usize> = partial
-                .iter()
-                .filter(|(_, runs)| runs.len() == seeds.len())
-                .map(|(&i, _)| i)
-                .collect();
-            for i in finished {
-                let runs = partial.remove(&i).unwrap_or_default();
-                let c = point_config(args, &grid, &grid.point(i), seeds[0])?;
-                finish(Done {
-                    point: grid.point(i),
-                    runs,
-                    theory_rate_hz: crate::theory::predicted_rate(&c),
-                })?;
-            }
         }
     }
     bar.finish_and_clear();
-    let (_, _, list) = appender.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (_, _, _, list) = state.into_inner().unwrap_or_else(|e| e.into_inner());
     for d in list {
         done.insert(d.point.index, d);
     }
     if done.len() != grid.len() {
-        bail!("the sweep ended with {} of {} points done", done.len(), grid.len());
+        bail!(
+            "the sweep ended with {} of {} points done",
+            done.len(),
+            grid.len()
+        );
     }
     let seconds = t.elapsed().as_secs_f64();
-    write_results(args, &grid, &done, &base, &seeds, seconds, chosen.entry.name)?;
+    write_results(
+        args,
+        &grid,
+        &done,
+        &base,
+        &seeds,
+        seconds,
+        chosen.entry.name,
+    )?;
     let _ = std::fs::remove_file(&journal);
     if !args.quiet {
         say!(
-            "sweep: {} points × {} seed(s) in {seconds:.1} s → {} and {}",
+            "sweep: {} points × {} seed(s), {} runs in this invocation, in {seconds:.1} s → {} and {}",
             grid.len(),
             seeds.len(),
+            ran.load(Ordering::Relaxed),
             args.out.display(),
             csv.display()
         );
     }
     if let Some(png) = &args.plot {
-        crate::plot::plot_sweep(&args.out, png)?;
+        crate::phase::plot(&args.out, png)?;
         if !args.quiet {
             say!("{:<18}{}", "figure", png.display());
         }
@@ -663,22 +711,30 @@ fn write_results(
         attr_str(
             &file,
             "axes",
-            &grid.axes.iter().map(|a| a.key.as_str()).collect::<Vec<_>>().join(","),
+            &grid
+                .axes
+                .iter()
+                .map(|a| a.key.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
         )?;
         let axes = file.create_group("axes")?;
         for a in &grid.axes {
-            let numbers: Option<Vec<f64>> = a.values.iter().map(|v| v.trim().parse().ok()).collect();
-            match numbers {
+            match a.numbers() {
                 Some(n) => {
-                    axes.new_dataset_builder().with_data(n.as_slice()).create(a.key.as_str())?;
+                    axes.new_dataset_builder()
+                        .with_data(n.as_slice())
+                        .create(a.key.as_str())?;
                 }
                 None => {
                     let text: Vec<hdf5::types::VarLenUnicode> = a
                         .values
                         .iter()
-                        .map(|v| csv_field(v).parse().unwrap_or_default())
+                        .map(|v| csv_field(&v.to_string()).parse().unwrap_or_default())
                         .collect();
-                    axes.new_dataset_builder().with_data(text.as_slice()).create(a.key.as_str())?;
+                    axes.new_dataset_builder()
+                        .with_data(text.as_slice())
+                        .create(a.key.as_str())?;
                 }
             }
         }
@@ -694,22 +750,28 @@ fn write_results(
             let arr = ndarray::Array::from_shape_vec(shape.clone(), mean)?;
             file.new_dataset_builder().with_data(&arr).create(name)?;
             let arr = ndarray::Array::from_shape_vec(shape.clone(), std)?;
-            file.new_dataset_builder().with_data(&arr).create(format!("{name}_std").as_str())?;
+            file.new_dataset_builder()
+                .with_data(&arr)
+                .create(format!("{name}_std").as_str())?;
         }
         let theory: Vec<f64> = ordered.iter().map(|d| d.theory_rate_hz).collect();
         let arr = ndarray::Array::from_shape_vec(shape.clone(), theory)?;
-        file.new_dataset_builder().with_data(&arr).create("theory_rate_hz")?;
+        file.new_dataset_builder()
+            .with_data(&arr)
+            .create("theory_rate_hz")?;
         let regimes: Vec<hdf5::types::VarLenUnicode> = ordered
             .iter()
             .map(|d| {
                 majority(&d.runs.iter().map(|r| r.regime).collect::<Vec<_>>())
-                    .as_str()
+                    .name()
                     .parse()
                     .unwrap_or_default()
             })
             .collect();
         let arr = ndarray::Array::from_shape_vec(shape.clone(), regimes)?;
-        file.new_dataset_builder().with_data(&arr).create("regime")?;
+        file.new_dataset_builder()
+            .with_data(&arr)
+            .create("regime")?;
         file.close()?;
     }
     let mut rows = format!("{}\n", csv_header(grid));

@@ -58,6 +58,17 @@ impl Scratch {
 
     /// Runs `brunel ARGS` in the folder with extra environment variables. `BRUNEL_PROFILE` is
     /// [`Scratch::profile`] unless `env` sets it, so that `--backend auto` is hermetic.
+    /// The command that runs the binary here with `args` (for tests that start and stop it).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("BRUNEL_PROFILE", self.profile())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    }
+
     pub fn brunel_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
         cmd.args(args)
