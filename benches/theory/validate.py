@@ -36,7 +36,7 @@ from scipy.special import dawsn, erfcx
 
 BRUNEL = sys.argv[1] if len(sys.argv) > 1 else "target/release/brunel"
 
-# Brunel (2000) / MODEL.md parameters (ms -> s).
+# Brunel (2000) / docs/model.md parameters (ms -> s).
 TAU, THETA, VR, TAU_RP, J, D = 0.020, 20.0, 10.0, 0.002, 0.1, 0.0015
 CE, CI = 1000.0, 250.0
 

@@ -1,6 +1,6 @@
 //! The mean-field theory (`brunel_core::theory`): its integral against direct quadrature, its
 //! fixed points against their equation, its threshold integration against the Siegert formula
-//! and against finite differences of it, and the Fig. 8 panels' known values (MODEL.md: the
+//! and against finite differences of it, and the Fig. 8 panels' known values (docs/model.md: the
 //! theory gives 327, 56, 38 and 6.5 Hz; Brunel 2000's Fig. 2 puts panel C in the stable AI
 //! region and A, B, D in the synchronous ones: SR, SI fast, SI slow).
 
@@ -110,7 +110,7 @@ fn stationary_rates_satisfy_their_equation() {
 
 #[test]
 fn the_four_panels_rates_are_the_known_ones() {
-    // MODEL.md: "mean-field theory gives 327, 56, 38 and 6.5 Hz".
+    // docs/model.md: "mean-field theory gives 327, 56, 38 and 6.5 Hz".
     for (g, ratio, rate) in [
         (3.0, 2.0, 327.0),
         (6.0, 4.0, 56.0),
@@ -131,7 +131,7 @@ fn the_four_panels_rates_are_the_known_ones() {
 fn panel_c_is_stable_and_within_the_simulated_spread() {
     let p = theory::predict(&config(5.0, 2.0));
     assert!(p.stable());
-    // MODEL.md's spread of simulated rates (E and I) of panel C over ten seeds: 34.8 - 39.2 Hz.
+    // docs/model.md's spread of simulated rates (E and I) of panel C over ten seeds: 34.8 - 39.2 Hz.
     assert!((34.8..=39.2).contains(&p.rate_hz()), "{}", p.rate_hz());
 }
 
