@@ -4,11 +4,13 @@
 //!   ones (Debian/Ubuntu, apt-get);
 //! - `cargo xtask fig8`: the main job, the four panels of Brunel (2000) Fig. 8;
 //! - `cargo xtask test`: the whole test suite;
-//! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend.
+//! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend;
+//!   `cargo xtask bench --busy`: the cpu backend quiet and beside a competing busy process.
 //!
 //! Few dependencies (std only), so that the tasks compile in seconds.
 
 mod bench;
+mod busy;
 mod fig8;
 mod setup;
 mod test;
@@ -26,6 +28,8 @@ commands:
           and 125 000 neurons; write benches/results/<date>-<machine>/ and the machine profile
           that `brunel run --backend auto` reads
           options: --quick (a short version, under 2 minutes), --repeats N, --no-profile
+          --busy: the cpu backend on 1 thread and on all cores, quiet and with one competing
+          busy process (free, and pinned to core 0); writes benches/results/<date>-<machine>-busy/
 
 environment:
   BRUNEL_REQUIRE=cpu,opencl,sonata   backends/checks whose absence fails the tests instead of skipping
