@@ -71,8 +71,12 @@ impl Row {
     }
 }
 
-/// `cargo xtask bench [--quick] [--repeats N] [--no-profile]`.
+/// `cargo xtask bench [--quick] [--repeats N] [--no-profile]`; `--busy`: [`crate::busy`].
 pub fn run(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--busy") {
+        let rest: Vec<String> = args.iter().filter(|a| *a != "--busy").cloned().collect();
+        return crate::busy::run(&rest);
+    }
     let mut quick = false;
     let mut repeats = None;
     let mut profile = true;

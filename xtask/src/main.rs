@@ -8,11 +8,13 @@
 //! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend;
 //! - `cargo xtask tidy`: checks of the repository itself (no link to a missing path);
 //! - `cargo xtask gpu-check [--prepare DIR]`: the OpenCL backend on a GPU, here or prepared for
-//!   a machine without Rust.
+//!   a machine without Rust;
+//! - `cargo xtask bench --busy`: the cpu backend quiet and beside a competing busy process.
 //!
 //! Few dependencies (std only), so that the tasks compile in seconds.
 
 mod bench;
+mod busy;
 mod fig8;
 mod gpu_check;
 mod setup;
@@ -37,6 +39,8 @@ commands:
           and 125 000 neurons; write benches/results/<date>-<machine>/ and the machine profile
           that `brunel run --backend auto` reads
           options: --quick (a short version, under 2 minutes), --repeats N, --no-profile
+          --busy: the cpu backend on 1 thread and on all cores, quiet and with one competing
+          busy process (free, and pinned to core 0); writes benches/results/<date>-<machine>-busy/
   tidy    check the repository: no tracked file links to or names a path it does not have
   gpu-check
           the OpenCL backend on a GPU: report the platform and device, run the OpenCL tests with

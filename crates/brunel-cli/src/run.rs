@@ -220,17 +220,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
         note!("note: {reason}");
     }
     let par = Par::threads(args.threads);
+    // The build gains nothing from more threads than cores; 1 024 of them made it 40 times
+    // slower (defect 14 of issue 13). The cpu backend caps its own threads.
+    let build_par = Par::threads(par.count().min(Par::threads(0).count()));
     let model = Model::new(&config);
     if !args.quiet {
         note!(
             "building the network: {} neurons, about {:.3e} synapses ({} threads)",
             model.n,
             config.expected_synapses(),
-            par.count()
+            build_par.count()
         );
     }
     let t = Instant::now();
-    let network = Network::build(&config, par);
+    let network = Network::build(&config, build_par);
     let build_seconds = t.elapsed().as_secs_f64();
     let n_synapses = network.n_synapses();
     // Out-degrees are all the summary needs from the network once the backend holds its own copy.

@@ -1,18 +1,32 @@
 //! brunel-cpu: the multi-threaded backend, bit-identical to `brunel_core::ReferenceBackend`.
 //!
 //! Design (each point measured; see `benches/results/`):
-//! - **Parts.** The neurons are cut into contiguous parts, one per thread (more when a part
-//!   would exceed 65 536 neurons). Each part owns its neurons' state and arrival counters and
-//!   the synapses *onto* its neurons as u16 local indices ([`layout`]), so a thread writes only
-//!   its own memory: no atomics, no locks in the loop, 2 bytes per synapse.
+//! - **Parts.** The neurons are cut into contiguous parts, one per thread
+//!   ([`PARTS_PER_THREAD`]: finer parts were measured and did not pay), each of at least
+//!   [`MIN_PART`] neurons, more parts when one would exceed 65 536 neurons. Each part owns its neurons' state and arrival counters and the
+//!   synapses *onto* its neurons as u16 local indices ([`layout`]), so the thread running it
+//!   writes only the part's own memory: no atomics, no locks in the loop, 2 bytes per synapse.
+//!   The cut depends on the thread count only for speed: no neuron's arithmetic depends on the
+//!   part it is in, nor on the thread that runs it.
 //! - **Batches of one delay.** A spike at step k arrives at step k + D, so the arrivals of the
 //!   steps k .. k + D − 1 are all known at step k. The backend advances every neuron by a whole
 //!   batch of (up to) D steps between two exchanges of spikes, as NEST does with its minimum
 //!   delay: one synchronisation per D steps. A batch is: deliver the previous batch's spikes
 //!   into the counters, then advance the neurons.
-//! - **Sections.** One call into the thread pool runs up to 2 048 steps of whole batches;
-//!   the threads meet at a spinning barrier once per batch and publish each part's spikes of a
-//!   batch once (`OnceLock`); the recorder receives them after the section, step by step.
+//! - **Parts claimed, not assigned.** In every batch each part is claimed (a compare-and-swap
+//!   of its batch count) by whichever thread gets to it first: a thread tries its own share
+//!   first (the same parts every batch, warm in its caches), then the other threads' shares
+//!   from their far ends. On a shared machine a thread that the system keeps off its core when
+//!   a batch begins does not hold the others up: one of them takes its part. A thread
+//!   starts a batch once every part of the previous one is finished (a count of finished parts,
+//!   [`Progress`]); waiting, it spins for up to [`SPIN`] (the threads' spread on a quiet
+//!   machine), then sleeps on a condition variable, leaving its core to the thread it waits
+//!   for. Threads the network has too little work for are not started: at most one per block
+//!   of 32 neurons, and beyond the machine's cores one per [`MIN_PART`] neurons.
+//! - **Sections.** One call into the thread pool runs up to 2 048 steps of whole batches, as one
+//!   task per thread (not a call on every thread: a thread that gets no core during a section is
+//!   not waited for, its task finds nothing left); each part's spikes of a batch are published
+//!   once (`OnceLock`); the recorder receives them after the section, step by step.
 //! - **Packed counters.** One u32 per neuron and step holds the excitatory count (low 16 bits)
 //!   and the inhibitory count (high 16 bits): one scattered add per synapse (unrolled by four,
 //!   rows prefetched ahead). When an in-degree exceeds 65 535 the counters are u64 (32 + 32
@@ -33,8 +47,9 @@ use brunel_core::{
 };
 use rayon::prelude::*;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
 use layout::{PartSynapses, Range};
@@ -56,7 +71,10 @@ pub enum Kernel {
 
 /// The multi-threaded CPU backend.
 pub struct CpuBackend {
+    /// The threads used: those asked for, at most one per part.
     par: Par,
+    /// The threads asked for.
+    asked: usize,
     how: Loop,
     sim: Sim,
 }
@@ -82,6 +100,28 @@ impl CpuBackend {
         par: Par,
         kernel: Kernel,
     ) -> Result<CpuBackend> {
+        CpuBackend::build(model, network, par, kernel, PARTS_PER_THREAD)
+    }
+
+    /// Tests and tuning: like [`CpuBackend::new`], with `per_thread` parts per thread (at
+    /// least [`MIN_PART`] neurons each) instead of the default.
+    #[doc(hidden)]
+    pub fn with_parts_per_thread(
+        model: &Model,
+        network: &Network,
+        par: Par,
+        per_thread: usize,
+    ) -> Result<CpuBackend> {
+        CpuBackend::build(model, network, par, Kernel::Auto, per_thread)
+    }
+
+    fn build(
+        model: &Model,
+        network: &Network,
+        par: Par,
+        kernel: Kernel,
+        per_thread: usize,
+    ) -> Result<CpuBackend> {
         if network.n != model.n || network.n_e != model.n_e {
             return Err(Error::Backend {
                 backend: "cpu".into(),
@@ -97,9 +137,11 @@ impl CpuBackend {
                 "must be at least one time step",
             ));
         }
+        let how = resolve(kernel)?;
+        let (ranges, threads) = plan(model.n, par.count(), per_thread);
         // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
         // what cannot be allocated rather than abort in the allocator.
-        let ring_bytes = par.count() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
+        let ring_bytes = ranges.len() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
         if let Some(total) = brunel_core::config::total_memory_bytes() {
             if ring_bytes > total as f64 / 2.0 {
                 return Err(Error::Unavailable {
@@ -107,14 +149,15 @@ impl CpuBackend {
                     message: format!(
                         "a delay of {} steps on {} threads needs {:.1} GiB of arrival counters, more than half of this machine's {:.1} GiB (the reference and opencl backends need less)",
                         model.delay_steps,
-                        par.count(),
+                        threads,
                         ring_bytes / (1u64 << 30) as f64,
                         total as f64 / (1u64 << 30) as f64
                     ),
                 });
             }
         }
-        let how = resolve(kernel)?;
+        let asked = par.count();
+        let par = Par::threads(threads);
         let pool = match par {
             Par::Seq => None,
             Par::Rayon(n) => Some(
@@ -128,7 +171,6 @@ impl CpuBackend {
                     })?,
             ),
         };
-        let ranges = layout::partition(model.n, par.count());
         let build = || {
             ranges
                 .par_iter()
@@ -152,7 +194,42 @@ impl CpuBackend {
         } else {
             Sim::Wide(Engine::new(model, ranges, synapses, pool))
         };
-        Ok(CpuBackend { par, how, sim })
+        Ok(CpuBackend {
+            par,
+            asked,
+            how,
+            sim,
+        })
+    }
+
+    /// Tests only: the thread of pool index `thread` pauses for `pause` at the start of every
+    /// batch, so that the others take over its parts (the result must not change).
+    #[doc(hidden)]
+    pub fn with_test_delay(mut self, thread: usize, pause: Duration) -> CpuBackend {
+        match &mut self.sim {
+            Sim::Packed(e) => e.test_delay = Some((thread, pause)),
+            Sim::Wide(e) => e.test_delay = Some((thread, pause)),
+        }
+        self
+    }
+
+    /// Tests and tuning: how many (part, batch) pairs each thread of the pool has run so far.
+    #[doc(hidden)]
+    pub fn part_runs(&self) -> Vec<u64> {
+        let runs = match &self.sim {
+            Sim::Packed(e) => &e.runs,
+            Sim::Wide(e) => &e.runs,
+        };
+        runs.iter().map(|r| r.load(Ordering::Relaxed)).collect()
+    }
+
+    /// Parts the neurons are cut into.
+    #[doc(hidden)]
+    pub fn parts(&self) -> usize {
+        match &self.sim {
+            Sim::Packed(e) => e.parts.len(),
+            Sim::Wide(e) => e.parts.len(),
+        }
     }
 
     /// Bytes of synapses held (the backend's own layout).
@@ -162,6 +239,34 @@ impl CpuBackend {
             Sim::Wide(e) => e.synapse_bytes(),
         }
     }
+}
+
+/// Parts per thread when there are several threads. Measured (see
+/// `benches/results/2026-12-01-busy/`): finer parts cost more in delivering spikes (every part
+/// looks up every spike's row) than they gained in balance on a shared 2-core machine; the
+/// claims still let a thread that is on its core take the part of one that is not.
+const PARTS_PER_THREAD: usize = 1;
+
+/// Neurons per useful thread: with more threads than the machine has cores, a thread gets at
+/// least this many neurons (8 blocks of 32), or is not started.
+const MIN_PART: usize = 256;
+
+/// How the `n` neurons are cut for `threads` threads, `per_thread` parts each: the parts, and
+/// how many of the threads are useful. A thread is useful if it has a part of its own (a
+/// block of 32 neurons at least) and, beyond the machine's cores, [`MIN_PART`] neurons. The
+/// cut depends on the thread count only for speed: no neuron's arithmetic depends on its part.
+fn plan(n: u32, threads: usize, per_thread: usize) -> (Vec<Range>, usize) {
+    let n = n as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let blocks = n.div_ceil(philox::WIDTH).max(1);
+    let useful = threads.min(blocks).min(cores.max(n / MIN_PART)).max(1);
+    let wanted = if useful == 1 {
+        1
+    } else {
+        (useful * per_thread.max(1)).min(blocks)
+    };
+    let ranges = layout::partition(n as u32, wanted);
+    (ranges, useful)
 }
 
 /// The loop for `kernel` on this processor.
@@ -239,8 +344,12 @@ struct Engine<C> {
     /// The Binomial table as u32 thresholds (X = number of thresholds <= u).
     thresholds: Vec<u32>,
     pool: Option<rayon::ThreadPool>,
-    /// Part p is advanced by thread p mod threads (each locks its own: never contended).
+    /// In each batch, a part is locked by the one thread that claimed it: never contended.
     parts: Vec<Mutex<Part<C>>>,
+    /// Part batches run by each thread of the pool, since the start.
+    runs: Vec<AtomicU64>,
+    /// Tests only: one thread pauses this long at the start of each batch.
+    test_delay: Option<(usize, Duration)>,
     /// Spikes of the last batch run, not yet delivered.
     pending: Vec<Arrival>,
     /// Spikes of the last delay steps, for `state`.
@@ -272,8 +381,12 @@ impl<C: Counter> Engine<C> {
         Engine {
             model: model.clone(),
             thresholds: model.external.thresholds_u32(),
+            runs: (0..pool.as_ref().map_or(1, |p| p.current_num_threads()))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             pool,
             parts,
+            test_delay: None,
             pending: Vec::new(),
             in_flight: InFlight::new(model.delay_steps),
             step: 0,
@@ -287,6 +400,7 @@ impl<C: Counter> Engine<C> {
     fn run(&mut self, how: Loop, steps: u64, recorder: &mut dyn Recorder) -> Result<()> {
         let d = self.model.delay_steps as u64;
         let mut done = 0;
+        let threads = self.pool.as_ref().map_or(1, |p| p.current_num_threads());
         while done < steps {
             let now = (steps - done).min((STEPS_PER_SECTION / d).max(1) * d);
             let section = Section {
@@ -296,19 +410,25 @@ impl<C: Counter> Engine<C> {
                 parts: &self.parts,
                 k0: self.step,
                 steps: now,
-                threads: self.pool.as_ref().map_or(1, |p| p.current_num_threads()),
+                threads,
                 pending: &self.pending,
                 spikes: (0..now.div_ceil(d) as usize * self.parts.len())
                     .map(|_| OnceLock::new())
                     .collect(),
-                barrier: SpinBarrier::new(
-                    self.pool.as_ref().map_or(1, |p| p.current_num_threads()),
-                ),
+                claimed: (0..self.parts.len()).map(|_| AtomicUsize::new(0)).collect(),
+                progress: Progress::new(threads),
+                runs: &self.runs,
+                test_delay: self.test_delay,
             };
             match &self.pool {
-                Some(pool) => {
-                    pool.broadcast(|ctx| section.work(ctx.index()));
-                }
+                // One task per thread, not one call on each (`broadcast`): a thread that the
+                // system keeps off its core for the whole section is then not waited for, its
+                // task runs on another thread once that one is done and finds nothing left.
+                Some(pool) => pool.scope(|scope| {
+                    for _ in 0..threads {
+                        scope.spawn(|_| section.work(rayon::current_thread_index().unwrap_or(0)));
+                    }
+                }),
                 None => section.work(0),
             }
             // Hand the spikes to the recorder, step by step, all parts in ascending order.
@@ -411,10 +531,15 @@ impl Backend for CpuBackend {
             Sim::Packed(e) => e.parts.len(),
             Sim::Wide(e) => e.parts.len(),
         };
+        let capped = if self.asked > self.par.count() {
+            format!(" ({} asked; the network has work for no more)", self.asked)
+        } else {
+            String::new()
+        };
         BackendInfo {
             name: "cpu".into(),
             device: format!(
-                "host CPU, {} thread(s), {how}, {counters}",
+                "host CPU, {} thread(s){capped}, {how}, {counters}",
                 self.par.count()
             ),
             device_kind: DeviceKind::Host,
@@ -459,8 +584,10 @@ fn lock<C>(part: &Mutex<Part<C>>) -> MutexGuard<'_, Part<C>> {
     part.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One parallel section: `steps` steps from `k0`, in batches of up to one delay, every thread
-/// advancing its own parts, one barrier per batch.
+/// One parallel section: `steps` steps from `k0`, in batches of up to one delay. In every
+/// batch each part is claimed by one thread, whichever comes first (a thread tries its own
+/// parts first, then the others'), and a thread starts on a batch once every part of the
+/// previous one is finished ([`Progress`]).
 struct Section<'a, C> {
     how: Loop,
     model: &'a Model,
@@ -472,39 +599,64 @@ struct Section<'a, C> {
     /// Spikes of the batch before the section.
     pending: &'a [Arrival],
     /// `spikes[batch * parts + part]`: that part's spikes of each step of the batch, set once
-    /// by the thread that owns the part, read by all after the next barrier.
+    /// by the thread that ran the part, read by all once the batch is finished.
     spikes: Vec<OnceLock<Vec<Vec<u32>>>>,
-    barrier: SpinBarrier,
+    /// `claimed[part]`: batches of the section that part has been claimed for; the thread
+    /// that moves it from `b` to `b + 1` runs the part's batch `b`.
+    claimed: Vec<AtomicUsize>,
+    progress: Progress,
+    /// Parts run by each thread (for tests and tuning).
+    runs: &'a [AtomicU64],
+    /// A pause at the start of each batch for one thread (tests only).
+    test_delay: Option<(usize, Duration)>,
 }
 
 impl<C: Counter> Section<'_, C> {
-    /// What thread `t` does.
+    /// What the thread of pool index `t` does. Any number of calls, from any threads, finish
+    /// the section together; a thread that arrives late finds its parts taken and returns.
     fn work(&self, t: usize) {
         let d = self.model.delay_steps as u64;
         let n_parts = self.parts.len();
-        let mut mine: Vec<(usize, MutexGuard<'_, Part<C>>)> = self
-            .parts
-            .iter()
-            .enumerate()
-            .filter(|(p, _)| p % self.threads == t)
-            .map(|(p, part)| (p, lock(part)))
-            .collect();
-        let mut arrivals = self.pending.to_vec();
+        let order = claim_order(t % self.threads, self.threads, n_parts);
+        let mut arrivals = Vec::new();
+        let mut ran = 0;
         let batches = self.steps.div_ceil(d) as usize;
         for bi in 0..batches {
             let kb = self.k0 + bi as u64 * d;
             let b = d.min(self.steps - bi as u64 * d) as usize;
             if bi > 0 {
                 // Every part's spikes of the previous (full) batch are complete.
-                self.barrier.wait();
-                let previous: Vec<&Vec<Vec<u32>>> = self.spikes[(bi - 1) * n_parts..bi * n_parts]
-                    .iter()
-                    .map(|s| s.get().expect("set before the barrier"))
-                    .collect();
-                kernel::arrivals(&previous, kb - d, d, &mut arrivals);
+                self.progress.wait_for(bi * n_parts);
             }
-            for (p, part) in &mut mine {
-                let part = &mut **part;
+            if let Some((slow, pause)) = self.test_delay {
+                if slow == t {
+                    std::thread::sleep(pause);
+                }
+            }
+            let mut have_arrivals = false;
+            for &p in &order {
+                if self.claimed[p]
+                    .compare_exchange(bi, bi + 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+                if !have_arrivals {
+                    if bi == 0 {
+                        arrivals.clear();
+                        arrivals.extend_from_slice(self.pending);
+                    } else {
+                        let previous: Vec<&Vec<Vec<u32>>> = self.spikes
+                            [(bi - 1) * n_parts..bi * n_parts]
+                            .iter()
+                            .map(|s| s.get().expect("set before the batch was finished"))
+                            .collect();
+                        kernel::arrivals(&previous, kb - d, d, &mut arrivals);
+                    }
+                    have_arrivals = true;
+                }
+                let mut part = lock(&self.parts[p]);
+                let part = &mut *part;
                 kernel::deliver(&part.synapses, &mut part.ring, self.model.n_e, &arrivals);
                 let mut out = vec![Vec::new(); b];
                 let view = PartView {
@@ -514,50 +666,99 @@ impl<C: Counter> Section<'_, C> {
                     ring: &mut part.ring,
                 };
                 kernel::update(self.how, self.model, self.thresholds, view, kb, b, &mut out);
-                self.spikes[bi * n_parts + *p]
+                self.spikes[bi * n_parts + p]
                     .set(out)
                     .expect("each part's batch is set once");
+                ran += 1;
+                self.progress.finished_one(n_parts);
             }
         }
+        self.runs[t % self.runs.len()].fetch_add(ran, Ordering::Relaxed);
     }
 }
 
-/// A barrier for the pool's threads that spins briefly, then yields (the machine may be shared).
-struct SpinBarrier {
-    threads: usize,
-    /// Spins before yielding: none when there are more threads than cores (the thread waited
-    /// for is then likely not running, and spinning only delays it).
-    spins: u32,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
+/// The order in which thread `t` of `threads` tries the `parts` parts: its own contiguous
+/// share first (the same parts every batch, so their memory stays in its caches), then the
+/// other threads' shares, each from its far end, so that a thread helping another takes the
+/// parts the owner would reach last.
+fn claim_order(t: usize, threads: usize, parts: usize) -> Vec<usize> {
+    let share = |u: usize| u * parts / threads..(u + 1) * parts / threads;
+    let mut order: Vec<usize> = share(t).collect();
+    for k in 1..threads {
+        order.extend(share((t + k) % threads).rev());
+    }
+    order
 }
 
-impl SpinBarrier {
-    fn new(threads: usize) -> SpinBarrier {
+/// How far a section has come: the parts finished, counted over all batches (batch `b` is
+/// complete when `(b + 1) * parts` are). A thread waiting for a batch spins briefly and then
+/// sleeps, so that on a shared machine it leaves its core to the thread it waits for.
+struct Progress {
+    finished: AtomicUsize,
+    /// How long a waiter spins before it sleeps: zero when there are more threads than cores
+    /// (the thread waited for is then likely not running, and spinning only delays it).
+    spin: Duration,
+    /// Threads asleep (or about to be) in [`Progress::wait_for`].
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+/// How long a thread waiting for a batch spins before it sleeps. Long enough to cover the
+/// threads' usual spread on a quiet machine (a few to tens of microseconds at Fig. 8's size),
+/// short beside the few milliseconds for which the scheduler takes a core away on a busy one.
+const SPIN: Duration = Duration::from_micros(50);
+
+impl Progress {
+    fn new(threads: usize) -> Progress {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        SpinBarrier {
-            threads,
-            spins: if threads <= cores { 4096 } else { 0 },
-            arrived: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
+        Progress {
+            finished: AtomicUsize::new(0),
+            spin: if threads <= cores {
+                SPIN
+            } else {
+                Duration::ZERO
+            },
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
         }
     }
 
-    fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
+    /// One more part finished; wakes the sleepers when that completes a batch.
+    fn finished_one(&self, parts: usize) {
+        let now = self.finished.fetch_add(1, Ordering::SeqCst) + 1;
+        // SeqCst on both sides: either the sleeper sees `now`, or this sees the sleeper.
+        if now.is_multiple_of(parts) && self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_all();
+        }
+    }
+
+    /// Returns once `target` parts are finished.
+    fn wait_for(&self, target: usize) {
+        if self.finished.load(Ordering::Acquire) >= target {
             return;
         }
-        let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == generation {
-            if spins < self.spins {
+        if !self.spin.is_zero() {
+            let start = Instant::now();
+            let mut spins = 0u32;
+            while self.finished.load(Ordering::Acquire) < target {
                 std::hint::spin_loop();
                 spins += 1;
-            } else {
-                std::thread::yield_now();
+                if spins.is_multiple_of(64) && start.elapsed() >= self.spin {
+                    break;
+                }
+            }
+            if self.finished.load(Ordering::Acquire) >= target {
+                return;
             }
         }
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        while self.finished.load(Ordering::SeqCst) < target {
+            guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 }

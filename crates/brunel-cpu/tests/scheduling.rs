@@ -1,0 +1,138 @@
+//! The cpu backend's scheduling: whichever thread runs a part of the network in a batch, the
+//! bits are the reference's; and threads beyond one per part are not started.
+
+use std::time::Duration;
+
+use brunel_core::{
+    Backend, Config, HostState, Model, Network, Par, RecordSpikes, ReferenceBackend, SpikeRecorder,
+};
+use brunel_cpu::CpuBackend;
+
+/// 3 000 neurons in an active regime.
+fn config() -> Config {
+    let mut config = Config::default();
+    config.network.n_e = 2400;
+    config.synapse.j = 0.5;
+    config.synapse.g = 4.0;
+    config.input.ratio = 1.5;
+    config.simulation.duration = 60.0;
+    config.simulation.seed = 11;
+    config.validate().expect("valid");
+    config
+}
+
+/// Runs `steps` steps in calls of the given lengths (the rest in one call at the end).
+fn run(backend: &mut dyn Backend, steps: u64, pieces: &[u64]) -> (SpikeRecorder, HostState) {
+    let mut spikes = SpikeRecorder::new(RecordSpikes::All, steps);
+    let mut done = 0;
+    for &p in pieces {
+        backend.run(p, &mut spikes).expect("run");
+        done += p;
+    }
+    backend.run(steps - done, &mut spikes).expect("run");
+    (spikes, backend.state().expect("state"))
+}
+
+fn assert_same(what: &str, want: &(SpikeRecorder, HostState), got: &(SpikeRecorder, HostState)) {
+    assert_eq!(want.0, got.0, "{what}: spikes differ");
+    assert_eq!(want.1.step, got.1.step, "{what}: step");
+    assert_eq!(
+        want.1.first_difference(&got.1),
+        None,
+        "{what}: state differs"
+    );
+}
+
+/// One thread of the pool pauses at the start of every batch, so the other threads take most
+/// of its parts: a different assignment of parts to threads from batch to batch, with one part
+/// per thread (the default) and with several, and the reference's spikes (every step) and final
+/// state all the same.
+#[test]
+fn a_slow_thread_changes_who_runs_what_but_not_the_bits() {
+    let config = config();
+    let model = Model::new(&config);
+    let network = Network::build(&config, Par::threads(2));
+    let steps = model.steps;
+    let want = run(&mut ReferenceBackend::new(&model, &network), steps, &[]);
+    assert!(want.0.ids.len() > 1000, "too few spikes to be a test");
+    let batches = steps.div_ceil(model.delay_steps as u64);
+
+    for (threads, per_thread, slow, pieces) in [
+        (3, 1, 0, vec![]),
+        (3, 3, 2, vec![7, 100]),
+        (2, 1, 1, vec![15]),
+        (2, 4, 0, vec![]),
+    ] {
+        let backend = if per_thread == 1 {
+            CpuBackend::new(&model, &network, Par::threads(threads))
+        } else {
+            CpuBackend::with_parts_per_thread(&model, &network, Par::threads(threads), per_thread)
+        }
+        .expect("backend");
+        assert_eq!(backend.info().threads, threads);
+        let parts = backend.parts();
+        assert_eq!(parts, threads * per_thread, "parts on {threads} threads");
+        let mut backend = backend.with_test_delay(slow, Duration::from_micros(400));
+        let what =
+            format!("{threads} threads, {parts} parts, thread {slow} slow, pieces {pieces:?}");
+        let got = run(&mut backend, steps, &pieces);
+        assert_same(&what, &want, &got);
+
+        let runs = backend.part_runs();
+        // The pieces cut batches: each call starts a new batch.
+        let mut calls = pieces.clone();
+        calls.push(steps - pieces.iter().sum::<u64>());
+        let part_batches: u64 = calls
+            .iter()
+            .map(|&c| c.div_ceil(model.delay_steps as u64))
+            .sum::<u64>()
+            * parts as u64;
+        assert!(part_batches >= batches * parts as u64);
+        assert_eq!(
+            runs.iter().sum::<u64>(),
+            part_batches,
+            "{what}: every part runs once per batch ({runs:?})"
+        );
+        let fair = part_batches / threads as u64;
+        assert!(
+            runs[slow] < fair / 2,
+            "{what}: the slow thread ran {} of {part_batches} part batches ({runs:?}), so the \
+             others did not take its parts",
+            runs[slow]
+        );
+    }
+}
+
+/// Defect 14 of issue 13: `--threads 1024` on Fig. 8's network started 1 024 threads (and took
+/// 18.9 s where 2 take 0.28 s). The backend starts no more threads than the network has work
+/// for (beyond the cores, one per 256 neurons; never more than parts) and says so.
+#[test]
+fn threads_beyond_one_per_part_are_not_started() {
+    let config = config();
+    let model = Model::new(&config);
+    let network = Network::build(&config, Par::threads(2));
+    let mut backend = CpuBackend::new(&model, &network, Par::threads(1024)).expect("backend");
+    let info = backend.info();
+    assert!(info.threads <= backend.parts(), "{info:?}");
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    assert!(info.threads <= cores.max(3000 / 256), "{info:?}");
+    assert!(info.threads > 1, "{info:?}");
+    assert!(
+        info.device.contains("1024 asked"),
+        "the cap is noted: {}",
+        info.device
+    );
+    assert_eq!(backend.part_runs().len(), info.threads);
+    let want = run(
+        &mut ReferenceBackend::new(&model, &network),
+        model.steps,
+        &[],
+    );
+    let got = run(&mut backend, model.steps, &[]);
+    assert_same("1024 threads asked", &want, &got);
+
+    // Not capped: as many threads as asked, and no note.
+    let backend = CpuBackend::new(&model, &network, Par::threads(3)).expect("backend");
+    assert_eq!(backend.info().threads, 3);
+    assert!(!backend.info().device.contains("asked"));
+}
