@@ -31,6 +31,8 @@ struct Workload {
 struct Target {
     label: String,
     backend: String,
+    /// The registry's oracle (the reference): slow, the other rows are compared with it.
+    oracle: bool,
     args: Vec<String>,
     /// For the profile: OpenCL device index.
     device: Option<usize>,
@@ -43,6 +45,7 @@ struct Row {
     n: u64,
     target: String,
     backend: String,
+    oracle: bool,
     device_name: String,
     device: Option<usize>,
     threads: Option<usize>,
@@ -124,7 +127,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut rows = Vec::new();
     for w in workloads(quick) {
         for t in &targets {
-            if t.backend == "reference" && !w.reference {
+            if t.oracle && !w.reference {
                 continue;
             }
             eprintln!("bench: {} on {} ({} + {repeats} runs)", w.name, t.label, 1);
@@ -142,6 +145,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 n: w.n,
                 target: t.label.clone(),
                 backend: t.backend.clone(),
+                oracle: t.oracle,
                 device_name: text(&last, "device"),
                 device: t.device,
                 threads: t.threads,
@@ -278,6 +282,7 @@ fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
     let mut t = Vec::new();
     for backend in tables(&listing, "backend") {
         let name = text(&backend, "name");
+        let oracle = text(&backend, "oracle") == "true";
         if text(&backend, "available") != "true" {
             eprintln!("bench: skipping backend {name}: {}", text(&backend, "why"));
             continue;
@@ -294,6 +299,7 @@ fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
                         if threads == 1 { "" } else { "s" }
                     ),
                     backend: name.clone(),
+                    oracle,
                     args: vec!["--threads".into(), threads.to_string()],
                     device: None,
                     threads: Some(threads),
@@ -318,6 +324,7 @@ fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
                         text(device, "kind")
                     ),
                     backend: name.clone(),
+                    oracle,
                     args: vec!["--device".into(), index.to_string()],
                     device: Some(index),
                     threads: None,
@@ -327,6 +334,7 @@ fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
             t.push(Target {
                 label: name.clone(),
                 backend: name.clone(),
+                oracle,
                 args: vec![],
                 device: None,
                 threads: Some(1),
@@ -422,7 +430,7 @@ fn table(rows: &[Row]) -> String {
             .fold(f64::INFINITY, f64::min);
         let reference = same
             .iter()
-            .find(|o| o.backend == "reference")
+            .find(|o| o.oracle)
             .map(|o| o.median());
         let _ = writeln!(
             s,
