@@ -28,6 +28,7 @@ macro_rules! note {
 
 mod choose;
 mod info;
+mod interrupt;
 mod output;
 mod plot;
 mod profile;
@@ -80,10 +81,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Plot { files, out } => plot::plot_files(files, out).map(|()| {
-            say!("figure {}", out.display());
-        }),
+        Command::Run(args) => interrupt::install().and_then(|()| run::run(args)),
+        Command::Plot { files, out } => interrupt::install()
+            .and_then(|()| plot::plot_files(files, out))
+            .map(|()| {
+                say!("figure {}", out.display());
+            }),
         Command::Info { file } => info::info(file),
         Command::Backends { format } => info::backends(*format),
     };
@@ -91,10 +94,17 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             note!("error: {}", message(&e));
-            ExitCode::FAILURE
+            match e.downcast_ref::<interrupt::Interrupted>() {
+                Some(i) => ExitCode::from(i.exit_code()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
+
+/// The most of an error message printed: messages echo input (a config's line, a key), which
+/// must not flood the terminal.
+const MAX_MESSAGE: usize = 4000;
 
 /// The error and its causes on one line, `outer: inner: ...`, leaving out a cause whose text
 /// the message already holds (core's errors print their source themselves).
@@ -110,5 +120,19 @@ fn message(e: &anyhow::Error) -> String {
         }
         text.push_str(&cause);
     }
-    text
+    // Control characters of echoed input are escaped (line breaks and tabs of a TOML error's
+    // layout are kept), and the whole is bounded.
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() >= MAX_MESSAGE {
+            out.push_str(" … (message cut)");
+            break;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

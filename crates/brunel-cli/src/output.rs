@@ -94,11 +94,15 @@ pub struct Summary {
 }
 
 /// Writes `results` to `target` through a temporary file in the same folder, renamed into place
-/// on success (replacing an existing file only when `force`). Nothing is left behind on failure.
+/// on success (replacing an existing file only when `force`). Nothing is left behind on failure
+/// or on Ctrl-C / SIGTERM (checked between datasets): the temporary file is removed and an
+/// earlier `target` stays as it was.
 pub fn write_atomically(target: &Path, results: &Results, force: bool) -> Result<()> {
+    check_target(target)?;
     let tmp = temp_beside(target)?;
     write(tmp.path(), results)
-        .with_context(|| format!("cannot write HDF5 file {}", tmp.path().display()))?;
+        .with_context(|| format!("cannot write HDF5 file {}", target.display()))?;
+    crate::interrupt::check()?;
     if force {
         tmp.persist(target)
             .map_err(|e| e.error)
@@ -116,8 +120,149 @@ pub fn write_atomically(target: &Path, results: &Results, force: bool) -> Result
     Ok(())
 }
 
+/// Writes `text` to `target` (replaced if it exists) through a temporary file beside it.
+pub fn write_text_atomically(target: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    check_target(target)?;
+    let mut tmp = temp_beside(target)?;
+    tmp.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    crate::interrupt::check()?;
+    tmp.persist(target)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}
+
+/// What kind of thing a path that is not a regular file is, in words.
+fn kind(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+/// Refuses an output path that exists and is not a regular file (a folder, a FIFO, a device
+/// node, a socket), whatever `--force` says: brunel replaces only regular files.
+pub fn check_target(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => bail!(
+            "{} exists and is not a regular file ({}); brunel writes only regular files",
+            path.display(),
+            kind(m.file_type())
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses an input that is missing or not a regular file (a FIFO would block the reader).
+pub fn check_input(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Err(_) => bail!("{} does not exist", path.display()),
+        Ok(m) if !m.is_file() => bail!(
+            "{} is not a regular file ({})",
+            path.display(),
+            kind(m.file_type())
+        ),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The start of the name of this program's temporary files beside `target`:
+/// `.NAME.brunel-PID.` (followed by random letters and `.tmp.EXT`).
+fn temp_prefix(target: &Path, pid: u32) -> String {
+    let name = target
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.brunel-{pid}.")
+}
+
+/// Whether process `pid` is running.
+#[cfg(unix)]
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn alive(_pid: u32) -> bool {
+    true
+}
+
+/// Removes the temporary files of `target` that an earlier brunel left behind when it was
+/// killed (SIGKILL, a power cut): `.NAME.brunel-PID.*.tmp*` beside it whose process no longer
+/// runs. Returns what it removed (and what it could not, as notes).
+pub fn remove_stale_temps(target: &Path) -> Vec<String> {
+    let dir = parent_dir(target);
+    let name = target
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let start = format!(".{name}.brunel-");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&start) else {
+            continue;
+        };
+        let Some((pid, tail)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !(tail.ends_with(".tmp") || tail.contains(".tmp.")) {
+            continue;
+        }
+        if pid == std::process::id() || alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        notes.push(match std::fs::remove_file(&path) {
+            Ok(()) => format!(
+                "removed {}, a temporary file left by brunel process {pid}, which no longer runs",
+                path.display()
+            ),
+            Err(e) => format!(
+                "cannot remove {}, a temporary file left by brunel process {pid}: {e}",
+                path.display()
+            ),
+        });
+    }
+    notes
+}
+
 /// A temporary file beside `target` (same folder, so the final rename is atomic); it is removed
-/// when dropped without being persisted.
+/// when dropped without being persisted. Its name, `.NAME.brunel-PID.XXXXXX.tmp.EXT`, says
+/// which process made it, so that a later run can remove it if that process was killed.
 pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(target);
     if !dir.is_dir() {
@@ -127,17 +272,13 @@ pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
             dir.display()
         );
     }
-    let stem = target
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
     // Ends like the target (`.tmp.png`), for writers that pick the format from the extension.
     let suffix = match target.extension() {
         Some(ext) => format!(".tmp.{}", ext.to_string_lossy()),
         None => ".tmp".to_owned(),
     };
     let mut builder = tempfile::Builder::new();
-    let prefix = format!(".{stem}.");
+    let prefix = temp_prefix(target, std::process::id());
     builder.prefix(&prefix).suffix(&suffix);
     // tempfile's private 0600 would stick to the result after the rename; use the usual
     // 0666 less the umask instead.
@@ -225,6 +366,8 @@ fn write(path: &Path, r: &Results) -> Result<()> {
     pop.new_dataset_builder()
         .with_data(r.node_ids.as_slice())
         .create("node_ids")?;
+    crate::interrupt::test_point("writing");
+    crate::interrupt::check()?;
 
     let rate = file
         .create_group("population_rate")?
@@ -274,9 +417,7 @@ fn read_attr_str(loc: &hdf5::Location, name: &str) -> Result<String> {
 
 /// Reads a result file written by [`write_atomically`].
 pub fn read(path: &Path) -> Result<Results> {
-    if !path.exists() {
-        bail!("{} does not exist", path.display());
-    }
+    check_input(path)?;
     if !has_hdf5_signature(path) {
         bail!("{} is not an HDF5 file", path.display());
     }
@@ -332,6 +473,7 @@ pub fn read(path: &Path) -> Result<Results> {
                 node_ids.len()
             );
         }
+        check_values(&rate, dt, start, &timestamps)?;
         Ok(Results {
             provenance,
             summary,
@@ -343,6 +485,32 @@ pub fn read(path: &Path) -> Result<Results> {
         })
     };
     inner().with_context(|| format!("{} is damaged", path.display()))
+}
+
+/// The numbers that drawing and summing need, checked: a file from elsewhere (or damaged)
+/// must give an error here, never a hang or a panic later.
+fn check_values(rate: &[f64], dt: f64, start: f64, timestamps: &[f64]) -> Result<()> {
+    if !(dt.is_finite() && dt > 0.0) {
+        bail!("attribute `dt` of the population rate is {dt}, not a time step > 0");
+    }
+    if !start.is_finite() {
+        bail!("attribute `start` of the population rate is {start}, not a finite time");
+    }
+    let end = start + rate.len() as f64 * dt;
+    if !end.is_finite() {
+        bail!("the population rate ends at {end} ms, not a finite time");
+    }
+    if let Some((k, r)) = rate
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !(r.is_finite() && **r >= 0.0))
+    {
+        bail!("the population rate at step {k} is {r}, not a finite rate >= 0");
+    }
+    if let Some((i, t)) = timestamps.iter().enumerate().find(|(_, t)| !t.is_finite()) {
+        bail!("spike {i}'s time is {t}, not a finite time");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -57,6 +57,24 @@ impl Panel {
             .plot
             .window
             .unwrap_or([(end - DEFAULT_WINDOW_MS).max(results.start), end]);
+        // The stored config is not validated (see above), so its plot keys are checked here:
+        // an infinite window or rate axis would never finish drawing.
+        if !(window[0].is_finite() && window[1].is_finite() && window[0] < window[1]) {
+            bail!(
+                "{}: plot.window [{}, {}] is not a finite interval [start, end]",
+                path.display(),
+                window[0],
+                window[1]
+            );
+        }
+        if let Some(r) = config.plot.rate_max {
+            if !(r.is_finite() && r > 0.0) {
+                bail!(
+                    "{}: plot.rate_max = {r} is not a finite rate > 0",
+                    path.display()
+                );
+            }
+        }
         if window[0] >= end || window[1] <= results.start {
             bail!(
                 "{}: plot.window [{}, {}] ms lies outside the run ({}–{} ms)",
@@ -119,13 +137,24 @@ pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
         bail!("no result file to plot");
     }
     check_png(out)?;
+    output::check_target(out)?;
+    if let Some(input) = files.iter().find(|f| crate::run::same_file(f, out)) {
+        bail!(
+            "-o names the input {}; the figure must go to another file",
+            input.display()
+        );
+    }
     let panels = files
         .iter()
         .map(|f| Panel::from_file(f))
         .collect::<Result<Vec<_>>>()?;
     register_font()?;
+    for note in output::remove_stale_temps(out) {
+        note!("note: {note}");
+    }
     let tmp = output::temp_beside(out)?;
     draw(&panels, tmp.path())?;
+    crate::interrupt::check()?;
     tmp.persist(out)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write the figure {}", out.display()))?;

@@ -86,7 +86,7 @@ fn parse_threads(s: &str) -> Result<usize, String> {
 }
 
 /// Whether two paths name the same file (either may not exist yet).
-fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     let resolve = |p: &Path| {
         std::fs::canonicalize(p).unwrap_or_else(|_| {
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
@@ -110,9 +110,10 @@ pub fn default_output(config: &Path) -> Result<PathBuf> {
     let stem = config
         .file_stem()
         .with_context(|| format!("{} has no file name", config.display()))?;
-    let mut out = PathBuf::from(stem);
-    out.set_extension("h5");
-    Ok(out)
+    // The stem is everything before the last dot: panel.v2.toml → panel.v2.h5.
+    let mut name = stem.to_os_string();
+    name.push(".h5");
+    Ok(PathBuf::from(name))
 }
 
 /// The config with the command line's overrides applied: `--set` in order, then `--seed`,
@@ -120,7 +121,8 @@ pub fn default_output(config: &Path) -> Result<PathBuf> {
 pub fn load_config(args: &RunArgs) -> Result<Config> {
     let mut overrides = args.set.clone();
     if let Some(seed) = args.seed {
-        overrides.push(format!("simulation.seed={seed}"));
+        // As a string: TOML's integers stop at 2^63 - 1, seeds at 2^64 - 1.
+        overrides.push(format!("simulation.seed=\"{seed}\""));
     }
     if let Some(ms) = args.duration {
         if !ms.is_finite() {
@@ -151,6 +153,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(out) => out.clone(),
         None => default_output(&args.config)?,
     };
+    // Only regular files are replaced, --force or not: never a device node, a FIFO, a folder.
+    output::check_target(&out)?;
+    for p in args.plot.iter().chain(&args.summary) {
+        output::check_target(p)?;
+    }
     if out.exists() && !args.force {
         bail!(
             "{} already exists; use --force to replace it",
@@ -184,14 +191,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
     // Proves that the folders exist and are writable; the probe files are removed at once.
-    drop(output::temp_beside(&out)?);
-    if let Some(png) = &args.plot {
-        drop(output::temp_beside(png)?);
-    }
-    if let Some(summary) = &args.summary {
-        drop(output::temp_beside(summary)?);
+    // Temporary files that a killed brunel left beside the outputs are removed.
+    for target in std::iter::once(&out).chain(&args.plot).chain(&args.summary) {
+        drop(output::temp_beside(target)?);
+        for note in output::remove_stale_temps(target) {
+            note!("note: {note}");
+        }
     }
     let par = Par::threads(args.threads);
+    // The one memory check: every large allocation of the run, against what this process
+    // may use (physical memory, cgroup limit, ulimit -v), before anything is allocated.
+    let facts = memory_facts(args.backend, &config, par);
+    let plan = brunel_core::memory::plan(&config, &facts);
+    if let Some(warning) = plan.check(&brunel_core::memory::Limit::here())? {
+        note!("note: {warning}");
+    }
     let model = Model::new(&config);
     if !args.quiet {
         note!(
@@ -202,8 +216,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
     }
     let t = Instant::now();
-    let network = Network::build(&config, par);
+    let network = Network::try_build(&config, par)?;
     let build_seconds = t.elapsed().as_secs_f64();
+    crate::interrupt::check()?;
     let n_synapses = network.n_synapses();
     // Out-degrees are all the summary needs from the network once the backend holds its own copy.
     let out_degree = network.out_degrees();
@@ -224,22 +239,34 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     let mut backend = chosen.backend;
     let info = backend.info();
+    crate::interrupt::check()?;
 
     let steps = model.steps;
-    let mut spikes = SpikeRecorder::new(config.record.spikes, steps);
+    let mut spikes = SpikeRecorder::try_new(config.record.spikes, steps)
+        .map_err(|_| out_of_memory("the population rate's spike counts", steps * 4))?;
     let mut stats = NeuronStats::last_80_percent(model.n, steps);
     let bar = progress_bar(steps, config.simulation.dt);
     let show_bar = !args.quiet;
     let t = Instant::now();
     {
         let mut tee = Tee(&mut spikes, &mut stats);
-        brunel_core::run_in_chunks(backend.as_mut(), steps, CHUNK_STEPS, &mut tee, |done| {
+        let mut first = true;
+        brunel_core::run_in_chunks_while(backend.as_mut(), steps, CHUNK_STEPS, &mut tee, |done| {
             if show_bar && bar.is_hidden() && t.elapsed() > QUIET_FOR {
                 bar.set_draw_target(ProgressDrawTarget::stderr());
             }
             bar.set_position(done);
+            if first {
+                first = false;
+                crate::interrupt::test_point("running");
+            }
+            crate::interrupt::received().is_none()
         })
         .with_context(|| format!("the {} backend failed", chosen.kind))?;
+    }
+    if crate::interrupt::received().is_some() {
+        bar.finish_and_clear();
+        crate::interrupt::check()?;
     }
     backend.sync()?;
     let run_seconds = t.elapsed().as_secs_f64();
@@ -273,16 +300,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
             created: crate::time::now_rfc3339(),
         },
         summary,
-        timestamps: spikes.steps.iter().map(|&k| k as f64 * model.dt).collect(),
-        node_ids: spikes.ids.iter().map(|&i| i as u64).collect(),
-        rate: spikes.rate_hz(model.n, model.dt),
+        timestamps: try_collect(
+            spikes.steps.iter().map(|&k| k as f64 * model.dt),
+            "spike times",
+        )?,
+        node_ids: try_collect(spikes.ids.iter().map(|&i| i as u64), "spike ids")?,
+        rate: spikes
+            .try_rate_hz(model.n, model.dt)
+            .map_err(|_| out_of_memory("the population rate", steps * 8))?,
         dt: model.dt,
         start: 0.0,
     };
     output::write_atomically(&out, &results, args.force)?;
     if let Some(path) = &args.summary {
         let text = summary_toml(&results, chosen.reason.as_deref());
-        std::fs::write(path, text)
+        output::write_text_atomically(path, &text)
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
     }
     if !args.quiet {
@@ -290,7 +322,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     if let Some(png) = &args.plot {
         crate::plot::plot_files(std::slice::from_ref(&out), png)?;
-        say!("{:<18}{}", "figure", png.display());
+        if !args.quiet {
+            say!("{:<18}{}", "figure", png.display());
+        }
     }
     Ok(())
 }
@@ -340,6 +374,54 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
     );
     put("peak_rss_mb", peak_rss_mb().into());
     toml::to_string(&t).unwrap_or_default()
+}
+
+/// What the backend `choice` holds on the host, for the memory plan. `auto` is sized as the
+/// cpu backend (the rule's choice without a GPU).
+fn memory_facts(
+    choice: BackendChoice,
+    config: &Config,
+    par: Par,
+) -> brunel_core::memory::BackendFacts {
+    match choice {
+        BackendChoice::Reference => brunel_core::memory::BackendFacts::reference(),
+        BackendChoice::Cpu | BackendChoice::Auto => {
+            brunel_cpu::CpuBackend::memory_facts(config.n() as u32, par)
+        }
+        // The host side of the OpenCL backend: the network staged as u32 targets, v and last
+        // spike, the rings (in host memory on a CPU device).
+        BackendChoice::OpenCl => brunel_core::memory::BackendFacts {
+            name: "opencl".into(),
+            bytes_per_synapse: 4.0,
+            parts: 1,
+            bytes_per_neuron_and_part: 8.0,
+            bytes_per_neuron: 16.0,
+            ring_bytes_per_neuron_and_step: 8.0,
+            ring_bytes_per_part_and_step: 0.0,
+            threads: par.count() as u64,
+        },
+    }
+}
+
+/// The error of an allocation that failed although the memory plan let it through.
+fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
+    brunel_core::Error::Memory {
+        message: format!(
+            "cannot allocate {what} ({:.1} GiB)",
+            brunel_core::memory::gib(bytes)
+        ),
+    }
+    .into()
+}
+
+/// Collects `items` into a vector allocated up front: an error, not an abort, if it cannot be.
+fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    let bytes = (items.len() * std::mem::size_of::<T>()) as u64;
+    v.try_reserve_exact(items.len())
+        .map_err(|_| out_of_memory(what, bytes))?;
+    v.extend(items);
+    Ok(v)
 }
 
 /// The process's peak resident memory (VmHWM) in MB, 0 where /proc does not say.

@@ -21,6 +21,9 @@ pub enum Error {
     /// A backend cannot run here (not compiled in, no device, not enough memory...).
     #[error("{backend} backend unavailable: {message}")]
     Unavailable { backend: String, message: String },
+    /// A run does not fit in the memory this process may use ([`crate::memory`]).
+    #[error("not enough memory: {message}")]
+    Memory { message: String },
     /// A backend failed while running.
     #[error("{backend} backend failed: {message}")]
     Backend { backend: String, message: String },

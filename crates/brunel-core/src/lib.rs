@@ -14,6 +14,7 @@ pub mod binomial;
 pub mod config;
 pub mod connectivity;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod record;
 pub mod reference;
@@ -78,13 +79,31 @@ pub fn run_in_chunks(
     recorder: &mut dyn Recorder,
     mut progress: impl FnMut(u64),
 ) -> Result<()> {
+    run_in_chunks_while(backend, steps, chunk, recorder, |done| {
+        progress(done);
+        true
+    })
+    .map(drop)
+}
+
+/// Like [`run_in_chunks`], but stops after the chunk for which `progress(done)` returns
+/// false (an interrupted run); returns the steps done.
+pub fn run_in_chunks_while(
+    backend: &mut dyn Backend,
+    steps: u64,
+    chunk: u64,
+    recorder: &mut dyn Recorder,
+    mut progress: impl FnMut(u64) -> bool,
+) -> Result<u64> {
     let chunk = chunk.max(1);
     let mut done = 0;
     while done < steps {
         let now = chunk.min(steps - done);
         backend.run(now, recorder)?;
         done += now;
-        progress(done);
+        if !progress(done) {
+            break;
+        }
     }
-    Ok(())
+    Ok(done)
 }
