@@ -7,7 +7,8 @@
 //! Test hooks (the signal tests use them; nobody else needs them): with `BRUNEL_TEST_MARK=DIR`
 //! the program creates `DIR/running` after the first chunk of steps and `DIR/writing` in the
 //! middle of writing the result; `BRUNEL_TEST_PAUSE=running` or `writing` makes it wait there
-//! (until a signal, at most 60 s), so that a test can signal it at that very point.
+//! (until a signal, at most 60 s), so that a test can signal it at that very point;
+//! `writing-hold` waits there even after a first signal (the test of the second Ctrl-C).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -92,9 +93,12 @@ pub fn test_point(name: &str) {
         return;
     };
     let _ = std::fs::write(std::path::Path::new(&dir).join(name), b"");
-    if std::env::var("BRUNEL_TEST_PAUSE").is_ok_and(|p| p == name) {
+    let pause = std::env::var("BRUNEL_TEST_PAUSE").unwrap_or_default();
+    // `NAME-hold` waits even after a first signal: only a second one (or SIGKILL) ends it.
+    let hold = pause == format!("{name}-hold");
+    if pause == name || hold {
         let start = Instant::now();
-        while received().is_none() && start.elapsed() < Duration::from_secs(60) {
+        while (hold || received().is_none()) && start.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
