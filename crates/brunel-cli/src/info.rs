@@ -11,7 +11,7 @@ use crate::output::{self, Results};
 
 /// Prints the summary of a result file.
 pub fn info(path: &Path) -> Result<()> {
-    let r = output::read(path)?;
+    let r = output::read_guarded(path)?;
     print_results(&r, Some(path));
     let p = &r.provenance;
     let config: Option<toml::Table> = p.config.parse().ok();

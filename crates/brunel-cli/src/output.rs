@@ -415,7 +415,60 @@ fn read_attr_str(loc: &hdf5::Location, name: &str) -> Result<String> {
     Ok(read_attr::<VarLenUnicode>(loc, name)?.as_str().to_owned())
 }
 
-/// Reads a result file written by [`write_atomically`].
+/// The hidden subcommand that [`read_guarded`] runs: `brunel __check-result FILE`.
+pub const CHECK_SUBCOMMAND: &str = "__check-result";
+
+/// How long the guard's child may read before the file counts as one that hangs the reader.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reads a result file that may come from anywhere, in two steps: a child process (this
+/// program's hidden `__check-result` subcommand) reads it first, so that a damaged file that
+/// crashes the HDF5 C library (the fuzz test found files that make its global-heap reader
+/// segfault) or makes it hang gives an error here instead of taking this process down; then
+/// the file is read here.
+pub fn read_guarded(path: &Path) -> Result<Results> {
+    check_input(path)?;
+    if !has_hdf5_signature(path) {
+        bail!("{} is not an HDF5 file", path.display());
+    }
+    let exe =
+        std::env::current_exe().context("cannot find the brunel program to check the file")?;
+    let mut child = std::process::Command::new(exe)
+        .arg(CHECK_SUBCOMMAND)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start a process to check the file")?;
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > CHECK_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{} is damaged: the HDF5 library did not finish reading it in {} s",
+                path.display(),
+                CHECK_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    if status.code().is_none() {
+        bail!(
+            "{} is damaged: the HDF5 library crashed reading it ({status})",
+            path.display()
+        );
+    }
+    // Exit 0 or 1: reading it here gives the same result (or the same error), without a crash.
+    read(path)
+}
+
+/// Reads a result file written by [`write_atomically`]. A file of unknown origin should go
+/// through [`read_guarded`]: the HDF5 library can crash on a damaged one.
 pub fn read(path: &Path) -> Result<Results> {
     check_input(path)?;
     if !has_hdf5_signature(path) {

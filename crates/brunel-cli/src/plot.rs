@@ -39,7 +39,7 @@ fn register_font() -> Result<()> {
 }
 
 /// What one panel shows.
-struct Panel {
+pub(crate) struct Panel {
     results: Results,
     window: [f64; 2],
     rate_max: f64,
@@ -47,8 +47,8 @@ struct Panel {
 }
 
 impl Panel {
-    fn from_file(path: &Path) -> Result<Panel> {
-        let results = output::read(path)?;
+    pub(crate) fn from_file(path: &Path) -> Result<Panel> {
+        let results = output::read_guarded(path)?;
         // Parsed without validation: a file made on a larger machine must still plot here.
         let config: brunel_core::Config = toml::from_str(&results.provenance.config)
             .with_context(|| format!("{}: the stored config cannot be read", path.display()))?;
@@ -161,7 +161,7 @@ pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn draw(panels: &[Panel], png: &Path) -> Result<()> {
+pub(crate) fn draw(panels: &[Panel], png: &Path) -> Result<()> {
     let size = (PANEL_WIDTH * panels.len() as u32, PANEL_HEIGHT);
     let root = BitMapBackend::new(png, size).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;
