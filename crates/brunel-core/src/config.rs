@@ -652,11 +652,12 @@ impl Config {
     fn check_external_rate(&self) -> Result<()> {
         let dt = self.simulation.dt;
         let ratio = self.input.ratio;
-        if ratio == 0.0 {
-            return Ok(());
-        }
         let nu_thr = self.nu_thr();
         let per_step = nu_thr * dt / 1000.0;
+        // An infinite nu_thr is refused even at input.ratio = 0 (0 · inf is NaN, no rate).
+        if ratio == 0.0 && per_step.is_finite() {
+            return Ok(());
+        }
         let p = ratio * per_step;
         if p.is_finite() && (0.0..=1.0).contains(&p) {
             return Ok(());

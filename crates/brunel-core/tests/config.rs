@@ -176,6 +176,12 @@ fn bad_values_are_refused_with_the_key_named() {
             "[synapse]\nj = 1e-300",
             "config key `synapse.j`: nu_ext * dt",
         ),
+        // Found by the fuzz campaign: J * C_E * tau underflows to 0, nu_thr is infinite, and
+        // at input.ratio = 0 the external rate was 0 * inf = NaN (a panic in Model::new).
+        (
+            "[synapse]\nj = 5e-324\n[input]\nratio = 0",
+            "config key `synapse.j`: nu_ext * dt",
+        ),
         (
             "[plot]\nwindow = [0.0, inf]",
             "config key `plot.window`: [0, inf] must hold finite numbers",
