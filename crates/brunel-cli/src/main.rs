@@ -45,7 +45,12 @@ use clap::{Parser, Subcommand};
 /// Brunel (2000)'s network of 12 500 leaky integrate-and-fire neurons, as Brian2's example
 /// runs it.
 #[derive(Debug, Parser)]
-#[command(name = "brunel", version, propagate_version = true)]
+#[command(
+    name = "brunel",
+    version,
+    propagate_version = true,
+    after_help = "Exit status: 0 done, 1 refused or failed (one message on stderr), 2 a bad command line, 130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM, with no file left behind."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

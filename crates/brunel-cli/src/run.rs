@@ -34,7 +34,7 @@ pub struct RunArgs {
     /// Default: $BRUNEL_OPENCL_DEVICE, else the fastest GPU with fp64, else the first device.
     #[arg(long, value_name = "N")]
     pub device: Option<usize>,
-    /// Overrides simulation.seed.
+    /// Overrides simulation.seed: any whole number from 0 to 18446744073709551615.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Overrides simulation.duration (ms).
@@ -48,14 +48,15 @@ pub struct RunArgs {
     /// record.spikes (default first:50, as Brian2's example).
     #[arg(long, value_name = "first:N|all|none", value_parser = parse_record)]
     pub record: Option<RecordSpikes>,
-    /// The HDF5 result file. Default: the config file's stem with `.h5`, in the current folder
-    /// (`configs/fig8_a.toml` → `./fig8_a.h5`).
+    /// The HDF5 result file (a regular file; never a folder, FIFO or device, even with --force).
+    /// Default: the config file's name up to its last dot, with `.h5`, in the current folder
+    /// (`configs/fig8_a.toml` → `./fig8_a.h5`, `panel.v2.toml` → `./panel.v2.h5`).
     #[arg(long, short, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
     /// Also draws the panel into this PNG once the result is written (replaced if it exists).
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
-    /// Replace an existing result file.
+    /// Replace an existing result file (a regular file only).
     #[arg(long)]
     pub force: bool,
     /// Also writes the summary as flat TOML (`key = value`) to this file, for scripts and
