@@ -457,6 +457,18 @@ pub fn read_guarded(path: &Path) -> Result<Results> {
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     };
+    // A Ctrl-C reaches the child too: that is an interruption, not a damaged file.
+    crate::interrupt::check()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig @ (libc::SIGINT | libc::SIGTERM | libc::SIGKILL)) = status.signal() {
+            bail!(
+                "the process checking {} was stopped by signal {sig}",
+                path.display()
+            );
+        }
+    }
     if status.code().is_none() {
         bail!(
             "{} is damaged: the HDF5 library crashed reading it ({status})",

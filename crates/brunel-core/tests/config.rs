@@ -183,6 +183,10 @@ fn bad_values_are_refused_with_the_key_named() {
             "config key `synapse.j`: nu_ext * dt",
         ),
         (
+            "neuron.tau = 1e-308\n[input]\nratio = 0\n",
+            "config key `neuron.tau`: nu_ext * dt",
+        ),
+        (
             "[plot]\nwindow = [0.0, inf]",
             "config key `plot.window`: [0, inf] must hold finite numbers",
         ),
