@@ -411,8 +411,28 @@ fn read_attr<T: H5Type>(loc: &hdf5::Location, name: &str) -> Result<T> {
         .with_context(|| format!("attribute `{name}` has the wrong type"))
 }
 
+/// A string attribute, checked to be UTF-8: the hdf5 crate's `as_str` does not check, and a
+/// damaged file's invalid UTF-8 then made the TOML parser panic (found by the fuzz test).
 fn read_attr_str(loc: &hdf5::Location, name: &str) -> Result<String> {
-    Ok(read_attr::<VarLenUnicode>(loc, name)?.as_str().to_owned())
+    let v = read_attr::<VarLenUnicode>(loc, name)?;
+    match std::str::from_utf8(v.as_bytes()) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) => bail!("attribute `{name}` is not UTF-8 text"),
+    }
+}
+
+/// The values of a one-dimensional dataset of `T`, refused when it declares more than the file
+/// could hold (a damaged size made the reader ask for an impossible allocation and panic).
+fn read_values<T: H5Type>(ds: &hdf5::Dataset, name: &str, file_len: u64) -> Result<Vec<T>> {
+    let bytes = (ds.size() as u64).saturating_mul(std::mem::size_of::<T>() as u64);
+    if bytes > file_len.saturating_mul(64).saturating_add(64 << 20) {
+        bail!(
+            "dataset {name} declares {} values, more than the file of {file_len} bytes holds",
+            ds.size()
+        );
+    }
+    ds.read_raw::<T>()
+        .with_context(|| format!("dataset {name} cannot be read"))
 }
 
 /// The hidden subcommand that [`read_guarded`] runs: `brunel __check-result FILE`.
@@ -459,6 +479,12 @@ pub fn read_guarded(path: &Path) -> Result<Results> {
     };
     // A Ctrl-C reaches the child too: that is an interruption, not a damaged file.
     crate::interrupt::check()?;
+    if status.code() == Some(101) {
+        bail!(
+            "{} is damaged: reading it failed inside the HDF5 bindings (a panic in the checking process)",
+            path.display()
+        );
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
@@ -486,6 +512,7 @@ pub fn read(path: &Path) -> Result<Results> {
     if !has_hdf5_signature(path) {
         bail!("{} is not an HDF5 file", path.display());
     }
+    let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
     let not_ours = || format!("{} is not a brunel result file", path.display());
     let file = hdf5::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let version = read_attr_str(&file, "brunel_version").with_context(not_ours)?;
@@ -517,18 +544,22 @@ pub fn read(path: &Path) -> Result<Results> {
         let pop = file
             .group(&format!("spikes/{POPULATION}"))
             .with_context(|| format!("group /spikes/{POPULATION} is missing"))?;
-        let timestamps = pop
-            .dataset("timestamps")
-            .context("dataset timestamps is missing")?
-            .read_raw::<f64>()?;
-        let node_ids = pop
-            .dataset("node_ids")
-            .context("dataset node_ids is missing")?
-            .read_raw::<u64>()?;
+        let timestamps = read_values::<f64>(
+            &pop.dataset("timestamps")
+                .context("dataset timestamps is missing")?,
+            "timestamps",
+            file_len,
+        )?;
+        let node_ids = read_values::<u64>(
+            &pop.dataset("node_ids")
+                .context("dataset node_ids is missing")?,
+            "node_ids",
+            file_len,
+        )?;
         let rate_ds = file
             .dataset("population_rate/rate")
             .context("dataset /population_rate/rate is missing")?;
-        let rate = rate_ds.read_raw::<f64>()?;
+        let rate = read_values::<f64>(&rate_ds, "/population_rate/rate", file_len)?;
         let dt = read_attr(&rate_ds, "dt")?;
         let start = read_attr(&rate_ds, "start")?;
         if timestamps.len() != node_ids.len() {

@@ -2,7 +2,8 @@
 //! binary (the HDF5 C library can crash on a damaged file; the program must survive that): a
 //! small valid result with bits flipped, 64-byte blocks zeroed, or cut short. Each case runs
 //! with a timeout. Asserted: exit 0 or 1, never a crash, a panic or a hang, and an error names
-//! the file. The structural cases (missing datasets, wrong types, NaN attributes) are in
+//! the file. The files that earlier campaigns found (tests/damaged/) are checked first, each
+//! for its message. The structural cases (missing datasets, wrong types, NaN attributes) are in
 //! src/fuzz_read.rs, in process.
 //!
 //! `BRUNEL_FUZZ_READ_CASES` sets the number of cases (default 200); the count is printed and
@@ -40,6 +41,30 @@ fn damaged_result_files_give_errors_not_crashes() {
     let mut rng = Pcg64::seed_from_u64(13);
     let mut failures = Vec::new();
     let mut crashes_survived = 0;
+    // What earlier campaigns found, kept as files: each must give its error.
+    let damaged = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/damaged");
+    for (name, expect) in [
+        // The HDF5 C library segfaults in H5HG_read (the global heap of strings).
+        ("hdf5_segfault.h5", "the HDF5 library crashed reading it"),
+        // A string attribute that is not UTF-8 (the TOML parser panicked on it).
+        ("config_not_utf8.h5", "attribute `config` is not UTF-8 text"),
+        // A dataset whose size was flipped to 2^61 values (a capacity-overflow panic).
+        ("huge_rate_size.h5", "declares 2305843009213694452 values"),
+    ] {
+        std::fs::copy(damaged.join(name), s.path(name)).expect("copy a damaged file");
+        for args in [vec!["info", name], vec!["plot", name, "-o", "d.png"]] {
+            let out = s.brunel(&args);
+            let err = common::stderr(&out);
+            if out.status.code() != Some(1) || !err.contains(expect) || err.contains("panicked") {
+                failures.push(format!(
+                    "{name} (brunel {}): {:?}: {}",
+                    args.join(" "),
+                    out.status.code(),
+                    err.trim()
+                ));
+            }
+        }
+    }
     for case in 0..cases {
         let mut b = bytes.clone();
         let what = match case % 5 {
