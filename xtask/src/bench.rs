@@ -428,10 +428,7 @@ fn table(rows: &[Row]) -> String {
             .iter()
             .map(|o| o.median())
             .fold(f64::INFINITY, f64::min);
-        let reference = same
-            .iter()
-            .find(|o| o.oracle)
-            .map(|o| o.median());
+        let reference = same.iter().find(|o| o.oracle).map(|o| o.median());
         let _ = writeln!(
             s,
             "| {} | {} | {:.3} | {:.3}–{:.3} | {:.2} | {:.3e} | {:.0} | {} | {:.2}x |",

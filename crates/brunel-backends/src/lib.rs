@@ -9,7 +9,10 @@
 //! Adding a backend means: its crate, one [`Entry`] in [`all`], and one cargo feature here
 //! (and in `brunel-cli`, which forwards it).
 
-use brunel_core::{Backend, DeviceKind, Error, Model, Network, Par, ReferenceBackend, Result};
+use brunel_core::memory::BackendFacts;
+use brunel_core::{
+    Backend, Config, DeviceKind, Error, Model, Network, Par, ReferenceBackend, Result,
+};
 
 /// How a backend is to be set up: one value for every backend; each takes what it honours.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,6 +83,7 @@ pub struct Entry {
     pub fallback: Option<u8>,
     probe: fn(&Setup) -> Probe,
     make: fn(&Model, &Network, &Setup) -> Result<Box<dyn Backend>>,
+    memory: fn(&Config, &Setup) -> BackendFacts,
 }
 
 impl Entry {
@@ -106,6 +110,12 @@ impl Entry {
             return Err(self.not_compiled());
         }
         (self.make)(model, network, setup)
+    }
+
+    /// What the backend holds on the host for `config` (for the memory plan that `brunel run`
+    /// checks before anything large is allocated).
+    pub fn memory_facts(&self, config: &Config, setup: &Setup) -> BackendFacts {
+        (self.memory)(config, setup)
     }
 
     /// The error of a backend this build lacks.
@@ -230,6 +240,7 @@ static REGISTRY: [Entry; 3] = [
         fallback: Some(2),
         probe: |_| Probe::yes("the host CPU, one thread"),
         make: |model, network, _| Ok(Box::new(ReferenceBackend::new(model, network))),
+        memory: |_, _| BackendFacts::reference(),
     },
     Entry {
         name: "cpu",
@@ -256,6 +267,9 @@ static REGISTRY: [Entry; 3] = [
                 Par::threads(setup.threads),
             )?))
         },
+        memory: |config, setup| {
+            brunel_cpu::CpuBackend::memory_facts(config.n() as u32, Par::threads(setup.threads))
+        },
     },
     Entry {
         name: "opencl",
@@ -270,6 +284,18 @@ static REGISTRY: [Entry; 3] = [
         fallback: None,
         probe: opencl::probe,
         make: opencl::make,
+        // The host side of the OpenCL backend: the network staged as u32 targets, v and last
+        // spike, the rings (in host memory on a CPU device).
+        memory: |_, setup| BackendFacts {
+            name: "opencl".into(),
+            bytes_per_synapse: 4.0,
+            parts: 1,
+            bytes_per_neuron_and_part: 8.0,
+            bytes_per_neuron: 16.0,
+            ring_bytes_per_neuron_and_step: 8.0,
+            ring_bytes_per_part_and_step: 0.0,
+            threads: Par::threads(setup.threads).count() as u64,
+        },
     },
 ];
 

@@ -11,7 +11,7 @@ use brunel_backends::Setup;
 
 /// Prints the summary of a result file.
 pub fn info(path: &Path) -> Result<()> {
-    let r = output::read(path)?;
+    let r = output::read_guarded(path)?;
     print_results(&r, Some(path));
     let p = &r.provenance;
     let config: Option<toml::Table> = p.config.parse().ok();
@@ -68,8 +68,23 @@ pub fn info(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// One `label value` line; control characters of the value (a title or a device name read
+/// from a file may hold a terminal's escape sequences) are printed escaped, `\u{1b}`.
 fn row(label: &str, value: impl std::fmt::Display) {
-    say!("{label:<18}{value}");
+    say!("{label:<18}{}", escape_controls(&value.to_string()));
+}
+
+/// `s` with every control character written as Rust escapes it (`\u{1b}`, `\n`).
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `1234567` → `1,234,567`.
@@ -108,7 +123,7 @@ pub fn print_results(r: &Results, out: Option<&Path>) {
             "{} ({} excitatory, {} inhibitory)",
             count(s.n_neurons),
             count(s.n_excitatory),
-            count(s.n_neurons - s.n_excitatory)
+            count(s.n_neurons.saturating_sub(s.n_excitatory))
         ),
     );
     row("synapses", count(p.n_synapses));

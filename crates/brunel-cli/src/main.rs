@@ -30,8 +30,11 @@ macro_rules! note {
 
 mod checkpoint;
 mod choose;
+#[cfg(test)]
+mod fuzz_read;
 pub mod grid;
 mod info;
+mod interrupt;
 mod network_file;
 mod output;
 mod phase;
@@ -51,7 +54,12 @@ use clap::{Parser, Subcommand};
 /// Brunel (2000)'s network of 12 500 leaky integrate-and-fire neurons, as Brian2's example
 /// runs it.
 #[derive(Debug, Parser)]
-#[command(name = "brunel", version, propagate_version = true)]
+#[command(
+    name = "brunel",
+    version,
+    propagate_version = true,
+    after_help = "Exit status: 0 done, 1 refused or failed (one message on stderr), 2 a bad command line, 130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM, with no file left behind."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,6 +99,13 @@ enum Command {
     /// The machine profile that `--backend auto` reads (`cargo xtask bench` writes it).
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
+    /// Reads a result file and exits 0 (readable) or 1: the child process through which
+    /// `info` and `plot` read files of unknown origin (a crash here is not theirs).
+    #[command(name = "__check-result", hide = true)]
+    CheckResult {
+        #[arg(value_name = "FILE.h5")]
+        file: PathBuf,
+    },
     /// Lists every backend brunel knows: present here or not and why, and its devices.
     Backends {
         /// `text` for people, `toml` for scripts.
@@ -106,31 +121,43 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Resume(args) => resume::resume(args),
-        Command::Network(args) => network_file::network(args),
-        Command::Sweep(args) => sweep::sweep(args),
+        Command::Run(args) => interrupt::install().and_then(|()| run::run(args)),
+        Command::Resume(args) => interrupt::install().and_then(|()| resume::resume(args)),
+        Command::Network(args) => interrupt::install().and_then(|()| network_file::network(args)),
+        Command::Sweep(args) => interrupt::install().and_then(|()| sweep::sweep(args)),
         Command::Plot { files, out } if files.len() == 1 && phase::is_sweep(&files[0]) => {
-            phase::plot(&files[0], out).map(|()| {
-                say!("figure {}", out.display());
-            })
+            interrupt::install()
+                .and_then(|()| phase::plot(&files[0], out))
+                .map(|()| {
+                    say!("figure {}", out.display());
+                })
         }
-        Command::Plot { files, out } => plot::plot_files(files, out).map(|()| {
-            say!("figure {}", out.display());
-        }),
+        Command::Plot { files, out } => interrupt::install()
+            .and_then(|()| plot::plot_files(files, out))
+            .map(|()| {
+                say!("figure {}", out.display());
+            }),
         Command::Info { file } => info::info(file),
         Command::Backends { format } => info::backends(*format),
         Command::Profile(cmd) => profile::command(cmd),
         Command::Theory(args) => theory::theory(args),
+        Command::CheckResult { file } => output::read(file).map(drop),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             note!("error: {}", message(&e));
-            ExitCode::FAILURE
+            match e.downcast_ref::<interrupt::Interrupted>() {
+                Some(i) => ExitCode::from(i.exit_code()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
+
+/// The most of an error message printed: messages echo input (a config's line, a key), which
+/// must not flood the terminal.
+const MAX_MESSAGE: usize = 4000;
 
 /// The error and its causes on one line, `outer: inner: ...`, leaving out a cause whose text
 /// the message already holds (core's errors print their source themselves).
@@ -146,5 +173,19 @@ fn message(e: &anyhow::Error) -> String {
         }
         text.push_str(&cause);
     }
-    text
+    // Control characters of echoed input are escaped (line breaks and tabs of a TOML error's
+    // layout are kept), and the whole is bounded.
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() >= MAX_MESSAGE {
+            out.push_str(" … (message cut)");
+            break;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -104,11 +104,15 @@ pub struct Summary {
 }
 
 /// Writes `results` to `target` through a temporary file in the same folder, renamed into place
-/// on success (replacing an existing file only when `force`). Nothing is left behind on failure.
+/// on success (replacing an existing file only when `force`). Nothing is left behind on failure
+/// or on Ctrl-C / SIGTERM (checked between datasets): the temporary file is removed and an
+/// earlier `target` stays as it was.
 pub fn write_atomically(target: &Path, results: &Results, force: bool) -> Result<()> {
+    check_target(target)?;
     let tmp = temp_beside(target)?;
     write(tmp.path(), results)
-        .with_context(|| format!("cannot write HDF5 file {}", tmp.path().display()))?;
+        .with_context(|| format!("cannot write HDF5 file {}", target.display()))?;
+    crate::interrupt::check()?;
     if force {
         tmp.persist(target)
             .map_err(|e| e.error)
@@ -126,8 +130,149 @@ pub fn write_atomically(target: &Path, results: &Results, force: bool) -> Result
     Ok(())
 }
 
+/// Writes `text` to `target` (replaced if it exists) through a temporary file beside it.
+pub fn write_text_atomically(target: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    check_target(target)?;
+    let mut tmp = temp_beside(target)?;
+    tmp.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    crate::interrupt::check()?;
+    tmp.persist(target)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}
+
+/// What kind of thing a path that is not a regular file is, in words.
+fn kind(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+/// Refuses an output path that exists and is not a regular file (a folder, a FIFO, a device
+/// node, a socket), whatever `--force` says: brunel replaces only regular files.
+pub fn check_target(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => bail!(
+            "{} exists and is not a regular file ({}); brunel writes only regular files",
+            path.display(),
+            kind(m.file_type())
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses an input that is missing or not a regular file (a FIFO would block the reader).
+pub fn check_input(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Err(_) => bail!("{} does not exist", path.display()),
+        Ok(m) if !m.is_file() => bail!(
+            "{} is not a regular file ({})",
+            path.display(),
+            kind(m.file_type())
+        ),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The start of the name of this program's temporary files beside `target`:
+/// `.NAME.brunel-PID.` (followed by random letters and `.tmp.EXT`).
+fn temp_prefix(target: &Path, pid: u32) -> String {
+    let name = target
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.brunel-{pid}.")
+}
+
+/// Whether process `pid` is running.
+#[cfg(unix)]
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn alive(_pid: u32) -> bool {
+    true
+}
+
+/// Removes the temporary files of `target` that an earlier brunel left behind when it was
+/// killed (SIGKILL, a power cut): `.NAME.brunel-PID.*.tmp*` beside it whose process no longer
+/// runs. Returns what it removed (and what it could not, as notes).
+pub fn remove_stale_temps(target: &Path) -> Vec<String> {
+    let dir = parent_dir(target);
+    let name = target
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let start = format!(".{name}.brunel-");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&start) else {
+            continue;
+        };
+        let Some((pid, tail)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !(tail.ends_with(".tmp") || tail.contains(".tmp.")) {
+            continue;
+        }
+        if pid == std::process::id() || alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        notes.push(match std::fs::remove_file(&path) {
+            Ok(()) => format!(
+                "removed {}, a temporary file left by brunel process {pid}, which no longer runs",
+                path.display()
+            ),
+            Err(e) => format!(
+                "cannot remove {}, a temporary file left by brunel process {pid}: {e}",
+                path.display()
+            ),
+        });
+    }
+    notes
+}
+
 /// A temporary file beside `target` (same folder, so the final rename is atomic); it is removed
-/// when dropped without being persisted.
+/// when dropped without being persisted. Its name, `.NAME.brunel-PID.XXXXXX.tmp.EXT`, says
+/// which process made it, so that a later run can remove it if that process was killed.
 pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = parent_dir(target);
     if !dir.is_dir() {
@@ -137,17 +282,13 @@ pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
             dir.display()
         );
     }
-    let stem = target
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
     // Ends like the target (`.tmp.png`), for writers that pick the format from the extension.
     let suffix = match target.extension() {
         Some(ext) => format!(".tmp.{}", ext.to_string_lossy()),
         None => ".tmp".to_owned(),
     };
     let mut builder = tempfile::Builder::new();
-    let prefix = format!(".{stem}.");
+    let prefix = temp_prefix(target, std::process::id());
     builder.prefix(&prefix).suffix(&suffix);
     // tempfile's private 0600 would stick to the result after the rename; use the usual
     // 0666 less the umask instead.
@@ -248,6 +389,8 @@ fn write(path: &Path, r: &Results) -> Result<()> {
     pop.new_dataset_builder()
         .with_data(r.node_ids.as_slice())
         .create("node_ids")?;
+    crate::interrupt::test_point("writing");
+    crate::interrupt::check()?;
 
     let rate = file
         .create_group("population_rate")?
@@ -291,18 +434,108 @@ pub(crate) fn read_attr<T: H5Type>(loc: &hdf5::Location, name: &str) -> Result<T
         .with_context(|| format!("attribute `{name}` has the wrong type"))
 }
 
+/// A string attribute, checked to be UTF-8: the hdf5 crate's `as_str` does not check, and a
+/// damaged file's invalid UTF-8 then made the TOML parser panic (found by the fuzz test).
 pub(crate) fn read_attr_str(loc: &hdf5::Location, name: &str) -> Result<String> {
-    Ok(read_attr::<VarLenUnicode>(loc, name)?.as_str().to_owned())
+    let v = read_attr::<VarLenUnicode>(loc, name)?;
+    match std::str::from_utf8(v.as_bytes()) {
+        Ok(s) => Ok(s.to_owned()),
+        Err(_) => bail!("attribute `{name}` is not UTF-8 text"),
+    }
 }
 
-/// Reads a result file written by [`write_atomically`].
-pub fn read(path: &Path) -> Result<Results> {
-    if !path.exists() {
-        bail!("{} does not exist", path.display());
+/// The values of a one-dimensional dataset of `T`, refused when it declares more than the file
+/// could hold (a damaged size made the reader ask for an impossible allocation and panic).
+fn read_values<T: H5Type>(ds: &hdf5::Dataset, name: &str, file_len: u64) -> Result<Vec<T>> {
+    let bytes = (ds.size() as u64).saturating_mul(std::mem::size_of::<T>() as u64);
+    if bytes > file_len.saturating_mul(64).saturating_add(64 << 20) {
+        bail!(
+            "dataset {name} declares {} values, more than the file of {file_len} bytes holds",
+            ds.size()
+        );
     }
+    ds.read_raw::<T>()
+        .with_context(|| format!("dataset {name} cannot be read"))
+}
+
+/// The hidden subcommand that [`read_guarded`] runs: `brunel __check-result FILE`.
+pub const CHECK_SUBCOMMAND: &str = "__check-result";
+
+/// How long the guard's child may read before the file counts as one that hangs the reader.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reads a result file that may come from anywhere, in two steps: a child process (this
+/// program's hidden `__check-result` subcommand) reads it first, so that a damaged file that
+/// crashes the HDF5 C library (the fuzz test found files that make its global-heap reader
+/// segfault) or makes it hang gives an error here instead of taking this process down; then
+/// the file is read here.
+pub fn read_guarded(path: &Path) -> Result<Results> {
+    check_input(path)?;
     if !has_hdf5_signature(path) {
         bail!("{} is not an HDF5 file", path.display());
     }
+    let exe =
+        std::env::current_exe().context("cannot find the brunel program to check the file")?;
+    let mut child = std::process::Command::new(exe)
+        .arg(CHECK_SUBCOMMAND)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start a process to check the file")?;
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() > CHECK_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{} is damaged: the HDF5 library did not finish reading it in {} s",
+                path.display(),
+                CHECK_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    // A Ctrl-C reaches the child too: that is an interruption, not a damaged file.
+    crate::interrupt::check()?;
+    if status.code() == Some(101) {
+        bail!(
+            "{} is damaged: reading it failed inside the HDF5 bindings (a panic in the checking process)",
+            path.display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig @ (libc::SIGINT | libc::SIGTERM | libc::SIGKILL)) = status.signal() {
+            bail!(
+                "the process checking {} was stopped by signal {sig}",
+                path.display()
+            );
+        }
+    }
+    if status.code().is_none() {
+        bail!(
+            "{} is damaged: the HDF5 library crashed reading it ({status})",
+            path.display()
+        );
+    }
+    // Exit 0 or 1: reading it here gives the same result (or the same error), without a crash.
+    read(path)
+}
+
+/// Reads a result file written by [`write_atomically`]. A file of unknown origin should go
+/// through [`read_guarded`]: the HDF5 library can crash on a damaged one.
+pub fn read(path: &Path) -> Result<Results> {
+    check_input(path)?;
+    if !has_hdf5_signature(path) {
+        bail!("{} is not an HDF5 file", path.display());
+    }
+    let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
     let not_ours = || format!("{} is not a brunel result file", path.display());
     let file = hdf5::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let version = read_attr_str(&file, "brunel_version").with_context(not_ours)?;
@@ -350,18 +583,22 @@ pub fn read(path: &Path) -> Result<Results> {
         let pop = file
             .group(&format!("spikes/{POPULATION}"))
             .with_context(|| format!("group /spikes/{POPULATION} is missing"))?;
-        let timestamps = pop
-            .dataset("timestamps")
-            .context("dataset timestamps is missing")?
-            .read_raw::<f64>()?;
-        let node_ids = pop
-            .dataset("node_ids")
-            .context("dataset node_ids is missing")?
-            .read_raw::<u64>()?;
+        let timestamps = read_values::<f64>(
+            &pop.dataset("timestamps")
+                .context("dataset timestamps is missing")?,
+            "timestamps",
+            file_len,
+        )?;
+        let node_ids = read_values::<u64>(
+            &pop.dataset("node_ids")
+                .context("dataset node_ids is missing")?,
+            "node_ids",
+            file_len,
+        )?;
         let rate_ds = file
             .dataset("population_rate/rate")
             .context("dataset /population_rate/rate is missing")?;
-        let rate = rate_ds.read_raw::<f64>()?;
+        let rate = read_values::<f64>(&rate_ds, "/population_rate/rate", file_len)?;
         let dt = read_attr(&rate_ds, "dt")?;
         let start = read_attr(&rate_ds, "start")?;
         if timestamps.len() != node_ids.len() {
@@ -371,6 +608,7 @@ pub fn read(path: &Path) -> Result<Results> {
                 node_ids.len()
             );
         }
+        check_values(&rate, dt, start, &timestamps)?;
         Ok(Results {
             provenance,
             summary,
@@ -382,6 +620,32 @@ pub fn read(path: &Path) -> Result<Results> {
         })
     };
     inner().with_context(|| format!("{} is damaged", path.display()))
+}
+
+/// The numbers that drawing and summing need, checked: a file from elsewhere (or damaged)
+/// must give an error here, never a hang or a panic later.
+fn check_values(rate: &[f64], dt: f64, start: f64, timestamps: &[f64]) -> Result<()> {
+    if !(dt.is_finite() && dt > 0.0) {
+        bail!("attribute `dt` of the population rate is {dt}, not a time step > 0");
+    }
+    if !start.is_finite() {
+        bail!("attribute `start` of the population rate is {start}, not a finite time");
+    }
+    let end = start + rate.len() as f64 * dt;
+    if !end.is_finite() {
+        bail!("the population rate ends at {end} ms, not a finite time");
+    }
+    if let Some((k, r)) = rate
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !(r.is_finite() && **r >= 0.0))
+    {
+        bail!("the population rate at step {k} is {r}, not a finite rate >= 0");
+    }
+    if let Some((i, t)) = timestamps.iter().enumerate().find(|(_, t)| !t.is_finite()) {
+        bail!("spike {i}'s time is {t}, not a finite time");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub(crate) fn register_font() -> Result<()> {
 }
 
 /// What one panel shows.
-struct Panel {
+pub(crate) struct Panel {
     results: Results,
     window: [f64; 2],
     rate_max: f64,
@@ -47,8 +47,8 @@ struct Panel {
 }
 
 impl Panel {
-    fn from_file(path: &Path) -> Result<Panel> {
-        let results = output::read(path)?;
+    pub(crate) fn from_file(path: &Path) -> Result<Panel> {
+        let results = output::read_guarded(path)?;
         // Parsed without validation: a file made on a larger machine must still plot here.
         let config: brunel_core::Config = toml::from_str(&results.provenance.config)
             .with_context(|| format!("{}: the stored config cannot be read", path.display()))?;
@@ -57,6 +57,24 @@ impl Panel {
             .plot
             .window
             .unwrap_or([(end - DEFAULT_WINDOW_MS).max(results.start), end]);
+        // The stored config is not validated (see above), so its plot keys are checked here:
+        // an infinite window or rate axis would never finish drawing.
+        if !(window[0].is_finite() && window[1].is_finite() && window[0] < window[1]) {
+            bail!(
+                "{}: plot.window [{}, {}] is not a finite interval [start, end]",
+                path.display(),
+                window[0],
+                window[1]
+            );
+        }
+        if let Some(r) = config.plot.rate_max {
+            if !(r.is_finite() && r > 0.0) {
+                bail!(
+                    "{}: plot.rate_max = {r} is not a finite rate > 0",
+                    path.display()
+                );
+            }
+        }
         if window[0] >= end || window[1] <= results.start {
             bail!(
                 "{}: plot.window [{}, {}] ms lies outside the run ({}–{} ms)",
@@ -119,20 +137,31 @@ pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
         bail!("no result file to plot");
     }
     check_png(out)?;
+    output::check_target(out)?;
+    if let Some(input) = files.iter().find(|f| crate::run::same_file(f, out)) {
+        bail!(
+            "-o names the input {}; the figure must go to another file",
+            input.display()
+        );
+    }
     let panels = files
         .iter()
         .map(|f| Panel::from_file(f))
         .collect::<Result<Vec<_>>>()?;
     register_font()?;
+    for note in output::remove_stale_temps(out) {
+        note!("note: {note}");
+    }
     let tmp = output::temp_beside(out)?;
     draw(&panels, tmp.path())?;
+    crate::interrupt::check()?;
     tmp.persist(out)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write the figure {}", out.display()))?;
     Ok(())
 }
 
-fn draw(panels: &[Panel], png: &Path) -> Result<()> {
+pub(crate) fn draw(panels: &[Panel], png: &Path) -> Result<()> {
     let size = (PANEL_WIDTH * panels.len() as u32, PANEL_HEIGHT);
     let root = BitMapBackend::new(png, size).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;

@@ -39,7 +39,7 @@ pub struct RunArgs {
     /// Default: $BRUNEL_OPENCL_DEVICE, else the fastest GPU with fp64, else the first device.
     #[arg(long, value_name = "N")]
     pub device: Option<usize>,
-    /// Overrides simulation.seed.
+    /// Overrides simulation.seed: any whole number from 0 to 18446744073709551615.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Overrides simulation.duration (ms).
@@ -53,14 +53,15 @@ pub struct RunArgs {
     /// record.spikes (default first:50, as Brian2's example).
     #[arg(long, value_name = "first:N|all|none", value_parser = parse_record)]
     pub record: Option<RecordSpikes>,
-    /// The HDF5 result file. Default: the config file's stem with `.h5`, in the current folder
-    /// (`configs/fig8_a.toml` → `./fig8_a.h5`).
+    /// The HDF5 result file (a regular file; never a folder, FIFO or device, even with --force).
+    /// Default: the config file's name up to its last dot, with `.h5`, in the current folder
+    /// (`configs/fig8_a.toml` → `./fig8_a.h5`, `panel.v2.toml` → `./panel.v2.h5`).
     #[arg(long, short, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
     /// Also draws the panel into this PNG once the result is written (replaced if it exists).
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
-    /// Replace an existing result file.
+    /// Replace an existing result file (a regular file only).
     #[arg(long)]
     pub force: bool,
     /// Also writes the summary as flat TOML (`key = value`) to this file, for scripts and
@@ -123,9 +124,10 @@ pub fn default_output(config: &Path) -> Result<PathBuf> {
     let stem = config
         .file_stem()
         .with_context(|| format!("{} has no file name", config.display()))?;
-    let mut out = PathBuf::from(stem);
-    out.set_extension("h5");
-    Ok(out)
+    // The stem is everything before the last dot: panel.v2.toml → panel.v2.h5.
+    let mut name = stem.to_os_string();
+    name.push(".h5");
+    Ok(PathBuf::from(name))
 }
 
 /// The config with the command line's overrides applied: `--set` in order, then `--seed`,
@@ -133,7 +135,8 @@ pub fn default_output(config: &Path) -> Result<PathBuf> {
 pub fn load_config(args: &RunArgs) -> Result<Config> {
     let mut overrides = args.set.clone();
     if let Some(seed) = args.seed {
-        overrides.push(format!("simulation.seed={seed}"));
+        // As a string: TOML's integers stop at 2^63 - 1, seeds at 2^64 - 1.
+        overrides.push(format!("simulation.seed=\"{seed}\""));
     }
     if let Some(ms) = args.duration {
         if !ms.is_finite() {
@@ -158,6 +161,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(out) => out.clone(),
         None => default_output(&args.config)?,
     };
+    // Only regular files are replaced, --force or not: never a device node, a FIFO, a folder.
+    output::check_target(&out)?;
+    for p in args.plot.iter().chain(&args.summary) {
+        output::check_target(p)?;
+    }
     if out.exists() && !args.force {
         bail!(
             "{} already exists; use --force to replace it",
@@ -198,12 +206,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
     // Proves that the folders exist and are writable; the probe files are removed at once.
-    drop(output::temp_beside(&out)?);
-    if let Some(png) = &args.plot {
-        drop(output::temp_beside(png)?);
-    }
-    if let Some(summary) = &args.summary {
-        drop(output::temp_beside(summary)?);
+    // Temporary files that a killed brunel left beside the outputs are removed.
+    for target in std::iter::once(&out).chain(&args.plot).chain(&args.summary) {
+        drop(output::temp_beside(target)?);
+        for note in output::remove_stale_temps(target) {
+            note!("note: {note}");
+        }
     }
     // The backend is chosen and probed before the network is built: a missing platform,
     // device or fp64 costs no build.
@@ -223,6 +231,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // The build gains nothing from more threads than cores; 1 024 of them made it 40 times
     // slower (defect 14 of issue 13). The cpu backend caps its own threads.
     let build_par = Par::threads(par.count().min(Par::threads(0).count()));
+    // The one memory check: every large allocation of the run, against what this process
+    // may use (physical memory, cgroup limit, ulimit -v), before anything is allocated.
+    let facts = chosen.entry.memory_facts(&config, &chosen.setup);
+    let plan = brunel_core::memory::plan(&config, &facts);
+    if let Some(warning) = plan.check(&brunel_core::memory::Limit::here())? {
+        note!("note: {warning}");
+    }
     let model = Model::new(&config);
     if !args.quiet {
         note!(
@@ -233,8 +248,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
     }
     let t = Instant::now();
-    let network = Network::build(&config, build_par);
+    let network = Network::try_build(&config, build_par)?;
     let build_seconds = t.elapsed().as_secs_f64();
+    crate::interrupt::check()?;
     let n_synapses = network.n_synapses();
     // Out-degrees are all the summary needs from the network once the backend holds its own copy.
     let out_degree = network.out_degrees();
@@ -246,6 +262,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let backend = chosen.make(&model, &network)?;
     drop(network);
+    crate::interrupt::check()?;
     let steps = model.steps;
     let checkpoint = args.checkpoint.as_ref().map(|path| CheckpointPlan {
         path: path.clone(),
@@ -254,7 +271,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .map_or(0, |ms| (ms / model.dt).round() as u64),
     });
     execute(Job {
-        spikes: SpikeRecorder::new(config.record.spikes, steps),
+        spikes: SpikeRecorder::try_new(config.record.spikes, steps)
+            .map_err(|_| out_of_memory("the population rate's spike counts", steps * 4))?,
         stats: NeuronStats::last_80_percent(model.n, steps),
         config,
         model,
@@ -364,11 +382,29 @@ pub fn execute(mut job: Job) -> Result<()> {
                 .run(now, &mut tee)
                 .with_context(|| format!("the {} backend failed", job.backend_name))?;
         }
+        if done == first {
+            crate::interrupt::test_point("running");
+        }
         done += now;
         if show_bar && bar.is_hidden() && t.elapsed() > QUIET_FOR {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         bar.set_position(done);
+        if let Some(signal) = crate::interrupt::received() {
+            // A cluster's wall-time signal loses nothing: the run as it stands is checkpointed
+            // (a second signal exits at once, leaving the earlier checkpoint intact).
+            bar.finish_and_clear();
+            if let Some(p) = &plan {
+                job.checkpoint(p, job.run_seconds_before + t.elapsed().as_secs_f64())?;
+                note!(
+                    "{signal} at {} ms: checkpoint {} written; `brunel resume {}` continues",
+                    done as f64 * model.dt,
+                    p.path.display(),
+                    p.path.display()
+                );
+            }
+            return Err(signal.into());
+        }
         if let Some(p) = plan
             .as_ref()
             .filter(|p| p.every > 0 && done.is_multiple_of(p.every) && done < steps)
@@ -430,16 +466,21 @@ pub fn execute(mut job: Job) -> Result<()> {
             created: crate::time::now_rfc3339(),
         },
         summary: summary_values,
-        timestamps: spikes.steps.iter().map(|&k| k as f64 * model.dt).collect(),
-        node_ids: spikes.ids.iter().map(|&i| i as u64).collect(),
-        rate: spikes.rate_hz(model.n, model.dt),
+        timestamps: try_collect(
+            spikes.steps.iter().map(|&k| k as f64 * model.dt),
+            "spike times",
+        )?,
+        node_ids: try_collect(spikes.ids.iter().map(|&i| i as u64), "spike ids")?,
+        rate: spikes
+            .try_rate_hz(model.n, model.dt)
+            .map_err(|_| out_of_memory("the population rate", steps * 8))?,
         dt: model.dt,
         start: 0.0,
     };
     output::write_atomically(&out, &results, force)?;
     if let Some(path) = &summary {
         let text = summary_toml(&results, reason.as_deref());
-        std::fs::write(path, text)
+        output::write_text_atomically(path, &text)
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
     }
     if !quiet {
@@ -532,6 +573,27 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
     }
     put("peak_rss_mb", peak_rss_mb().into());
     toml::to_string(&t).unwrap_or_default()
+}
+
+/// The error of an allocation that failed although the memory plan let it through.
+fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
+    brunel_core::Error::Memory {
+        message: format!(
+            "cannot allocate {what} ({:.1} GiB)",
+            brunel_core::memory::gib(bytes)
+        ),
+    }
+    .into()
+}
+
+/// Collects `items` into a vector allocated up front: an error, not an abort, if it cannot be.
+fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    let bytes = (items.len() * std::mem::size_of::<T>()) as u64;
+    v.try_reserve_exact(items.len())
+        .map_err(|_| out_of_memory(what, bytes))?;
+    v.extend(items);
+    Ok(v)
 }
 
 /// The process's peak resident memory (VmHWM) in MB, 0 where /proc does not say.

@@ -59,10 +59,11 @@ pub struct SweepArgs {
     /// Threads in all; 0 = all cores.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
-    /// Points run at once, each on threads / jobs threads. Default 1: one point at a time on
-    /// all threads, measured the faster here (see the README). More than one job needs a grid
-    /// that leaves the network alone (no `network.*` axis).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// Points run at once, each on threads / jobs threads. 0 (the default): as many as there
+    /// are threads when the grid leaves the network alone (measured the faster on this 2-core
+    /// machine, see benches/results/2026-12-01-sweep), else 1. More than one job needs a grid
+    /// without a `network.*` axis.
+    #[arg(long, default_value_t = 0, value_name = "N")]
     pub jobs: usize,
     /// The sweep's result file; SWEEP.csv is written beside it.
     #[arg(long, short, value_name = "SWEEP.h5")]
@@ -377,9 +378,6 @@ fn csv_field(v: &str) -> String {
 
 /// Runs a sweep.
 pub fn sweep(args: &SweepArgs) -> Result<()> {
-    if args.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
     let axes: Vec<Axis> = parse_axes(&args.grid, MAX_POINTS)?;
     for (i, a) in axes.iter().enumerate() {
         if axes[..i].iter().any(|b| b.key == a.key) {
@@ -504,7 +502,12 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     }
     let todo: Vec<usize> = (0..grid.len()).filter(|i| !done.contains_key(i)).collect();
     let total_threads = Par::threads(args.threads).count();
-    let jobs = args.jobs.min(todo.len().max(1));
+    let jobs = match args.jobs {
+        0 if changes_network => 1,
+        0 => total_threads,
+        n => n,
+    }
+    .min(todo.len().max(1));
     let per_job = (total_threads / jobs).max(1);
     let runs_done = runs.values().flatten().filter(|r| r.is_some()).count();
     if !args.quiet && !runs.is_empty() {
@@ -609,7 +612,9 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
                     scope.spawn(|| loop {
                         let at = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&i) = indices.get(at) else { break };
-                        if !errors.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                        if !errors.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+                            || crate::interrupt::received().is_some()
+                        {
                             break;
                         }
                         let run = point_config(args, &grid, &grid.point(i), seed)
@@ -634,6 +639,8 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             if let Some(e) = errors.lock().unwrap_or_else(|e| e.into_inner()).pop() {
                 return Err(e);
             }
+            // Ctrl-C: the runs done are journaled; the same command continues.
+            crate::interrupt::check()?;
         }
     }
     bar.finish_and_clear();

@@ -169,3 +169,106 @@ fn backends_lists_what_is_here() {
     assert!(out.contains("cpu "), "{out}");
     assert!(out.contains("opencl "), "{out}");
 }
+
+/// Seeds take the whole documented u64 range, on the command line and in the config, and
+/// come back the same from the file and the summary (issue 13, defect 6).
+#[test]
+fn seeds_above_two_to_the_63() {
+    let s = Scratch::new();
+    s.write("c.toml", TINY);
+    for (i, seed) in ["9223372036854775808", "18446744073709551615"]
+        .iter()
+        .enumerate()
+    {
+        let out = format!("s{i}.h5");
+        let summary = format!("s{i}.toml");
+        ok(
+            &s.brunel(&[
+                "run",
+                "c.toml",
+                "--backend",
+                "reference",
+                "--seed",
+                seed,
+                "--out",
+                &out,
+                "--summary",
+                &summary,
+                "--quiet",
+            ]),
+            "brunel run --seed",
+        );
+        let info = ok(&s.brunel(&["info", &out]), "brunel info");
+        assert!(
+            info.contains(&format!("seed              {seed}")),
+            "{info}"
+        );
+        let text = std::fs::read_to_string(s.path(&summary)).unwrap();
+        assert!(text.contains(&format!("seed = \"{seed}\"")), "{text}");
+        // The stored config reads back, and the same seed in the file gives the same spikes.
+        let file = hdf5::File::open(s.path(&out)).unwrap();
+        let config: hdf5::types::VarLenUnicode =
+            file.attr("config").unwrap().read_scalar().unwrap();
+        let back = brunel_config_seed(config.as_str());
+        assert_eq!(back, *seed);
+        let in_file = TINY.replace("seed = 3", &format!("seed = \"{seed}\""));
+        s.write("f.toml", &in_file);
+        let again = format!("f{i}.h5");
+        ok(
+            &s.brunel(&[
+                "run",
+                "f.toml",
+                "--backend",
+                "cpu",
+                "--out",
+                &again,
+                "--quiet",
+            ]),
+            "brunel run with the seed in the file",
+        );
+        let read = |p: &str| -> Vec<u64> {
+            hdf5::File::open(s.path(p))
+                .unwrap()
+                .dataset("spikes/brunel/node_ids")
+                .unwrap()
+                .read_raw()
+                .unwrap()
+        };
+        assert_eq!(read(&out), read(&again));
+    }
+}
+
+/// `seed = "..."` or `seed = N` in a resolved config.
+fn brunel_config_seed(toml_text: &str) -> String {
+    let t: toml::Table = toml_text.parse().unwrap();
+    match &t["simulation"]["seed"] {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        other => panic!("seed is {other:?}"),
+    }
+}
+
+/// The default output keeps everything before the last dot (defect 8); --quiet prints
+/// nothing on stdout, not even the figure's name (defect 13).
+#[test]
+fn default_name_and_quiet() {
+    let s = Scratch::new();
+    s.write("panel.v2.toml", TINY);
+    s.write("panel.v3.toml", TINY);
+    for name in ["panel.v2.toml", "panel.v3.toml"] {
+        let out = s.brunel(&[
+            "run",
+            name,
+            "--backend",
+            "reference",
+            "--quiet",
+            "--plot",
+            "p.png",
+        ]);
+        let text = ok(&out, "brunel run --quiet --plot");
+        assert_eq!(text, "", "--quiet printed {text:?}");
+    }
+    assert!(s.path("panel.v2.h5").is_file());
+    assert!(s.path("panel.v3.h5").is_file());
+    assert!(!s.path("panel.h5").exists());
+}

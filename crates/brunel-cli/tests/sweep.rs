@@ -287,7 +287,6 @@ fn bad_grids_are_refused_before_anything_is_written() {
             vec!["--grid", "synapse.g=1,2", "--grid", "synapse.g=3"],
             "twice",
         ),
-        (vec!["--grid", "synapse.g=4", "--jobs", "0"], "--jobs"),
     ] {
         let mut all = vec!["sweep", "a.toml", "--out", "s.h5"];
         all.extend(args.iter().copied());

@@ -107,8 +107,55 @@ pub struct SimulationConfig {
     pub dt: f64,
     /// Simulated time (ms); a whole number of steps.
     pub duration: f64,
-    /// Seed of the network and of the external input.
+    /// Seed of the network and of the external input: any u64. TOML integers stop at 2^63 − 1,
+    /// so a larger seed is written as a string, `seed = "18446744073709551615"`; both forms
+    /// are read.
+    #[serde(with = "seed_form")]
     pub seed: u64,
+}
+
+/// The seed's two TOML forms: an integer up to 2^63 − 1, else a string of the u64.
+mod seed_form {
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        if i64::try_from(*seed).is_ok() {
+            s.serialize_u64(*seed)
+        } else {
+            s.collect_str(seed)
+        }
+    }
+
+    pub const RANGE: &str = "must be a whole number from 0 to 18446744073709551615 (above 9223372036854775807 as a string: seed = \"18446744073709551615\")";
+
+    struct Seed;
+
+    impl Visitor<'_> for Seed {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(RANGE)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom(format!("{RANGE}, got {v}")))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+            v.trim()
+                .parse()
+                .map_err(|_| E::custom(format!("{RANGE}, got \"{}\"", super::clip_line(v, 40))))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            Err(E::custom(format!("{RANGE}, got {}", super::num(v))))
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(Seed)
+    }
 }
 
 /// What is recorded.
@@ -278,8 +325,16 @@ impl Default for Config {
     }
 }
 
-/// Bytes of memory a neuron, a synapse cost at least in any backend (targets are u32).
-const BYTES_PER_SYNAPSE: f64 = 4.0;
+/// The largest config file (and TOML text) read: 1 MiB. A config of every key is 2 kB; the
+/// bound keeps a wrong file (a log, a data set) from taking seconds and gigabytes to refuse.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// Neurons have 32-bit ids.
+const MAX_NEURONS: f64 = u32::MAX as f64;
+/// Delays and refractory periods are held in 32-bit step counts.
+const MAX_STEPS_32: f64 = u32::MAX as f64;
+/// A run's step count must be exact in f64 (times are step · dt): at most 2^53 steps.
+const MAX_RUN_STEPS: f64 = (1u64 << 53) as f64;
 
 impl Config {
     /// Reads and validates a TOML file.
@@ -288,10 +343,32 @@ impl Config {
     }
 
     /// Reads a TOML file, applies `key=value` overrides (dotted keys, TOML values), validates.
+    /// A file above [`MAX_CONFIG_BYTES`] is refused.
     pub fn from_file_with(path: &Path, overrides: &[String]) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        use std::io::Read;
+        let read_error = |source| Error::Read {
             path: path.to_owned(),
             source,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() > MAX_CONFIG_BYTES {
+            return Err(Error::Parse {
+                origin: path.display().to_string(),
+                message: format!(
+                    "{} is larger than 1 MiB, the most a config may be (a config of every key is 2 kB)",
+                    path.display()
+                ),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            read_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            ))
         })?;
         Self::from_toml_with(&text, &path.display().to_string(), overrides)
     }
@@ -303,9 +380,19 @@ impl Config {
 
     /// Parses TOML text (`origin` names it in messages), applies overrides, validates.
     pub fn from_toml_with(text: &str, origin: &str, overrides: &[String]) -> Result<Config> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(Error::Parse {
+                origin: clip_line(origin, 200),
+                message: format!(
+                    "{} bytes of TOML; a config may be at most 1 MiB",
+                    text.len()
+                ),
+            });
+        }
+        let origin = &clip_line(origin, 200);
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Parse {
             origin: origin.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
+            message: clip(e.to_string().trim_end()),
         })?;
         for o in overrides {
             apply_override(&mut table, o)?;
@@ -319,11 +406,11 @@ impl Config {
                 let message = e.into_inner().message().trim_end().to_owned();
                 Error::Parse {
                     origin: origin.to_owned(),
-                    message: if path.is_empty() || path == "." {
+                    message: clip(&if path.is_empty() || path == "." {
                         message
                     } else {
                         format!("`{path}`: {message}")
-                    },
+                    }),
                 }
             })?;
         config.validate()?;
@@ -335,14 +422,20 @@ impl Config {
         toml::to_string(self).expect("config serialises")
     }
 
-    /// Number of inhibitory neurons.
+    /// N_I = round(gamma · n_e) as a float: the count before any cast, for checks.
+    fn n_i_exact(&self) -> f64 {
+        (self.network.gamma * self.network.n_e as f64).round()
+    }
+
+    /// Number of inhibitory neurons. The derived counts saturate instead of wrapping; a
+    /// validated config keeps them in range (N < 2^32, steps < 2^53).
     pub fn n_i(&self) -> u64 {
         (self.network.gamma * self.network.n_e as f64).round() as u64
     }
 
     /// All neurons.
     pub fn n(&self) -> u64 {
-        self.network.n_e + self.n_i()
+        self.network.n_e.saturating_add(self.n_i())
     }
 
     /// Mean excitatory in-degree C_E = round(epsilon * N_E).
@@ -394,7 +487,10 @@ impl Config {
         }
     }
 
-    /// Checks every value; the error names the first bad key.
+    /// Checks every value; the error names the first bad key. Every derived count (N_I, N,
+    /// C_E, C_I, C_ext, the step counts) is checked as a number before it is used as an
+    /// integer. Memory is not checked here (a config is valid whatever the machine):
+    /// [`crate::memory::plan`] sizes a run where the network is about to be built.
     pub fn validate(&self) -> Result<()> {
         let dt = self.simulation.dt;
         positive("simulation.dt", dt)?;
@@ -412,7 +508,8 @@ impl Config {
                 "neuron.v_reset",
                 format!(
                     "the reset ({}) must lie below the threshold neuron.theta ({})",
-                    self.neuron.v_reset, self.neuron.theta
+                    num(self.neuron.v_reset),
+                    num(self.neuron.theta)
                 ),
             ));
         }
@@ -420,43 +517,97 @@ impl Config {
         if !(eps > 0.0 && eps <= 1.0) {
             return Err(Error::config(
                 "network.epsilon",
-                format!("must lie in (0, 1], got {eps}"),
+                format!("must lie in (0, 1], got {}", num(eps)),
             ));
         }
         if self.network.n_e == 0 {
             return Err(Error::config("network.n_e", "must be at least 1"));
         }
-        whole_steps("neuron.tau_rp", self.neuron.tau_rp, dt, 0)?;
-        whole_steps("synapse.delay", self.synapse.delay, dt, 1)?;
-        whole_steps("simulation.duration", self.simulation.duration, dt, 0)?;
-        if self.n() > u32::MAX as u64 {
+        let n_e = self.network.n_e as f64;
+        if n_e > MAX_NEURONS {
             return Err(Error::config(
                 "network.n_e",
-                format!("{} neurons do not fit 32-bit neuron ids", self.n()),
-            ));
-        }
-        if self.synapse.j * self.c_e() as f64 == 0.0 {
-            return Err(Error::config(
-                "synapse.j",
-                "J * C_E is zero, so nu_thr = theta / (J C_E tau) is undefined",
-            ));
-        }
-        let p = self.nu_ext() * dt / 1000.0;
-        if !(0.0..=1.0).contains(&p) {
-            return Err(Error::config(
-                "input.ratio",
                 format!(
-                    "nu_ext * dt = {p} is not a probability (nu_ext = {} Hz)",
-                    self.nu_ext()
+                    "{} excitatory neurons do not fit 32-bit neuron ids (at most {} neurons in all)",
+                    self.network.n_e,
+                    u32::MAX
                 ),
             ));
         }
+        let n = n_e + self.n_i_exact();
+        if n > MAX_NEURONS {
+            return Err(Error::config(
+                "network.gamma",
+                format!(
+                    "N_I = round(gamma * n_e) = {} inhibitory neurons make N = {} neurons, which do not fit 32-bit neuron ids (at most {})",
+                    num(self.n_i_exact()),
+                    num(n),
+                    u32::MAX
+                ),
+            ));
+        }
+        whole_steps(
+            "neuron.tau_rp",
+            self.neuron.tau_rp,
+            dt,
+            0,
+            MAX_STEPS_32,
+            2.0,
+        )?;
+        whole_steps(
+            "synapse.delay",
+            self.synapse.delay,
+            dt,
+            1,
+            MAX_STEPS_32,
+            1.5,
+        )?;
+        whole_steps(
+            "simulation.duration",
+            self.simulation.duration,
+            dt,
+            0,
+            MAX_RUN_STEPS,
+            1200.0,
+        )?;
+        if self.c_e() == 0 {
+            let (key, value) = if eps < 0.1 {
+                ("network.epsilon", num(eps))
+            } else {
+                ("network.n_e", self.network.n_e.to_string())
+            };
+            return Err(Error::config(
+                key,
+                format!(
+                    "C_E = round(epsilon * n_e) = round({} * {}) = 0 excitatory inputs per neuron, so nu_thr = theta / (J * C_E * tau) is undefined ({key} = {value}; raise network.n_e or network.epsilon)",
+                    num(eps),
+                    self.network.n_e
+                ),
+            ));
+        }
+        if self.synapse.j == 0.0 {
+            return Err(Error::config(
+                "synapse.j",
+                "J is zero, so nu_thr = theta / (J * C_E * tau) is undefined",
+            ));
+        }
+        if let Some(c) = self.input.c_ext {
+            if c > u32::MAX as u64 {
+                return Err(Error::config(
+                    "input.c_ext",
+                    format!("{c} external inputs per neuron; at most {}", u32::MAX),
+                ));
+            }
+        }
+        self.check_external_rate()?;
+        let p = self.nu_ext() * dt / 1000.0;
         let mean = self.c_ext() as f64 * p;
         if mean > crate::binomial::MAX_MEAN {
             return Err(Error::config(
                 "input.c_ext",
                 format!(
-                    "C_ext * nu_ext * dt = {mean} external events per neuron and step on average; at most {} are supported",
+                    "C_ext * nu_ext * dt = {} external events per neuron and step on average; at most {} are supported",
+                    num(mean),
                     crate::binomial::MAX_MEAN
                 ),
             ));
@@ -471,59 +622,21 @@ impl Config {
                 ),
             ));
         }
-        let gib = |b: f64| b / (1u64 << 30) as f64;
-        if let Some(total) = total_memory_bytes().map(|t| t as f64) {
-            // What any backend holds at least: the synapses, the arrival counts of one delay
-            // (two u32 per neuron and step) and the population count of every step.
-            let synapses = self.expected_synapses() * BYTES_PER_SYNAPSE;
-            let ring = self.delay_steps() as f64 * self.n() as f64 * 8.0;
-            let record = self.steps() as f64 * 4.0;
-            for (key, what, bytes) in [
-                (
-                    "network.n_e",
-                    format!("{:.3e} synapses", self.expected_synapses()),
-                    synapses,
-                ),
-                (
-                    "synapse.delay",
-                    format!("a delay of {} steps", self.delay_steps()),
-                    ring,
-                ),
-                (
-                    "simulation.duration",
-                    format!("{} steps of population rate", self.steps()),
-                    record,
-                ),
-            ] {
-                if bytes > total {
-                    return Err(Error::config(
-                        key,
-                        format!(
-                            "{what} need at least {:.1} GiB but this machine has {:.1} GiB",
-                            gib(bytes),
-                            gib(total)
-                        ),
-                    ));
-                }
-            }
-            if synapses + ring + record > total {
+        if let Some([a, b]) = self.plot.window {
+            if !(a.is_finite() && b.is_finite()) {
                 return Err(Error::config(
-                    "network.n_e",
-                    format!("the network, its delays and its record need {:.1} GiB but this machine has {:.1} GiB", gib(synapses + ring + record), gib(total)),
+                    "plot.window",
+                    format!("[{}, {}] must hold finite numbers (ms)", num(a), num(b)),
                 ));
             }
-        }
-        if self.ref_steps() > u32::MAX as u64 {
-            return Err(Error::config(
-                "neuron.tau_rp",
-                format!("{} ms is more than 2^32 steps", self.neuron.tau_rp),
-            ));
-        }
-        if let Some([a, b]) = self.plot.window {
             if !(a >= 0.0 && b > a) {
                 return Err(Error::config(
                     "plot.window",
-                    format!("[{a}, {b}] is not an interval [start, end] with 0 <= start < end"),
+                    format!(
+                        "[{}, {}] is not an interval [start, end] with 0 <= start < end",
+                        num(a),
+                        num(b)
+                    ),
                 ));
             }
         }
@@ -532,6 +645,128 @@ impl Config {
         }
         Ok(())
     }
+
+    /// nu_ext · dt must be a probability. When nu_thr alone already exceeds one event per step
+    /// and input, input.ratio is not to blame: the factor of nu_thr = theta / (J · C_E · tau)
+    /// farthest from its default is named.
+    fn check_external_rate(&self) -> Result<()> {
+        let dt = self.simulation.dt;
+        let ratio = self.input.ratio;
+        let nu_thr = self.nu_thr();
+        let per_step = nu_thr * dt / 1000.0;
+        // An infinite nu_thr is refused even at input.ratio = 0 (0 · inf is NaN, no rate).
+        if ratio == 0.0 && per_step.is_finite() {
+            return Ok(());
+        }
+        let p = ratio * per_step;
+        if p.is_finite() && (0.0..=1.0).contains(&p) {
+            return Ok(());
+        }
+        let explain = format!(
+            "nu_ext * dt = input.ratio * theta / (J * C_E * tau) * dt = {} * {} / ({} * {} * {}) * {} = {} is not a probability",
+            num(ratio),
+            num(self.neuron.theta),
+            num(self.synapse.j),
+            self.c_e(),
+            num(self.neuron.tau),
+            num(dt / 1000.0),
+            num(p)
+        );
+        if per_step.is_finite() && (0.0..=1.0).contains(&per_step) {
+            return Err(Error::config(
+                "input.ratio",
+                format!(
+                    "{explain}; at this nu_thr input.ratio may be at most {}",
+                    num(1.0 / per_step)
+                ),
+            ));
+        }
+        // nu_thr itself is out of range: blame its factor farthest from Brunel's value.
+        let key = if self.neuron.theta < 0.0 {
+            "neuron.theta"
+        } else if self.synapse.j < 0.0 {
+            "synapse.j"
+        } else {
+            let d = Config::default();
+            let factors = [
+                ("neuron.theta", self.neuron.theta / d.neuron.theta),
+                ("synapse.j", d.synapse.j / self.synapse.j),
+                ("network.n_e", d.c_e() as f64 / self.c_e() as f64),
+                ("neuron.tau", d.neuron.tau / self.neuron.tau),
+                ("simulation.dt", dt / d.simulation.dt),
+            ];
+            factors
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map_or("neuron.tau", |f| f.0)
+        };
+        Err(Error::config(
+            key,
+            format!("{explain} (nu_thr = {} Hz)", num(nu_thr)),
+        ))
+    }
+}
+
+/// A number as a person reads it: plain when moderate (or a whole number below 10^16),
+/// `1.500e300` when huge or tiny.
+pub(crate) fn num(x: f64) -> String {
+    let a = x.abs();
+    let plain =
+        !x.is_finite() || a == 0.0 || (1e-4..1e9).contains(&a) || (x.fract() == 0.0 && a < 1e16);
+    if plain {
+        format!("{x}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// At most `max` characters of `s` on one line (control characters escaped); a run of
+/// letters or of spaces (an echoed key, a TOML error's caret line) longer than 48 characters
+/// keeps its first 40, and `…` marks every cut.
+pub(crate) fn clip_line(s: &str, max: usize) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut run = String::new();
+    let mut run_len = 0usize;
+    let flush = |run: &mut String, len: usize, runs: &mut Vec<String>| {
+        if len > 48 {
+            let head: String = run.chars().take(40).collect();
+            runs.push(format!("{head}… ({len} characters)"));
+        } else {
+            runs.push(std::mem::take(run));
+        }
+        run.clear();
+    };
+    let mut last_space = None;
+    for c in s.chars() {
+        let space = c == ' ';
+        if last_space.is_some_and(|l| l != space) {
+            flush(&mut run, run_len, &mut runs);
+            run_len = 0;
+        }
+        last_space = Some(space);
+        if c.is_control() {
+            run.extend(c.escape_default());
+        } else {
+            run.push(c);
+        }
+        run_len += 1;
+    }
+    flush(&mut run, run_len, &mut runs);
+    let joined = runs.concat();
+    match joined.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &joined[..i]),
+        None => joined,
+    }
+}
+
+/// A message of echoed input, bounded: each line at most 400 characters, at most 12 lines.
+pub(crate) fn clip(message: &str) -> String {
+    let lines: Vec<&str> = message.lines().collect();
+    let mut out: Vec<String> = lines.iter().take(12).map(|l| clip_line(l, 400)).collect();
+    if lines.len() > 12 {
+        out.push(format!("… ({} more lines)", lines.len() - 12));
+    }
+    out.join("\n")
 }
 
 fn finite(key: &str, x: f64) -> Result<()> {
@@ -540,7 +775,7 @@ fn finite(key: &str, x: f64) -> Result<()> {
     } else {
         Err(Error::config(
             key,
-            format!("must be a finite number, got {x}"),
+            format!("must be a finite number, got {}", num(x)),
         ))
     }
 }
@@ -549,7 +784,7 @@ fn positive(key: &str, x: f64) -> Result<()> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
-        Err(Error::config(key, format!("must be > 0, got {x}")))
+        Err(Error::config(key, format!("must be > 0, got {}", num(x))))
     }
 }
 
@@ -557,24 +792,52 @@ fn non_negative(key: &str, x: f64) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(Error::config(key, format!("must be >= 0, got {x}")))
+        Err(Error::config(key, format!("must be >= 0, got {}", num(x))))
     }
 }
 
-/// `x / dt` must be a whole number of steps, at least `min`.
-fn whole_steps(key: &str, x: f64, dt: f64, min: u64) -> Result<()> {
+/// `x / dt` must be a whole number of steps, from `min` to `max`. When there are too many
+/// steps although `x` is no longer than its default, the time step is to blame, and named.
+fn whole_steps(key: &str, x: f64, dt: f64, min: u64, max: f64, default: f64) -> Result<()> {
     non_negative(key, x)?;
     let steps = x / dt;
+    if steps.round() > max {
+        let limit = if max == MAX_RUN_STEPS {
+            "2^53".to_owned()
+        } else {
+            "2^32 - 1".to_owned()
+        };
+        let (blame, what) = if x <= default {
+            (
+                "simulation.dt",
+                format!("dt = {} ms makes {key} = {} ms last", num(dt), num(x)),
+            )
+        } else {
+            (key, format!("{} ms at dt = {} ms is", num(x), num(dt)))
+        };
+        return Err(Error::config(
+            blame,
+            format!("{what} {} steps; at most {limit}", num(steps.round())),
+        ));
+    }
     if (steps - steps.round()).abs() > 1e-6 * steps.max(1.0) {
         return Err(Error::config(
             key,
-            format!("{x} ms is not a whole number of time steps (dt = {dt} ms)"),
+            format!(
+                "{} ms is not a whole number of time steps (dt = {} ms)",
+                num(x),
+                num(dt)
+            ),
         ));
     }
     if (steps.round() as u64) < min {
         return Err(Error::config(
             key,
-            format!("{x} ms must be at least {min} time step(s) of {dt} ms"),
+            format!(
+                "{} ms must be at least {min} time step(s) of {} ms",
+                num(x),
+                num(dt)
+            ),
         ));
     }
     Ok(())
@@ -591,8 +854,9 @@ pub fn total_memory_bytes() -> Option<u64> {
 /// Applies one `section.key=value` override; the value is TOML (`6`, `"all"`, `[1000, 1200]`),
 /// or a bare word taken as a string.
 fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let shown = clip_line(assignment, 120);
     let (key, value) = assignment.split_once('=').ok_or_else(|| Error::Parse {
-        origin: format!("override `{assignment}`"),
+        origin: format!("override `{shown}`"),
         message: "expected key=value".into(),
     })?;
     let key = key.trim();
@@ -605,7 +869,7 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
     let parts: Vec<&str> = key.split('.').collect();
     if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
         return Err(Error::Parse {
-            origin: format!("override `{assignment}`"),
+            origin: format!("override `{shown}`"),
             message: "the key must be `section.key`, e.g. `synapse.g`".into(),
         });
     }
@@ -618,8 +882,8 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
             Ok(())
         }
         _ => Err(Error::Parse {
-            origin: format!("override `{assignment}`"),
-            message: format!("`{}` is not a section", parts[0]),
+            origin: format!("override `{shown}`"),
+            message: format!("`{}` is not a section", clip_line(parts[0], 60)),
         }),
     }
 }

@@ -34,8 +34,15 @@ pub struct Network {
 const COLUMN_STREAM: u32 = 1 << 31;
 
 impl Network {
-    /// Draws the network of `config` on `par` threads.
+    /// Draws the network of `config` on `par` threads; panics where [`Network::try_build`]
+    /// gives an error.
     pub fn build(config: &Config, par: Par) -> Network {
+        Network::try_build(config, par).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Draws the network of `config` on `par` threads; an error (not an abort) when the
+    /// array of synapses cannot be allocated.
+    pub fn try_build(config: &Config, par: Par) -> crate::Result<Network> {
         let n = config.n() as u32;
         let n_e = config.network.n_e as u32;
         let seed = config.simulation.seed;
@@ -124,7 +131,7 @@ impl Network {
 
 /// Brian2's `connect(p=epsilon)`: each target of a row independently with probability p, by
 /// geometric skips over the row (the gap to the next target is Geometric(p)).
-fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> Network {
+fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> crate::Result<Network> {
     let gap = FastGeometric::new(p);
     let row = |s: u32| {
         let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, s));
@@ -151,8 +158,10 @@ fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> Network {
     const WAVE: u32 = 1024;
     let mean = n as f64 * n as f64 * p;
     let expected = mean + 6.0 * (mean * (1.0 - p)).sqrt() + 1.0;
-    let mut targets: Vec<u32> = Vec::with_capacity(expected as usize);
-    let mut offsets = Vec::with_capacity(n as usize + 1);
+    let mut targets: Vec<u32> = Vec::new();
+    reserve(&mut targets, expected as usize, "the network's synapses")?;
+    let mut offsets = Vec::new();
+    reserve(&mut offsets, n as usize + 1, "the network's row offsets")?;
     offsets.push(0u64);
     for first in (0..n).step_by(WAVE as usize) {
         let rows: Vec<Vec<u32>> = (first..n.min(first.saturating_add(WAVE)))
@@ -164,12 +173,12 @@ fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> Network {
             offsets.push(targets.len() as u64);
         }
     }
-    Network {
+    Ok(Network {
         n,
         n_e,
         offsets,
         targets,
-    }
+    })
 }
 
 /// rand_distr 0.5's `Geometric` sampler, draw for draw and bit for bit, with the rejection
@@ -250,7 +259,7 @@ impl FastGeometric {
 
 /// The paper's: every target draws exactly `c_e` distinct excitatory and `c_i` distinct
 /// inhibitory sources; the columns are then turned into rows.
-fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> Network {
+fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> crate::Result<Network> {
     let n_i = n - n_e;
     let columns: Vec<Vec<u32>> = (0..n)
         .into_par_iter()
@@ -282,7 +291,13 @@ fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> Network {
     }
     let offsets = counts;
     let mut fill = offsets.clone();
-    let mut targets = vec![0u32; offsets[n as usize] as usize];
+    let mut targets = Vec::new();
+    reserve(
+        &mut targets,
+        offsets[n as usize] as usize,
+        "the network's synapses",
+    )?;
+    targets.resize(offsets[n as usize] as usize, 0u32);
     for (t, col) in columns.iter().enumerate() {
         for &s in col {
             let at = &mut fill[s as usize];
@@ -290,12 +305,23 @@ fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> Network {
             *at += 1;
         }
     }
-    Network {
+    Ok(Network {
         n,
         n_e,
         offsets,
         targets,
-    }
+    })
+}
+
+/// Reserves room for exactly `len` more items, or says what could not be allocated.
+fn reserve<T>(v: &mut Vec<T>, len: usize, what: &str) -> crate::Result<()> {
+    v.try_reserve_exact(len).map_err(|_| crate::Error::Memory {
+        message: format!(
+            "cannot allocate {} for {len} items ({:.1} GiB)",
+            what,
+            len as f64 * std::mem::size_of::<T>() as f64 / (1u64 << 30) as f64
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub enum Error {
     /// A state handed to a backend does not fit its model (a checkpoint of another network...).
     #[error("state does not fit the model: {0}")]
     State(String),
+    /// A run does not fit in the memory this process may use ([`crate::memory`]).
+    #[error("not enough memory: {message}")]
+    Memory { message: String },
     /// A backend failed while running.
     #[error("{backend} backend failed: {message}")]
     Backend { backend: String, message: String },

@@ -14,6 +14,7 @@ pub mod binomial;
 pub mod config;
 pub mod connectivity;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod part;
 pub mod record;

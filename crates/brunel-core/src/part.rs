@@ -101,7 +101,15 @@ impl Network {
             };
             offsets.push(end);
         }
-        let mut targets = Vec::with_capacity(total as usize);
+        let mut targets = Vec::new();
+        targets
+            .try_reserve_exact(total as usize)
+            .map_err(|_| Error::Memory {
+                message: format!(
+                    "cannot allocate the {total} synapses onto neurons {}..{}",
+                    range.lo, range.hi
+                ),
+            })?;
         let mut in_exc = vec![0u32; range.len()];
         let mut in_inh = vec![0u32; range.len()];
         for s in 0..n {

@@ -29,10 +29,39 @@ impl SpikeRecorder {
         }
     }
 
+    /// Like [`SpikeRecorder::new`], but an error, not an abort, when the counts of `steps`
+    /// steps cannot be allocated.
+    pub fn try_new(
+        select: RecordSpikes,
+        steps: u64,
+    ) -> Result<SpikeRecorder, std::collections::TryReserveError> {
+        let mut counts = Vec::new();
+        counts.try_reserve_exact(steps as usize)?;
+        Ok(SpikeRecorder {
+            select,
+            counts,
+            steps: Vec::new(),
+            ids: Vec::new(),
+        })
+    }
+
     /// Population rate of each step in Hz, for `n` neurons and a step of `dt` ms.
     pub fn rate_hz(&self, n: u32, dt: f64) -> Vec<f64> {
+        self.try_rate_hz(n, dt)
+            .expect("room for the population rate")
+    }
+
+    /// [`SpikeRecorder::rate_hz`], an error when its array cannot be allocated.
+    pub fn try_rate_hz(
+        &self,
+        n: u32,
+        dt: f64,
+    ) -> Result<Vec<f64>, std::collections::TryReserveError> {
         let scale = 1000.0 / (n as f64 * dt);
-        self.counts.iter().map(|&c| c as f64 * scale).collect()
+        let mut rate = Vec::new();
+        rate.try_reserve_exact(self.counts.len())?;
+        rate.extend(self.counts.iter().map(|&c| c as f64 * scale));
+        Ok(rate)
     }
 }
 

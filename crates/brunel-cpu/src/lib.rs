@@ -232,6 +232,22 @@ impl CpuBackend {
         }
     }
 
+    /// What this backend holds on the host for `n` neurons on `par` threads, for
+    /// [`brunel_core::memory::plan`]: u16 targets and u32 row offsets per part, v, last spike
+    /// and in-degrees per neuron, a ring of slots of counters (8 bytes at most) per part.
+    pub fn memory_facts(n: u32, par: Par) -> brunel_core::memory::BackendFacts {
+        brunel_core::memory::BackendFacts {
+            name: "cpu".into(),
+            bytes_per_synapse: 2.0,
+            parts: layout::partition(n, par.count()).len() as u64,
+            bytes_per_neuron_and_part: 4.0,
+            bytes_per_neuron: 24.0,
+            ring_bytes_per_neuron_and_step: 0.0,
+            ring_bytes_per_part_and_step: kernel::SLOT as f64 * 8.0,
+            threads: par.count() as u64,
+        }
+    }
+
     /// Bytes of synapses held (the backend's own layout).
     pub fn synapse_bytes(&self) -> usize {
         match &self.sim {

@@ -199,11 +199,12 @@ pub fn probe() -> Result<Vec<DeviceInfo>> {
 pub fn device_from_env() -> Result<Option<usize>> {
     match std::env::var(DEVICE_ENV) {
         Ok(s) if s.trim().is_empty() => Ok(None),
-        Ok(s) => s.trim().parse().map(Some).map_err(|_| {
-            Error::config(
-                DEVICE_ENV,
-                format!("`{s}` is not a device index (see `brunel backends`)"),
-            )
+        Ok(s) => s.trim().parse().map(Some).map_err(|_| Error::Unavailable {
+            backend: "opencl".into(),
+            message: format!(
+                "the environment variable {DEVICE_ENV}=`{}` is not a device index (see `brunel backends`)",
+                s.chars().take(40).flat_map(char::escape_default).collect::<String>()
+            ),
         }),
         Err(_) => Ok(None),
     }

@@ -4,7 +4,60 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one run of the binary may take in a test before it counts as a hang.
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `cmd` (stdin closed) and collects its output; kills it after `limit` and then says so
+/// in its stderr (the status is then the kill's: no exit code).
+pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the brunel binary runs");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for brunel") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait for the killed brunel");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = out_thread.join().unwrap_or_default();
+    let mut stderr = err_thread.join().unwrap_or_default();
+    if timed_out {
+        stderr.extend_from_slice(
+            format!("\n[test: killed after {} s: it hung]\n", limit.as_secs()).as_bytes(),
+        );
+    }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
 
 /// A valid config small enough for a debug build: 50 neurons, 5 ms.
 pub const TINY: &str = r#"
@@ -56,8 +109,6 @@ impl Scratch {
         self.path("machine-profile.toml")
     }
 
-    /// Runs `brunel ARGS` in the folder with extra environment variables. `BRUNEL_PROFILE` is
-    /// [`Scratch::profile`] unless `env` sets it, so that `--backend auto` is hermetic.
     /// The command that runs the binary here with `args` (for tests that start and stop it).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
@@ -69,6 +120,9 @@ impl Scratch {
         cmd
     }
 
+    /// Runs `brunel ARGS` in the folder with extra environment variables (`BRUNEL_PROFILE` is
+    /// [`Scratch::profile`] unless `env` sets it, so that `--backend auto` is hermetic); killed
+    /// after [`TIMEOUT`] (a hang is a failure, not a stuck test).
     pub fn brunel_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
         cmd.args(args)
@@ -77,7 +131,7 @@ impl Scratch {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("the brunel binary runs")
+        output_within(cmd, TIMEOUT)
     }
 
     pub fn brunel(&self, args: &[&str]) -> Output {
@@ -95,14 +149,24 @@ impl Scratch {
 fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
     for entry in std::fs::read_dir(dir).expect("list a scratch folder") {
         let path = entry.expect("a folder entry").path();
-        if path.is_dir() {
-            collect(root, &path, files);
-        } else {
-            let rel = path
-                .strip_prefix(root)
-                .expect("inside the folder")
-                .to_owned();
-            files.insert(rel, std::fs::read(&path).unwrap_or_default());
+        let rel = path
+            .strip_prefix(root)
+            .expect("inside the folder")
+            .to_owned();
+        // Never opened unless it is a regular file: reading a FIFO would block.
+        let kind = std::fs::symlink_metadata(&path).map(|m| m.file_type());
+        match kind {
+            Ok(t) if t.is_dir() => {
+                files.insert(rel, b"<folder>".to_vec());
+                collect(root, &path, files);
+            }
+            Ok(t) if t.is_file() => {
+                files.insert(rel, std::fs::read(&path).unwrap_or_default());
+            }
+            Ok(t) => {
+                files.insert(rel, format!("<{t:?}>").into_bytes());
+            }
+            Err(_) => {}
         }
     }
 }
