@@ -2,6 +2,11 @@
 with the run phase timed apart from code generation and compilation.
 
     python3 benches/brian2/brunel2000_standalone.py PANEL [--reps N] [--threads T] [--dir DIR]
+    python3 benches/brian2/brunel2000_standalone.py --g G --ratio R [--duration MS] [--reps N] ...
+
+The first form runs one Fig. 8 panel (its g, nu_ext/nu_thr and duration); the second, point
+mode, any point of the phase plane (the sweep's points), for --duration ms (default 1000),
+labelled `g=G;ratio=R` in the output.
 
 Prints one CSV line per repetition:
     brian2,PANEL,rep,run_s,binary_s,spikes,rate_hz
@@ -44,14 +49,31 @@ PANELS = {
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("panel", choices=sorted(PANELS))
+    ap.add_argument("panel", nargs="?", choices=sorted(PANELS), help="a Fig. 8 panel (or --g and --ratio)")
+    ap.add_argument("--g", type=float, default=None, help="point mode: relative inhibition g")
+    ap.add_argument("--ratio", type=float, default=None, help="point mode: nu_ext / nu_thr")
+    ap.add_argument("--duration", type=float, default=None, help="simulated ms (point mode: 1000; panel: the panel's)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="OpenMP threads (0: Brian2's default, one)")
     ap.add_argument("--dir", default=None, help="where the generated project goes")
     ap.add_argument("--seed", type=int, default=4242)
     args = ap.parse_args()
-    g, ratio, duration = PANELS[args.panel]
-    directory = args.dir or f"/tmp/brian2_brunel_{args.panel}"
+    if args.panel is not None:
+        if args.g is not None or args.ratio is not None:
+            ap.error("give either a panel or --g and --ratio, not both")
+        g, ratio, duration = PANELS[args.panel]
+        label = args.panel
+    else:
+        if args.g is None or args.ratio is None:
+            ap.error("give a panel (A, B, C, D) or both --g and --ratio")
+        g, ratio, duration = args.g, args.ratio, 1000.0
+        label = f"g={g:g};ratio={ratio:g}"
+    if args.duration is not None:
+        if not args.duration > 0:
+            ap.error("--duration must be positive")
+        duration = args.duration
+    tag = label.replace("=", "").replace(";", "_")
+    directory = args.dir or f"/tmp/brian2_brunel_{tag}"
 
     set_device("cpp_standalone", directory=directory, build_on_run=False)
     if args.threads > 0:
@@ -99,7 +121,7 @@ def main():
     t = time.perf_counter()
     device.build(directory=directory, compile=True, run=False)
     compile_s = time.perf_counter() - t
-    print(f"# panel {args.panel}: code generation and compilation {compile_s:.1f} s", flush=True)
+    print(f"# {label}: code generation and compilation {compile_s:.1f} s", flush=True)
     for rep in range(args.reps):
         t = time.perf_counter()
         device.run(directory=directory, with_output=False, run_args=[])
@@ -108,7 +130,7 @@ def main():
         # Population rate in Hz (Brian2 returns it in 1/s), averaged over the run.
         mean_rate = float(rate_monitor.rate[:].mean())
         spikes = int(round(mean_rate * N * duration / 1000.0))
-        print(f"brian2,{args.panel},{rep},{run_s:.4f},{binary_s:.4f},{spikes},{mean_rate:.2f}", flush=True)
+        print(f"brian2,{label},{rep},{run_s:.4f},{binary_s:.4f},{spikes},{mean_rate:.2f}", flush=True)
 
 
 if __name__ == "__main__":
