@@ -235,15 +235,33 @@ fn checkpoints_of_another_version_or_network_are_refused() {
 fn sigterm_during_a_checkpointed_run_loses_nothing() {
     let s = Scratch::new();
     // 200 ms = 2 000 steps: the signal comes after the first chunk of 600.
-    s.write("a.toml", &ACTIVE.replace("duration = 60.0", "duration = 200.0"));
+    s.write(
+        "a.toml",
+        &ACTIVE.replace("duration = 60.0", "duration = 200.0"),
+    );
     ok(
-        &s.brunel(&["run", "a.toml", "--backend", "reference", "--out", "whole.h5", "--quiet"]),
+        &s.brunel(&[
+            "run",
+            "a.toml",
+            "--backend",
+            "reference",
+            "--out",
+            "whole.h5",
+            "--quiet",
+        ]),
         "the whole run",
     );
     let marks = s.path("marks");
     std::fs::create_dir(&marks).unwrap();
     let mut child = s.command(&[
-        "run", "a.toml", "--backend", "cpu", "--out", "cut.h5", "--checkpoint", "cut.ck",
+        "run",
+        "a.toml",
+        "--backend",
+        "cpu",
+        "--out",
+        "cut.h5",
+        "--checkpoint",
+        "cut.ck",
         "--quiet",
     ]);
     let mut child = child
@@ -253,15 +271,27 @@ fn sigterm_during_a_checkpointed_run_loses_nothing() {
         .expect("brunel starts");
     let t = std::time::Instant::now();
     while !marks.join("running").exists() {
-        assert!(child.try_wait().unwrap().is_none(), "brunel ended before its first chunk");
-        assert!(t.elapsed() < std::time::Duration::from_secs(120), "no first chunk");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "brunel ended before its first chunk"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(120),
+            "no first chunk"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // SAFETY: kill only sends a signal to our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143), "SIGTERM's exit code");
-    assert!(!s.path("cut.h5").exists(), "no result from an interrupted run");
+    assert!(
+        !s.path("cut.h5").exists(),
+        "no result from an interrupted run"
+    );
     assert!(s.path("cut.ck").exists(), "the last checkpoint is written");
     let step: u64 = hdf5::File::open(s.path("cut.ck"))
         .unwrap()
@@ -269,7 +299,10 @@ fn sigterm_during_a_checkpointed_run_loses_nothing() {
         .unwrap()
         .read_scalar()
         .unwrap();
-    assert!((600..2000).contains(&step), "checkpointed mid-run, at step {step}");
+    assert!(
+        (600..2000).contains(&step),
+        "checkpointed mid-run, at step {step}"
+    );
     let resumed = s.brunel(&["resume", "cut.ck", "--backend", "reference", "--quiet"]);
     ok(&resumed, "resume");
     same_results(&s.path("whole.h5"), &s.path("cut.h5"), "SIGTERM, resumed");
