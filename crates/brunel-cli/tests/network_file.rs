@@ -11,20 +11,10 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use brunel_core::{Config, Network, Par};
-use common::{ok, stderr, Scratch};
+use common::{ok, python, stderr, Scratch};
 
 const NET: &str =
     "[network]\nn_e = 800\nepsilon = 0.05\n[synapse]\ng = 4.0\n[simulation]\nseed = 11\n";
-
-fn python() -> std::path::PathBuf {
-    let venv =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python/bin/python3");
-    if venv.exists() {
-        venv
-    } else {
-        "python3".into()
-    }
-}
 
 #[test]
 fn libsonata_reads_the_network_that_brunel_draws() {

@@ -12,19 +12,7 @@ mod common;
 use std::process::Command;
 
 use brunel_testkit::run_or_skip;
-use common::{ok, Scratch, SMALL};
-
-/// The Python that runs the check: the project's environment `target/python` where `cargo
-/// xtask test` or `cargo xtask setup --test-tools` made one, else `python3` from PATH.
-fn python() -> std::path::PathBuf {
-    let venv =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python/bin/python3");
-    if venv.exists() {
-        venv
-    } else {
-        "python3".into()
-    }
-}
+use common::{ok, python, Scratch, SMALL};
 
 /// Whether python3 can import the checker's modules; the reason when not.
 fn python_ready() -> Result<(), String> {

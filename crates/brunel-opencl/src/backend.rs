@@ -371,21 +371,7 @@ impl OpenClBackend {
                 .local_work_size(self.tuning.advance_local)
                 .enq()?;
         }
-        self.propagate.set_arg("k0", k0)?;
-        let (global, local) = match self.tuning.delivery {
-            Delivery::Atomic { local, groups } => (groups * local, local),
-            // One work-item per part, each in its own work-group, so that they spread over the
-            // device's threads.
-            Delivery::Owned { .. } => (self.parts as usize, 1),
-        };
-        // SAFETY: as above.
-        unsafe {
-            self.propagate
-                .cmd()
-                .global_work_size(global)
-                .local_work_size(local)
-                .enq()?;
-        }
+        self.enqueue_propagate(k0)?;
         let buffer = match &self.pending {
             Some(p) => 1 - p.buffer,
             None => 0,
@@ -450,6 +436,26 @@ impl OpenClBackend {
 }
 
 impl OpenClBackend {
+    /// Queues the delivery of the spike list's entries (batch offsets from `k0`) into the ring.
+    fn enqueue_propagate(&mut self, k0: u64) -> ocl::Result<()> {
+        self.propagate.set_arg("k0", k0)?;
+        let (global, local) = match self.tuning.delivery {
+            Delivery::Atomic { local, groups } => (groups * local, local),
+            // One work-item per part, each in its own work-group, so that they spread over the
+            // device's threads.
+            Delivery::Owned { .. } => (self.parts as usize, 1),
+        };
+        // SAFETY: every buffer argument was set at construction and lives in `self`; the
+        // kernel reads and writes within the lengths the arguments give.
+        unsafe {
+            self.propagate
+                .cmd()
+                .global_work_size(global)
+                .local_work_size(local)
+                .enq()
+        }
+    }
+
     /// Writes v and the last spikes, empties the arrival rings and delivers the spikes in
     /// flight with the delivery kernel, one step's spikes per launch.
     fn load(&mut self, state: &HostState) -> ocl::Result<()> {
@@ -465,19 +471,7 @@ impl OpenClBackend {
             let entries: Vec<u64> = ids.iter().map(|&i| i as u64).collect();
             self.spike_list.write(&entries).len(entries.len()).enq()?;
             self.spike_count.write(&[entries.len() as u32][..]).enq()?;
-            self.propagate.set_arg("k0", k)?;
-            let (global, local) = match self.tuning.delivery {
-                Delivery::Atomic { local, groups } => (groups * local, local),
-                Delivery::Owned { .. } => (self.parts as usize, 1),
-            };
-            // SAFETY: every buffer argument was set at construction and lives in `self`.
-            unsafe {
-                self.propagate
-                    .cmd()
-                    .global_work_size(global)
-                    .local_work_size(local)
-                    .enq()?;
-            }
+            self.enqueue_propagate(k)?;
             self.queue.finish()?;
         }
         self.queue.finish()

@@ -190,3 +190,14 @@ pub fn ok(o: &Output, what: &str) -> String {
     );
     stdout(o)
 }
+
+/// The Python that runs the SONATA checks: the project's environment `target/python` where
+/// `cargo xtask test` or `cargo xtask setup --test-tools` made one, else `python3` from PATH.
+pub fn python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/python/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
