@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use brunel_backends::Setup;
-use brunel_core::{Config, Model, Network, Par};
+use brunel_core::{Config, Model, Network};
 
-use crate::choose::{choose, parse_backend};
-use crate::run::{execute, CheckpointPlan, Job};
+use crate::choose::parse_backend;
+use crate::run::{
+    check_outputs, choose_and_plan, execute, probe_outputs, refuse_same_files, CheckpointPlan, Job,
+};
 
 /// The options of `brunel resume`.
 #[derive(Debug, clap::Args)]
@@ -120,40 +121,29 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
         );
     };
     let out = args.out.clone().unwrap_or_else(|| c.out.clone());
-    if out.exists() && !args.force {
-        bail!(
-            "{} already exists; use --force to replace it",
-            out.display()
-        );
-    }
-    drop(crate::output::temp_beside(&out)?);
-    if let Some(s) = &args.summary {
-        drop(crate::output::temp_beside(s)?);
-    }
-    let chosen = choose(
-        &args.backend,
-        config.n(),
-        Setup {
-            threads: args.threads,
-            device: args.device,
-        },
-        args.threads != 0,
-    )?;
-    if let Some(reason) = &chosen.reason {
-        note!("note: {reason}");
-    }
-    let par = Par::threads(args.threads);
+    let others: Vec<&std::path::Path> = args.summary.iter().map(PathBuf::as_path).collect();
+    check_outputs(&out, &others, args.force)?;
+    // No output may replace the checkpoint (it is checkpointed into again) or another output.
+    let mut named = vec![
+        ("the checkpoint", args.checkpoint.as_path()),
+        ("--out", out.as_path()),
+    ];
+    named.extend(others.iter().map(|&p| ("--summary", p)));
+    refuse_same_files(&named)?;
+    probe_outputs(std::iter::once(out.as_path()).chain(others))?;
+    let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
     if !args.quiet {
         note!(
             "resuming at {} ms of {} ms: rebuilding the network ({} neurons, {} threads)",
             done as f64 * model.dt,
             model.steps as f64 * model.dt,
             model.n,
-            par.count()
+            build_par.count()
         );
     }
     let t = Instant::now();
-    let network = Network::build(&config, par);
+    let network = Network::try_build(&config, build_par)?;
+    crate::interrupt::check()?;
     let build_seconds = t.elapsed().as_secs_f64();
     if network.fingerprint() != c.fingerprint || network.n_synapses() != c.n_synapses {
         bail!(
@@ -165,6 +155,7 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
     let out_degree = network.out_degrees();
     let mut backend = chosen.make(&model, &network)?;
     drop(network);
+    crate::interrupt::check()?;
     backend
         .load_state(&c.state)
         .context("the checkpoint's state does not fit its network")?;

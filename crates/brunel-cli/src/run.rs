@@ -10,7 +10,7 @@ use brunel_core::{
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::choose::{choose, parse_backend};
+use crate::choose::{choose, parse_backend, Chosen};
 use crate::output::{self, Provenance, Results, Summary};
 use brunel_backends::Setup;
 
@@ -161,20 +161,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(out) => out.clone(),
         None => default_output(&args.config)?,
     };
-    // Only regular files are replaced, --force or not: never a device node, a FIFO, a folder.
-    output::check_target(&out)?;
-    for p in args.plot.iter().chain(&args.summary) {
-        output::check_target(p)?;
-    }
-    if out.exists() && !args.force {
-        bail!(
-            "{} already exists; use --force to replace it",
-            out.display()
-        );
-    }
-    if out.is_dir() {
-        bail!("{} is a folder, not a result file", out.display());
-    }
+    let others: Vec<&Path> = args
+        .plot
+        .iter()
+        .chain(&args.summary)
+        .map(PathBuf::as_path)
+        .collect();
+    check_outputs(&out, &others, args.force)?;
     // No output may replace the config or another output of the same run.
     let mut named = vec![("the config", args.config.clone()), ("--out", out.clone())];
     if let Some(p) = &args.summary {
@@ -190,13 +183,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(ms) = args.checkpoint_every {
         check_checkpoint_every(ms, config.simulation.dt)?;
     }
-    for (i, (a, pa)) in named.iter().enumerate() {
-        for (b, pb) in &named[i + 1..] {
-            if same_file(pa, pb) {
-                bail!("{a} and {b} name the same file {}", pb.display());
-            }
-        }
-    }
+    refuse_same_files(
+        &named
+            .iter()
+            .map(|(a, p)| (*a, p.as_path()))
+            .collect::<Vec<_>>(),
+    )?;
     if let (Some(_), Some([start, end])) = (&args.plot, config.plot.window) {
         let run_end = config.steps() as f64 * config.simulation.dt;
         if start >= run_end || end <= 0.0 {
@@ -205,39 +197,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
             );
         }
     }
-    // Proves that the folders exist and are writable; the probe files are removed at once.
-    // Temporary files that a killed brunel left beside the outputs are removed.
-    for target in std::iter::once(&out).chain(&args.plot).chain(&args.summary) {
-        drop(output::temp_beside(target)?);
-        for note in output::remove_stale_temps(target) {
-            note!("note: {note}");
-        }
-    }
-    // The backend is chosen and probed before the network is built: a missing platform,
-    // device or fp64 costs no build.
-    let chosen = choose(
-        &args.backend,
-        config.n(),
-        Setup {
-            threads: args.threads,
-            device: args.device,
-        },
-        args.threads != 0,
-    )?;
-    if let Some(reason) = &chosen.reason {
-        note!("note: {reason}");
-    }
-    let par = Par::threads(args.threads);
-    // The build gains nothing from more threads than cores; 1 024 of them made it 40 times
-    // slower (defect 14 of issue 13). The cpu backend caps its own threads.
-    let build_par = Par::threads(par.count().min(Par::threads(0).count()));
-    // The one memory check: every large allocation of the run, against what this process
-    // may use (physical memory, cgroup limit, ulimit -v), before anything is allocated.
-    let facts = chosen.entry.memory_facts(&config, &chosen.setup);
-    let plan = brunel_core::memory::plan(&config, &facts);
-    if let Some(warning) = plan.check(&brunel_core::memory::Limit::here())? {
-        note!("note: {warning}");
-    }
+    probe_outputs(std::iter::once(out.as_path()).chain(others))?;
+    let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
     let model = Model::new(&config);
     if !args.quiet {
         note!(
@@ -493,6 +454,76 @@ pub fn execute(mut job: Job) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses two of `named` (what names it, the path) that are one file.
+pub fn refuse_same_files(named: &[(&str, &Path)]) -> Result<()> {
+    for (i, (a, pa)) in named.iter().enumerate() {
+        for (b, pb) in &named[i + 1..] {
+            if same_file(pa, pb) {
+                bail!("{a} and {b} name the same file {}", pb.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the outputs of a run before anything is computed: each is a regular file or absent
+/// (never a device node, a FIFO or a folder, --force or not), and the result file `out` exists
+/// only with `force`.
+pub fn check_outputs(out: &Path, others: &[&Path], force: bool) -> Result<()> {
+    output::check_target(out)?;
+    for p in others {
+        output::check_target(p)?;
+    }
+    if out.exists() && !force {
+        bail!(
+            "{} already exists; use --force to replace it",
+            out.display()
+        );
+    }
+    if out.is_dir() {
+        bail!("{} is a folder, not a result file", out.display());
+    }
+    Ok(())
+}
+
+/// Proves that the outputs' folders exist and are writable (the probe files are removed at
+/// once) and removes temporary files that a killed brunel left beside them.
+pub fn probe_outputs<'a>(targets: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    for target in targets {
+        drop(output::temp_beside(target)?);
+        for note in output::remove_stale_temps(target) {
+            note!("note: {note}");
+        }
+    }
+    Ok(())
+}
+
+/// The backend `name` chosen and probed before the network is built (a missing platform,
+/// device or fp64 costs no build), the memory plan checked against what this process may use,
+/// and the parallelism of the network build.
+pub fn choose_and_plan(
+    name: &str,
+    config: &Config,
+    threads: usize,
+    device: Option<usize>,
+) -> Result<(Chosen, Par)> {
+    let chosen = choose(name, config.n(), Setup { threads, device }, threads != 0)?;
+    if let Some(reason) = &chosen.reason {
+        note!("note: {reason}");
+    }
+    // The build gains nothing from more threads than cores; 1 024 of them made it 40 times
+    // slower (defect 14 of issue 13). The cpu backend caps its own threads.
+    let build_par = Par::threads(Par::threads(threads).count().min(Par::threads(0).count()));
+    // The one memory check: every large allocation of the run, against what this process
+    // may use (physical memory, cgroup limit, ulimit -v), before anything is allocated.
+    let facts = chosen.entry.memory_facts(config, &chosen.setup);
+    let plan = brunel_core::memory::plan(config, &facts);
+    if let Some(warning) = plan.check(&brunel_core::memory::Limit::here())? {
+        note!("note: {warning}");
+    }
+    Ok((chosen, build_par))
 }
 
 /// A checkpoint file may be replaced only with --force, and must be a regular file.
