@@ -303,21 +303,16 @@ fn damaged_result_files_never_panic() {
 
     let total = STRUCTURAL;
     eprintln!("fuzz result-file: {total} structural cases in process");
-    if let Some(log) = std::env::var_os("BRUNEL_TEST_LOG") {
-        use std::io::Write;
-        let status = if failures.is_empty() {
+    brunel_testkit::log(
+        if failures.is_empty() {
             "passed"
         } else {
             "failed"
-        };
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-        {
-            let _ = writeln!(f, "{status}\tfuzz\tresult-structure\t{total} cases");
-        }
-    }
+        },
+        "fuzz",
+        "result-structure",
+        &format!("{total} cases"),
+    );
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",

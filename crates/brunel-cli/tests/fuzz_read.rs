@@ -132,21 +132,16 @@ fn damaged_result_files_give_errors_not_crashes() {
     eprintln!(
         "fuzz result-file: {cases} cases through the binary ({crashes_survived} on which the HDF5 library crashed in the checking child)"
     );
-    if let Some(log) = std::env::var_os("BRUNEL_TEST_LOG") {
-        use std::io::Write;
-        let status = if failures.is_empty() {
+    brunel_testkit::log(
+        if failures.is_empty() {
             "passed"
         } else {
             "failed"
-        };
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-        {
-            let _ = writeln!(f, "{status}\tfuzz\tresult-file\t{cases} cases");
-        }
-    }
+        },
+        "fuzz",
+        "result-file",
+        &format!("{cases} cases"),
+    );
     assert!(
         failures.is_empty(),
         "{} failures (files kept in the temporary folder):\n{}",

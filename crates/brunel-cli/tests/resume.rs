@@ -224,12 +224,24 @@ fn checkpoints_of_another_version_or_network_are_refused() {
     // Outputs are checked as `brunel run` checks them: never over the checkpoint, never a
     // FIFO, and nothing is written.
     let out = s.brunel(&["resume", "p.ck", "--out", "p.ck", "--force"]);
-    assert!(stderr(&out).contains("name the same file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("name the same file"),
+        "{}",
+        stderr(&out)
+    );
     let fifo = s.path("fifo.h5");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let out = s.brunel(&["resume", "p.ck", "--out", "fifo.h5", "--force"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!s.path("x.h5").exists());
     // A shorter duration than what is done.
     let out = s.brunel(&["resume", "p.ck", "--duration", "2", "--out", "x.h5"]);

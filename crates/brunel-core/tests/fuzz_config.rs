@@ -295,21 +295,16 @@ fn fuzzed_configs_and_overrides_never_panic_and_name_a_key() {
         start.elapsed().as_secs_f64()
     );
     eprintln!("fuzz config: {line}");
-    if let Some(log) = std::env::var_os("BRUNEL_TEST_LOG") {
-        use std::io::Write;
-        let status = if failures.is_empty() {
+    brunel_testkit::log(
+        if failures.is_empty() {
             "passed"
         } else {
             "failed"
-        };
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-        {
-            let _ = writeln!(f, "{status}\tfuzz\tconfig\t{cases} cases");
-        }
-    }
+        },
+        "fuzz",
+        "config",
+        &format!("{cases} cases"),
+    );
     assert!(
         failures.is_empty(),
         "{} of {cases} cases failed; the first:\n{}",
