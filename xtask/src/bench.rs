@@ -57,14 +57,7 @@ struct Row {
 
 impl Row {
     fn median(&self) -> f64 {
-        let mut r = self.runs.clone();
-        r.sort_by(f64::total_cmp);
-        let m = r.len() / 2;
-        if r.len() % 2 == 1 {
-            r[m]
-        } else {
-            (r[m - 1] + r[m]) / 2.0
-        }
+        util::median(&self.runs)
     }
     fn min(&self) -> f64 {
         self.runs.iter().copied().fold(f64::INFINITY, f64::min)
@@ -88,15 +81,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         match a.as_str() {
             "--quick" => quick = true,
             "--no-profile" => profile = false,
-            "--repeats" => {
-                let v = it.next().ok_or("--repeats needs a number")?;
-                repeats = Some(
-                    v.parse::<usize>()
-                        .ok()
-                        .filter(|&r| r > 0)
-                        .ok_or(format!("--repeats: `{v}` is not a positive whole number"))?,
-                );
-            }
+            "--repeats" => repeats = Some(util::repeats_value(&mut it)?),
             other => {
                 return Err(format!(
                     "bench: unknown option `{other}` (options: --quick, --repeats N, --no-profile)"

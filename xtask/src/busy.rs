@@ -55,17 +55,6 @@ struct Cell {
     used: String,
 }
 
-fn median(runs: &[f64]) -> f64 {
-    let mut r = runs.to_vec();
-    r.sort_by(f64::total_cmp);
-    let m = r.len() / 2;
-    if r.len() % 2 == 1 {
-        r[m]
-    } else {
-        (r[m - 1] + r[m]) / 2.0
-    }
-}
-
 /// `cargo xtask bench --busy [--quick] [--repeats N]`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut quick = false;
@@ -74,15 +63,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
-            "--repeats" => {
-                let v = it.next().ok_or("--repeats needs a number")?;
-                repeats = Some(
-                    v.parse::<usize>()
-                        .ok()
-                        .filter(|&r| r > 0)
-                        .ok_or(format!("--repeats: `{v}` is not a positive whole number"))?,
-                );
-            }
+            "--repeats" => repeats = Some(util::repeats_value(&mut it)?),
             other => {
                 return Err(format!(
                     "bench --busy: unknown option `{other}` (options: --quick, --repeats N)"
@@ -317,7 +298,7 @@ fn table(cells: &[Cell], workloads: &[Workload], loads: &[Load]) -> String {
             let spread = |c: &Cell| {
                 let lo = c.runs.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = c.runs.iter().copied().fold(0.0, f64::max);
-                format!("{:.3} ({lo:.3}–{hi:.3})", median(&c.runs))
+                format!("{:.3} ({lo:.3}–{hi:.3})", util::median(&c.runs))
             };
             let _ = writeln!(
                 s,
@@ -327,7 +308,7 @@ fn table(cells: &[Cell], workloads: &[Workload], loads: &[Load]) -> String {
                 spread(one),
                 spread(all),
                 all.used,
-                median(&all.runs) / median(&one.runs)
+                util::median(&all.runs) / util::median(&one.runs)
             );
         }
     }
@@ -344,7 +325,7 @@ fn csv(cells: &[Cell]) -> String {
             c.load.label(),
             c.threads,
             c.used,
-            median(&c.runs),
+            util::median(&c.runs),
             c.runs
                 .iter()
                 .map(|x| format!("{x:.6}"))

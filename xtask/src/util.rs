@@ -39,3 +39,24 @@ pub fn cargo() -> Command {
     cmd.current_dir(project_root());
     cmd
 }
+
+/// The median of `runs` (the mean of the middle two for an even count).
+pub fn median(runs: &[f64]) -> f64 {
+    let mut r = runs.to_vec();
+    r.sort_by(f64::total_cmp);
+    let m = r.len() / 2;
+    if r.len() % 2 == 1 {
+        r[m]
+    } else {
+        (r[m - 1] + r[m]) / 2.0
+    }
+}
+
+/// The value of `--repeats N` from the argument iterator: a positive whole number.
+pub fn repeats_value<'a>(it: &mut impl Iterator<Item = &'a String>) -> Result<usize, String> {
+    let v = it.next().ok_or("--repeats needs a number")?;
+    v.parse::<usize>()
+        .ok()
+        .filter(|&r| r > 0)
+        .ok_or(format!("--repeats: `{v}` is not a positive whole number"))
+}
