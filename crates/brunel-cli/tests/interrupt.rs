@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Scratch, TINY};
+use common::{signal, wait_for, Scratch, TINY};
 
 /// A run of a few seconds on the reference backend.
 const LONG: &str = r#"
@@ -67,27 +67,6 @@ fn start(s: &Scratch, marks: &Path, pause: Option<&str>) -> Child {
         cmd.env("BRUNEL_TEST_PAUSE", p);
     }
     cmd.spawn().expect("brunel starts")
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill only sends a signal to our own child.
-    let r = unsafe { libc::kill(child.id() as libc::pid_t, sig) };
-    assert_eq!(r, 0, "kill failed");
-}
-
-fn wait_for(path: &Path, child: &mut Child) {
-    let start = Instant::now();
-    while !path.exists() {
-        if let Some(status) = child.try_wait().expect("poll brunel") {
-            panic!("brunel ended ({status}) before {}", path.display());
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Waits at most 60 s for the child; its exit code and stderr.

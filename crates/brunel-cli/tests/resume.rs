@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ok, stderr, Scratch};
+use common::{ok, signal, stderr, wait_for, Scratch};
 
 /// 2 500 neurons in an active regime (spikes from the first milliseconds on).
 const ACTIVE: &str = "[network]\nn_e = 2000\n[synapse]\nj = 0.5\ng = 4.0\n[input]\nratio = 1.5\n[simulation]\nduration = 60.0\nseed = 3\n[record]\nspikes = \"all\"\n";
@@ -291,23 +291,8 @@ fn sigterm_during_a_checkpointed_run_loses_nothing() {
         .env("BRUNEL_TEST_PAUSE", "running")
         .spawn()
         .expect("brunel starts");
-    let t = std::time::Instant::now();
-    while !marks.join("running").exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "brunel ended before its first chunk"
-        );
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(120),
-            "no first chunk"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    // SAFETY: kill only sends a signal to our own child.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
-        0
-    );
+    wait_for(&marks.join("running"), &mut child);
+    signal(&child, libc::SIGTERM);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143), "SIGTERM's exit code");
     assert!(

@@ -201,3 +201,26 @@ pub fn python() -> PathBuf {
         "python3".into()
     }
 }
+
+/// Sends signal `sig` to a child process.
+pub fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill only sends a signal to our own child.
+    let r = unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+    assert_eq!(r, 0, "kill failed");
+}
+
+/// Waits (at most 120 s) until `path` exists; a failure if the child ends first.
+pub fn wait_for(path: &Path, child: &mut std::process::Child) {
+    let start = Instant::now();
+    while !path.exists() {
+        if let Some(status) = child.try_wait().expect("poll brunel") {
+            panic!("brunel ended ({status}) before {}", path.display());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
