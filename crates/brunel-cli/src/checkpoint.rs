@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use brunel_core::{HostState, NeuronStats, RecordSpikes, SpikeRecorder};
+use brunel_core::{Config, HostState, NeuronStats, SpikeRecorder};
 use hdf5::H5Type;
 
 use crate::output::{attr, attr_str, has_hdf5_signature, read_attr, read_attr_str};
@@ -114,9 +114,9 @@ fn write_to(path: &Path, c: &Checkpoint) -> Result<()> {
     Ok(())
 }
 
-/// Reads a checkpoint; `select` is how the run records spikes (from its config). A file of
+/// Reads a checkpoint (the recorded spikes' selection is its config's `record.spikes`). A file of
 /// another format or another version of brunel is refused.
-pub fn read(path: &Path, select: impl FnOnce(&str) -> Result<RecordSpikes>) -> Result<Checkpoint> {
+pub fn read(path: &Path) -> Result<Checkpoint> {
     let meta = std::fs::metadata(path)
         .with_context(|| format!("cannot read the checkpoint {}", path.display()))?;
     if !meta.is_file() {
@@ -156,7 +156,9 @@ pub fn read(path: &Path, select: impl FnOnce(&str) -> Result<RecordSpikes>) -> R
             .context("the group /spikes is missing")?;
         let stats = file.group("stats").context("the group /stats is missing")?;
         let spikes = SpikeRecorder {
-            select: select(&config)?,
+            select: Config::from_toml_with(&config, "the checkpoint's config", &[])?
+                .record
+                .spikes,
             counts: read_data(&spikes, "counts")?,
             steps: read_data(&spikes, "steps")?,
             ids: read_data(&spikes, "ids")?,

@@ -48,15 +48,7 @@ pub struct ResumeArgs {
 
 /// Continues the run of a checkpoint.
 pub fn resume(args: &ResumeArgs) -> Result<()> {
-    let mut config_text = String::new();
-    let c = crate::checkpoint::read(&args.checkpoint, |text| {
-        config_text = text.to_owned();
-        Ok(
-            Config::from_toml_with(text, "the checkpoint's config", &[])?
-                .record
-                .spikes,
-        )
-    })?;
+    let c = crate::checkpoint::read(&args.checkpoint)?;
     let mut overrides = Vec::new();
     if let Some(ms) = args.duration {
         if !ms.is_finite() {
@@ -64,8 +56,8 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
         }
         overrides.push(format!("simulation.duration={ms:?}"));
     }
-    let original = Config::from_toml_with(&config_text, "the checkpoint's config", &[])?;
-    let config = Config::from_toml_with(&config_text, "the checkpoint's config", &overrides)?;
+    let original = Config::from_toml_with(&c.config, "the checkpoint's config", &[])?;
+    let config = Config::from_toml_with(&c.config, "the checkpoint's config", &overrides)?;
     let model = Model::new(&config);
     let done = c.state.step;
     let recorded: u64 = c.spikes.counts.iter().map(|&k| k as u64).sum();
