@@ -145,6 +145,16 @@ impl Grid {
         Point { index, values }
     }
 
+    /// `synapse.g = 5, input.ratio = 2`.
+    fn describe(&self, point: &Point) -> String {
+        self.axes
+            .iter()
+            .zip(&point.values)
+            .map(|(a, v)| format!("{} = {v}", a.key))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn shape(&self) -> Vec<usize> {
         self.axes.iter().map(|a| a.values.len()).collect()
     }
@@ -162,15 +172,8 @@ fn point_config(args: &SweepArgs, grid: &Grid, point: &Point, seed: Option<u64>)
     if let Some(seed) = seed {
         overrides.push(format!("simulation.seed={seed}"));
     }
-    Config::from_file_with(&args.config, &overrides).with_context(|| {
-        let at: Vec<String> = grid
-            .axes
-            .iter()
-            .zip(&point.values)
-            .map(|(a, v)| format!("{} = {v}", a.key))
-            .collect();
-        format!("grid point {}", at.join(", "))
-    })
+    Config::from_file_with(&args.config, &overrides)
+        .with_context(|| format!("grid point {}", grid.describe(point)))
 }
 
 /// The text that identifies a sweep: a changed one is refused when a journal exists.
@@ -405,12 +408,16 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     } else {
         args.seeds.iter().map(|&s| Some(s)).collect()
     };
-    let base = point_config(args, &grid, &grid.point(0), seeds[0])?;
-    for index in 0..grid.len() {
-        for &seed in &seeds {
-            point_config(args, &grid, &grid.point(index), seed)?;
-        }
-    }
+    // configs[point][seed], read once.
+    let configs: Vec<Vec<Config>> = (0..grid.len())
+        .map(|i| {
+            seeds
+                .iter()
+                .map(|&seed| point_config(args, &grid, &grid.point(i), seed))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    let base = configs[0][0].clone();
     let csv = csv_path(&args.out);
     if crate::run::same_file(&csv, &args.out) || crate::run::same_file(&args.out, &args.config) {
         bail!(
@@ -460,8 +467,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     }
     let complete = |slots: &Vec<Option<RunStats>>| slots.iter().all(Option::is_some);
     let theory_of = |i: usize| -> Result<f64> {
-        let c = point_config(args, &grid, &grid.point(i), seeds[0])?;
-        Ok(crate::theory::SummaryLine::of(&c).map_or(f64::NAN, |t| t.rate_hz))
+        Ok(crate::theory::SummaryLine::of(&configs[i][0]).map_or(f64::NAN, |t| t.rate_hz))
     };
     let mut done: BTreeMap<usize, Done> = BTreeMap::new();
     for (&i, slots) in runs.iter().filter(|(_, s)| complete(s)) {
@@ -568,12 +574,6 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         };
         writeln!(c, "{}", csv_row(&d)).and_then(|_| c.flush())?;
         if args.verbose {
-            let at: Vec<String> = grid
-                .axes
-                .iter()
-                .zip(&d.point.values)
-                .map(|(a, v)| format!("{} = {v}", a.key))
-                .collect();
             let (e, _) = mean_std(&d.runs.iter().map(|r| r.rate_exc_hz).collect::<Vec<_>>());
             let (cv, _) = mean_std(&d.runs.iter().map(|r| r.cv_isi).collect::<Vec<_>>());
             bar.suspend(|| {
@@ -581,7 +581,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
                     "point {}/{}: {}: rate E {e:.2} Hz, CV {cv:.3}, {}",
                     d.point.index + 1,
                     grid.len(),
-                    at.join(", "),
+                    grid.describe(&d.point),
                     majority(&d.runs.iter().map(|r| r.regime).collect::<Vec<_>>()).name()
                 )
             });
@@ -596,16 +596,15 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
 
     // Runs by seed: one network per (network keys, seed), reused by the points sharing it.
     let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
-    for (k, &seed) in seeds.iter().enumerate() {
+    for k in 0..seeds.len() {
         let mut by_network: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for &i in todo.iter().filter(|&&i| !is_done(i, k)) {
-            let c = point_config(args, &grid, &grid.point(i), seed)?;
+            let c = &configs[i][k];
             let key = format!("{:?}|{}", c.network, c.simulation.seed);
             by_network.entry(key).or_default().push(i);
         }
         for indices in by_network.values() {
-            let first = point_config(args, &grid, &grid.point(indices[0]), seed)?;
-            let network = Network::build(&first, Par::threads(total_threads));
+            let network = Network::build(&configs[indices[0]][k], Par::threads(total_threads));
             let next = AtomicUsize::new(0);
             std::thread::scope(|scope| {
                 for _ in 0..jobs {
@@ -617,19 +616,16 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
                         {
                             break;
                         }
-                        let run = point_config(args, &grid, &grid.point(i), seed)
-                            .and_then(|c| {
-                                run_point(
-                                    &c,
-                                    &network,
-                                    chosen.entry,
-                                    Setup {
-                                        threads: per_job,
-                                        device: chosen.setup.device,
-                                    },
-                                )
-                            })
-                            .and_then(|r| finish(i, k, r));
+                        let run = run_point(
+                            &configs[i][k],
+                            &network,
+                            chosen.entry,
+                            Setup {
+                                threads: per_job,
+                                device: chosen.setup.device,
+                            },
+                        )
+                        .and_then(|r| finish(i, k, r));
                         if let Err(e) = run {
                             errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
                         }
