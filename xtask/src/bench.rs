@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use crate::{setup, util};
+use crate::util;
 
 /// One simulation to time.
 struct Workload {
@@ -90,10 +90,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let repeats = repeats.unwrap_or(if quick { 2 } else { 3 });
-    setup::run()?;
-    util::run(util::cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
+    let brunel = util::release_brunel()?;
     let root = util::project_root();
-    let brunel = root.join("target/release/brunel");
     let machine = Machine::describe(&brunel);
     eprintln!("bench: {}", machine.one_line());
     let targets = targets(&brunel, machine.cores)?;

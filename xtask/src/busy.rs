@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::{setup, util};
+use crate::util;
 
 /// The longest a busy process may live (seconds), whatever happens to the bench.
 const BUSY_LIMIT_S: u32 = 1800;
@@ -72,10 +72,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let repeats = repeats.unwrap_or(if quick { 2 } else { 3 });
-    setup::run()?;
-    util::run(util::cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
+    let brunel = util::release_brunel()?;
     let root = util::project_root();
-    let brunel = root.join("target/release/brunel");
     let scratch = root.join("out/bench-busy");
     std::fs::create_dir_all(&scratch)
         .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;

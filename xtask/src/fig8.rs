@@ -1,16 +1,14 @@
 //! The main job: the four panels of Fig. 8, as data and as one picture.
 
-use crate::{setup, util};
+use crate::util;
 
 const PANELS: [&str; 4] = ["a", "b", "c", "d"];
 
 /// `cargo xtask fig8 [--backend NAME] [any further `brunel run` options]`.
 pub fn run(extra: &[String]) -> Result<(), String> {
     // The main job needs no Python: only the system packages of the build.
-    setup::run()?;
-    util::run(util::cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
+    let brunel = util::release_brunel()?;
     let root = util::project_root();
-    let brunel = root.join("target/release/brunel");
     let out = root.join("out/fig8");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut files = Vec::new();

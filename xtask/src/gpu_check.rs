@@ -99,8 +99,7 @@ fn prepare(dir: &Path) -> Result<(), String> {
     }
 
     // The binaries, built here.
-    util::run(util::cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
-    copy_stripped(&root.join("target/release/brunel"), &dir.join("bin/brunel"))?;
+    copy_stripped(&util::build_brunel()?, &dir.join("bin/brunel"))?;
     let tests = test_binaries()?;
     if !tests
         .iter()

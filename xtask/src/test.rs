@@ -18,8 +18,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
         eprintln!("{e}");
     }
     // Say what this machine offers before testing it (wgpu's xtask does the same).
-    util::run(util::cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
-    let brunel = util::project_root().join("target/release/brunel");
+    let brunel = util::build_brunel()?;
     if let Err(e) = util::run(std::process::Command::new(brunel).arg("backends")) {
         eprintln!("test: could not list backends: {e}");
     }

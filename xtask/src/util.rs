@@ -60,3 +60,15 @@ pub fn repeats_value<'a>(it: &mut impl Iterator<Item = &'a String>) -> Result<us
         .filter(|&r| r > 0)
         .ok_or(format!("--repeats: `{v}` is not a positive whole number"))
 }
+
+/// Builds the release `brunel`; its path.
+pub fn build_brunel() -> Result<PathBuf, String> {
+    run(cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
+    Ok(project_root().join("target/release/brunel"))
+}
+
+/// Sets up the system packages (no Python) and builds the release `brunel`; its path.
+pub fn release_brunel() -> Result<PathBuf, String> {
+    crate::setup::run()?;
+    build_brunel()
+}

@@ -284,17 +284,12 @@ static REGISTRY: [Entry; 3] = [
         fallback: None,
         probe: opencl::probe,
         make: opencl::make,
-        // The host side of the OpenCL backend: the network staged as u32 targets, v and last
-        // spike, the rings (in host memory on a CPU device).
+        // The host side of the OpenCL backend holds what the reference holds: the network staged
+        // as u32 targets, v and last spike, the rings (in host memory on a CPU device).
         memory: |_, setup| BackendFacts {
             name: "opencl".into(),
-            bytes_per_synapse: 4.0,
-            parts: 1,
-            bytes_per_neuron_and_part: 8.0,
-            bytes_per_neuron: 16.0,
-            ring_bytes_per_neuron_and_step: 8.0,
-            ring_bytes_per_part_and_step: 0.0,
             threads: Par::threads(setup.threads).count() as u64,
+            ..BackendFacts::reference()
         },
     },
 ];

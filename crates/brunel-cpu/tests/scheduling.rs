@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use brunel_core::{
-    Backend, Config, HostState, Model, Network, Par, RecordSpikes, ReferenceBackend, SpikeRecorder,
-};
+use brunel_core::{Backend, Config, Model, Network, Par, ReferenceBackend};
 use brunel_cpu::CpuBackend;
+use brunel_testkit::{assert_same, run_in_pieces, Outcome};
 
 /// 3 000 neurons in an active regime.
 fn config() -> Config {
@@ -22,25 +21,10 @@ fn config() -> Config {
 }
 
 /// Runs `steps` steps in calls of the given lengths (the rest in one call at the end).
-fn run(backend: &mut dyn Backend, steps: u64, pieces: &[u64]) -> (SpikeRecorder, HostState) {
-    let mut spikes = SpikeRecorder::new(RecordSpikes::All, steps);
-    let mut done = 0;
-    for &p in pieces {
-        backend.run(p, &mut spikes).expect("run");
-        done += p;
-    }
-    backend.run(steps - done, &mut spikes).expect("run");
-    (spikes, backend.state().expect("state"))
-}
-
-fn assert_same(what: &str, want: &(SpikeRecorder, HostState), got: &(SpikeRecorder, HostState)) {
-    assert_eq!(want.0, got.0, "{what}: spikes differ");
-    assert_eq!(want.1.step, got.1.step, "{what}: step");
-    assert_eq!(
-        want.1.first_difference(&got.1),
-        None,
-        "{what}: state differs"
-    );
+fn run(backend: &mut dyn Backend, steps: u64, pieces: &[u64]) -> Outcome {
+    let mut all = pieces.to_vec();
+    all.push(steps - pieces.iter().sum::<u64>());
+    run_in_pieces(backend, steps, &all).expect("run")
 }
 
 /// One thread of the pool pauses at the start of every batch, so the other threads take most
@@ -54,7 +38,7 @@ fn a_slow_thread_changes_who_runs_what_but_not_the_bits() {
     let network = Network::build(&config, Par::threads(2));
     let steps = model.steps;
     let want = run(&mut ReferenceBackend::new(&model, &network), steps, &[]);
-    assert!(want.0.ids.len() > 1000, "too few spikes to be a test");
+    assert!(want.spikes.ids.len() > 1000, "too few spikes to be a test");
     let batches = steps.div_ceil(model.delay_steps as u64);
 
     for (threads, per_thread, slow, pieces) in [
