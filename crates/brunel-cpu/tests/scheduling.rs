@@ -120,3 +120,45 @@ fn threads_beyond_one_per_part_are_not_started() {
     assert_eq!(backend.info().threads, 3);
     assert!(!backend.info().device.contains("asked"));
 }
+
+/// One thread stops for a while inside every part it claims, after it has copied the part's
+/// state (as when the system takes its core away in the middle of a part): the other threads
+/// run that part again and the first copy to finish counts. The bits are the reference's,
+/// however the race between the two copies ends, with whole batches and with runs that end
+/// between two exchanges (a ring that is not empty at the start of a batch).
+#[test]
+fn a_part_stalled_midway_is_run_again_by_another_thread_with_the_same_bits() {
+    let config = config();
+    let model = Model::new(&config);
+    let network = Network::build(&config, Par::threads(2));
+    let steps = model.steps;
+    let want = run(&mut ReferenceBackend::new(&model, &network), steps, &[]);
+    for (threads, per_thread, stalled, pieces) in [
+        (2, 1, 1, vec![]),
+        (2, 1, 0, vec![7, 100, 3]),
+        (3, 2, 2, vec![22]),
+    ] {
+        let backend = if per_thread == 1 {
+            CpuBackend::new(&model, &network, Par::threads(threads))
+        } else {
+            CpuBackend::with_parts_per_thread(&model, &network, Par::threads(threads), per_thread)
+        }
+        .expect("backend");
+        let mut backend = backend.with_test_stall(stalled, Duration::from_millis(3));
+        let what =
+            format!("{threads} threads, thread {stalled} stalled in its parts, pieces {pieces:?}");
+        let got = run(&mut backend, steps, &pieces);
+        assert_same(&what, &want, &got);
+        assert!(
+            backend.redone() > 0,
+            "{what}: no part was run again, so the stalled thread held the others up"
+        );
+        let runs = backend.part_runs();
+        let batches: u64 = runs.iter().sum();
+        assert!(
+            runs[stalled] < batches / (2 * threads as u64),
+            "{what}: the stalled thread finished {} of {batches} part batches first ({runs:?})",
+            runs[stalled]
+        );
+    }
+}
