@@ -320,8 +320,23 @@ pub fn execute(mut job: Job) -> Result<()> {
     let show_bar = !job.quiet;
     let t = Instant::now();
     let plan = job.checkpoint.clone();
+    // A run that checkpoints keeps its recorded spikes in memory (a checkpoint holds them);
+    // any other streams them into the result file as it goes.
+    let mut stream = match &plan {
+        None => Some(output::SpikeFile::create(
+            &job.out,
+            model.n,
+            model.dt,
+            job.spikes.select,
+        )?),
+        Some(_) => None,
+    };
     {
-        let mut tee = Tee(&mut job.spikes, &mut job.stats);
+        let spikes: &mut dyn Recorder = match stream.as_mut() {
+            Some(file) => file,
+            None => &mut job.spikes,
+        };
+        let mut tee = Tee(spikes, &mut job.stats);
         tee.prepare(&RecordPlan {
             n: model.n,
             first_step: first,
@@ -338,10 +353,17 @@ pub fn execute(mut job: Job) -> Result<()> {
             now = now.min(next - done);
         }
         {
-            let mut tee = Tee(&mut job.spikes, &mut job.stats);
+            let spikes: &mut dyn Recorder = match stream.as_mut() {
+                Some(file) => file,
+                None => &mut job.spikes,
+            };
+            let mut tee = Tee(spikes, &mut job.stats);
             job.backend
                 .run(now, &mut tee)
                 .with_context(|| format!("the {} backend failed", job.backend_name))?;
+        }
+        if let Some(file) = stream.as_mut() {
+            file.check()?;
         }
         if done == first {
             crate::interrupt::test_point("running");
@@ -373,7 +395,13 @@ pub fn execute(mut job: Job) -> Result<()> {
             job.checkpoint(p, job.run_seconds_before + t.elapsed().as_secs_f64())?;
         }
     }
-    Tee(&mut job.spikes, &mut job.stats).finish()?;
+    {
+        let spikes: &mut dyn Recorder = match stream.as_mut() {
+            Some(file) => file,
+            None => &mut job.spikes,
+        };
+        Tee(spikes, &mut job.stats).finish()?;
+    }
     job.backend.sync()?;
     let run_seconds = job.run_seconds_before + t.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -411,6 +439,9 @@ pub fn execute(mut job: Job) -> Result<()> {
         mean_cv: stats.mean_cv(),
         theory: crate::theory::SummaryLine::of(&config),
     };
+    // Streamed, the spikes and the rate are in the file already (`spikes` recorded nothing):
+    // the results in memory are the provenance and the summary.
+    let streamed = stream.is_some();
     let results = Results {
         provenance: Provenance {
             brunel_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -432,13 +463,26 @@ pub fn execute(mut job: Job) -> Result<()> {
             "spike times",
         )?,
         node_ids: try_collect(spikes.ids.iter().map(|&i| i as u64), "spike ids")?,
-        rate: spikes
-            .try_rate_hz(model.n, model.dt)
-            .map_err(|_| out_of_memory("the population rate", steps * 8))?,
+        rate: if streamed {
+            Vec::new()
+        } else {
+            spikes
+                .try_rate_hz(model.n, model.dt)
+                .map_err(|_| out_of_memory("the population rate", steps * 8))?
+        },
         dt: model.dt,
         start: 0.0,
     };
-    output::write_atomically(&out, &results, force)?;
+    match stream {
+        Some(file) => file.finish(
+            &results.provenance,
+            &results.summary,
+            results.dt,
+            results.start,
+            force,
+        )?,
+        None => output::write_atomically(&out, &results, force)?,
+    }
     if let Some(path) = &summary {
         let text = summary_toml(&results, reason.as_deref());
         output::write_text_atomically(path, &text)
