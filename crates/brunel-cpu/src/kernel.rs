@@ -77,13 +77,20 @@ pub(crate) struct Arrival {
 }
 
 /// The spikes of every part in a batch that began at step `first` (`batch[part][j]`: the
-/// part's spikes of step first + j), as one list of arrivals.
+/// part's spikes of step first + j), as one list of arrivals, step by step (all parts' spikes
+/// of step `first`, then of `first + 1`...): delivered in this order, one ring slot of a part's
+/// counters (256 KiB at 65 536 neurons) is written at a time and stays in the cache, where
+/// source part by source part every spike went to another of the delay's slots (D × 256 KiB,
+/// beyond the cache at large networks). The order does not change the counts: integer adds.
 pub(crate) fn arrivals(batch: &[&Vec<Vec<u32>>], first: u64, d: u64, out: &mut Vec<Arrival>) {
     out.clear();
-    for part in batch {
-        for (j, ids) in part.iter().enumerate() {
-            let slot = ((first + j as u64) % d) as u32;
-            out.extend(ids.iter().map(|&source| Arrival { slot, source }));
+    let steps = batch.iter().map(|part| part.len()).max().unwrap_or(0);
+    for j in 0..steps {
+        let slot = ((first + j as u64) % d) as u32;
+        for part in batch {
+            if let Some(ids) = part.get(j) {
+                out.extend(ids.iter().map(|&source| Arrival { slot, source }));
+            }
         }
     }
 }
