@@ -282,11 +282,12 @@ static REGISTRY: [Entry; 3] = [
         needs_network: false,
         make: |model, synapses, setup| {
             let par = Par::threads(setup.threads);
-            let network = synapses.network(par)?;
-            Ok(Box::new(brunel_cpu::CpuBackend::new(model, &network, par)?))
+            Ok(Box::new(brunel_cpu::CpuBackend::from_synapses(
+                model, synapses, par,
+            )?))
         },
         memory: |config, setup| {
-            brunel_cpu::CpuBackend::memory_facts(config.n() as u32, Par::threads(setup.threads))
+            brunel_cpu::CpuBackend::memory_facts_of(config, Par::threads(setup.threads))
         },
     },
     Entry {

@@ -163,6 +163,7 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
         n_synapses: c.n_synapses,
         fingerprint: c.fingerprint,
         build_seconds: c.build_seconds + build_seconds,
+        planned_peak: 0,
         run_seconds_before: c.run_seconds,
         checkpoint: Some(CheckpointPlan {
             path: args.checkpoint.clone(),

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use brunel_core::{
-    Backend, Config, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
-    SpikeRecorder, Tee,
+    Backend, Config, Draw, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
+    SpikeRecorder, Synapses, Tee,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -198,31 +198,58 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
     probe_outputs(std::iter::once(out.as_path()).chain(others))?;
-    let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
+    // A checkpoint records the network's fingerprint: such a run draws the whole network.
+    let whole = |entry: &brunel_backends::Entry| entry.needs_network || args.checkpoint.is_some();
+    let (chosen, build_par, plan) =
+        choose_and_plan_drawing(&args.backend, &config, args.threads, args.device, whole)?;
     let model = Model::new(&config);
+    let draws_whole = whole(chosen.entry);
     if !args.quiet {
         note!(
-            "building the network: {} neurons, about {:.3e} synapses ({} threads)",
+            "building the network: {} neurons, about {:.3e} synapses ({} threads{})",
             model.n,
             config.expected_synapses(),
-            build_par.count()
+            build_par.count(),
+            match (draws_whole, config.network.storage) {
+                (true, _) => "",
+                (false, brunel_core::Storage::Stored) => ", each part drawn by the backend",
+                (false, brunel_core::Storage::Procedural) => ", procedural: none kept",
+            }
         );
     }
     let t = Instant::now();
-    let network = Network::try_build(&config, build_par)?;
-    let build_seconds = t.elapsed().as_secs_f64();
-    crate::interrupt::check()?;
-    let n_synapses = network.n_synapses();
-    // Out-degrees are all the summary needs from the network once the backend holds its own copy.
-    let out_degree = network.out_degrees();
-
-    let fingerprint = if args.checkpoint.is_some() {
-        network.fingerprint()
+    let (backend, out_degree, n_synapses, fingerprint) = if draws_whole {
+        let network = Network::try_build(&config, build_par)?;
+        crate::interrupt::check()?;
+        let n_synapses = network.n_synapses();
+        // Out-degrees are all the summary needs from the network once the backend holds its
+        // own copy.
+        let out_degree = network.out_degrees();
+        let fingerprint = if args.checkpoint.is_some() {
+            network.fingerprint()
+        } else {
+            0
+        };
+        let backend = chosen.make(&model, &network)?;
+        (backend, out_degree, n_synapses, fingerprint)
     } else {
-        0
+        // The backend draws the parts it keeps (or none: procedural), never the whole.
+        let draw = Draw::new(&config);
+        let backend = chosen
+            .entry
+            .make_from(&model, &Synapses::Draw(&draw), &chosen.setup)?;
+        let out_degree = backend.out_degrees().with_context(|| {
+            format!(
+                "the {} backend, made from the network not drawn yet, gave no out-degrees",
+                chosen.entry.name
+            )
+        })?;
+        let n_synapses = out_degree.iter().map(|&d| d as u64).sum();
+        (backend, out_degree, n_synapses, 0)
     };
-    let backend = chosen.make(&model, &network)?;
-    drop(network);
+    // The network and the backend's layout: the network build and the backend's own,
+    // together (the backend drawing its parts does both).
+    let build_seconds = t.elapsed().as_secs_f64();
     crate::interrupt::check()?;
     let steps = model.steps;
     let checkpoint = args.checkpoint.as_ref().map(|path| CheckpointPlan {
@@ -244,6 +271,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         n_synapses,
         fingerprint,
         build_seconds,
+        planned_peak: plan.peak().1,
         run_seconds_before: 0.0,
         checkpoint,
         out,
@@ -279,6 +307,8 @@ pub struct Job {
     /// The network's fingerprint (for checkpoints; 0 when none are written).
     pub fingerprint: u64,
     pub build_seconds: f64,
+    /// The memory plan's peak (bytes; `--summary`'s `planned_peak_mb`).
+    pub planned_peak: u64,
     /// Run time already spent before a checkpoint (resumed runs).
     pub run_seconds_before: f64,
     pub checkpoint: Option<CheckpointPlan>,
@@ -416,6 +446,7 @@ pub fn execute(mut job: Job) -> Result<()> {
         out_degree,
         n_synapses,
         build_seconds,
+        planned_peak,
         reason,
         out,
         force,
@@ -484,7 +515,7 @@ pub fn execute(mut job: Job) -> Result<()> {
         None => output::write_atomically(&out, &results, force)?,
     }
     if let Some(path) = &summary {
-        let text = summary_toml(&results, reason.as_deref());
+        let text = summary_toml(&results, reason.as_deref(), planned_peak);
         output::write_text_atomically(path, &text)
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
     }
@@ -553,6 +584,23 @@ pub fn choose_and_plan(
     threads: usize,
     device: Option<usize>,
 ) -> Result<(Chosen, Par)> {
+    let (chosen, par, _) = choose_and_plan_drawing(name, config, threads, device, |_| true)?;
+    Ok((chosen, par))
+}
+
+/// Plans at or above this peak are printed before the run (on stderr).
+const PRINT_PLAN_FROM: u64 = 1 << 30;
+
+/// [`choose_and_plan`], for a run that draws the whole network first where `whole(entry)`
+/// says so (else the backend draws its own parts); also gives the plan, which it prints when
+/// its peak reaches 1 GiB, and which a refusal prints.
+pub fn choose_and_plan_drawing(
+    name: &str,
+    config: &Config,
+    threads: usize,
+    device: Option<usize>,
+    whole: impl Fn(&brunel_backends::Entry) -> bool,
+) -> Result<(Chosen, Par, brunel_core::memory::Plan)> {
     let chosen = choose(name, config.n(), Setup { threads, device }, threads != 0)?;
     if let Some(reason) = &chosen.reason {
         note!("note: {reason}");
@@ -563,11 +611,17 @@ pub fn choose_and_plan(
     // The one memory check: every large allocation of the run, against what this process
     // may use (physical memory, cgroup limit, ulimit -v), before anything is allocated.
     let facts = chosen.entry.memory_facts(config, &chosen.setup);
-    let plan = brunel_core::memory::plan(config, &facts);
-    if let Some(warning) = plan.check(&brunel_core::memory::Limit::here())? {
+    let plan = brunel_core::memory::plan_for(config, &facts, whole(chosen.entry));
+    let checked = plan
+        .check(&brunel_core::memory::Limit::here())
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", plan.describe()))?;
+    if plan.peak().1 >= PRINT_PLAN_FROM {
+        note!("{}", plan.describe());
+    }
+    if let Some(warning) = checked {
         note!("note: {warning}");
     }
-    Ok((chosen, build_par))
+    Ok((chosen, build_par, plan))
 }
 
 /// A checkpoint file may be replaced only with --force, and must be a regular file.
@@ -601,7 +655,7 @@ pub fn check_checkpoint_every(ms: f64, dt: f64) -> Result<()> {
 }
 
 /// The summary as flat TOML: what `cargo xtask bench` reads.
-fn summary_toml(r: &Results, choice: Option<&str>) -> String {
+fn summary_toml(r: &Results, choice: Option<&str>, planned_peak: u64) -> String {
     let p = &r.provenance;
     let s = &r.summary;
     let mut t = toml::Table::new();
@@ -647,6 +701,13 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
         crate::theory::put_summary(t, &mut put);
     }
     put("peak_rss_mb", peak_rss_mb().into());
+    // The plan's peak, where this run planned (a resumed run does not say).
+    if planned_peak > 0 {
+        put(
+            "planned_peak_mb",
+            (planned_peak as f64 / (1u64 << 20) as f64).into(),
+        );
+    }
     toml::to_string(&t).unwrap_or_default()
 }
 

@@ -327,4 +327,11 @@ pub trait Backend: Send {
     fn sync(&mut self) -> Result<()> {
         Ok(())
     }
+
+    /// The out-degree of every neuron, for a backend made from [`crate::Synapses::Draw`]
+    /// (whose caller holds no network to count them in); `None` where the caller has the
+    /// network.
+    fn out_degrees(&self) -> Option<Vec<u32>> {
+        None
+    }
 }

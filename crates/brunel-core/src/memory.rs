@@ -105,8 +105,17 @@ pub fn reserved_synapses(config: &Config) -> f64 {
     }
 }
 
-/// The memory of a run of `config` on the backend `facts` describes.
+/// The memory of a run of `config` on the backend `facts` describes, which is made from the
+/// whole network, drawn first.
 pub fn plan(config: &Config, facts: &BackendFacts) -> Plan {
+    plan_for(config, facts, true)
+}
+
+/// [`plan`], for a backend made from the whole network drawn first (`whole_network`) or from
+/// the network not drawn yet ([`crate::Synapses::Draw`]), which draws its own parts: the
+/// whole network is then never held, and what lives beside the backend's layout while it is
+/// built is the parts being drawn at once (one per thread).
+pub fn plan_for(config: &Config, facts: &BackendFacts, whole_network: bool) -> Plan {
     let n = config.n() as f64;
     let steps = config.steps() as f64;
     let delay = config.delay_steps() as f64;
@@ -205,7 +214,24 @@ pub fn plan(config: &Config, facts: &BackendFacts) -> Plan {
     );
     let mut build = network.clone();
     build.push(wave);
-    let mut construct = network;
+    let mut construct = if whole_network {
+        network
+    } else {
+        // Fixed in-degree: each part's columns (4 bytes a synapse, 24 a column) and the slots
+        // they are transposed through (4 bytes a synapse), with a cursor per source (4 bytes),
+        // for the parts drawn at once. Bernoulli parts are drawn row by row into their own
+        // arrays (reserved up front).
+        let at_once = facts.threads.clamp(1, facts.parts.max(1)) as f64;
+        let per_part = config.expected_synapses() / facts.parts.max(1) as f64;
+        match config.network.connectivity {
+            Connectivity::FixedIndegree if facts.bytes_per_synapse > 0.0 => vec![item(
+                format!("the parts' columns being drawn ({at_once} at once)"),
+                at_once * (per_part * 8.0 + n / facts.parts.max(1) as f64 * 24.0 + n * 4.0),
+                "fewer threads (--threads) or a smaller network",
+            )],
+            _ => Vec::new(),
+        }
+    };
     construct.push(degrees.clone());
     construct.extend(backend.iter().cloned());
     let mut run = backend;
@@ -223,18 +249,46 @@ pub fn plan(config: &Config, facts: &BackendFacts) -> Plan {
         rate,
         spikes("the spikes written", 16.0),
     ];
+    let mut phases = vec![
+        ("drawing the network", build),
+        ("building the backend", construct),
+        ("running", run),
+        ("writing the result", write),
+    ];
+    if !whole_network {
+        phases.remove(0);
+    }
     Plan {
-        phases: vec![
-            ("drawing the network", build),
-            ("building the backend", construct),
-            ("running", run),
-            ("writing the result", write),
-        ],
+        phases,
         threads: facts.threads,
     }
 }
 
 impl Plan {
+    /// The plan in words: each phase's total and its largest items (bounds marked), a line
+    /// each, the peak first.
+    pub fn describe(&self) -> String {
+        let (peak_phase, peak) = self.peak();
+        let mut out = format!(
+            "memory plan: {:.2} GiB at its peak ({peak_phase})",
+            gib(peak)
+        );
+        for (phase, items) in &self.phases {
+            out.push_str(&format!("\n  {phase}: {:.2} GiB", gib(certain(items))));
+            let mut sorted: Vec<&Item> = items.iter().filter(|i| i.bytes > 0).collect();
+            sorted.sort_by_key(|i| std::cmp::Reverse(i.bytes));
+            for i in sorted.iter().take(4) {
+                out.push_str(&format!(
+                    "\n    {:>9.3} GiB{} {}",
+                    gib(i.bytes),
+                    if i.at_most { " at most" } else { "" },
+                    i.what
+                ));
+            }
+        }
+        out
+    }
+
     /// The phase whose certain items (bounds left out) take the most, with their sum.
     pub fn peak(&self) -> (&'static str, u64) {
         self.phases

@@ -6,7 +6,7 @@
 //! expression of [`brunel_core::Model::input`]); only the order in which neurons and steps are
 //! visited differs, and no neuron's result depends on that order.
 
-use brunel_core::{rng, Model};
+use brunel_core::{rng, Draw, Model, PartRange};
 
 use crate::layout::{position, PartSynapses};
 use crate::philox::{self, GROUP, LANES, WIDTH};
@@ -145,6 +145,33 @@ pub(crate) fn deliver<C: Counter>(
         }
         for &t in quads.remainder() {
             counters[t as usize] += inc;
+        }
+    }
+}
+
+/// [`deliver`] for a part that keeps no synapses (procedural storage): each spike's targets in
+/// the part's `range` are drawn again from the generators that draw the stored network
+/// ([`Draw::row_in`], into `row`), so the counts are the stored network's.
+#[inline(never)]
+pub(crate) fn deliver_procedural<C: Counter>(
+    draw: &Draw,
+    range: PartRange,
+    ring: &mut [C],
+    n_e: u32,
+    spikes: &[Arrival],
+    row: &mut Vec<u32>,
+) {
+    let len = range.len();
+    for a in spikes {
+        row.clear();
+        draw.row_in(a.source, range, row);
+        let slot = a.slot as usize;
+        let counters: &mut [C; 1 << 16] = (&mut ring[slot * SLOT..slot * SLOT + (1 << 16)])
+            .try_into()
+            .expect("a ring slot");
+        let inc = if a.source < n_e { C::EXC } else { C::INH };
+        for &t in row.iter() {
+            counters[position((t - range.lo) as usize, len) & 0xFFFF] += inc;
         }
     }
 }

@@ -43,7 +43,7 @@ mod philox;
 
 use brunel_core::{
     Backend, BackendInfo, DeviceKind, Error, HostState, InFlight, Model, Network, Par, Recorder,
-    Result, NEVER,
+    Result, Storage, Synapses, NEVER,
 };
 use rayon::prelude::*;
 
@@ -52,7 +52,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
-use layout::{PartSynapses, Range};
+use layout::{Range, Targets};
 
 /// Which neuron loop the backend runs. All give the same bits; they differ in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub struct CpuBackend {
     asked: usize,
     how: Loop,
     sim: Sim,
+    /// The out-degrees, when made from the network not drawn yet.
+    out_degree: Option<Vec<u32>>,
 }
 
 /// The simulation, with counters wide enough for the network's in-degrees.
@@ -92,6 +94,16 @@ impl CpuBackend {
         CpuBackend::with_kernel(model, network, par, Kernel::Auto)
     }
 
+    /// Prepares the backend from `synapses`. Given the network not drawn yet
+    /// ([`Synapses::Draw`]), each part draws its own layout directly, in parallel (the whole
+    /// network is never held), or, with `network.storage = "procedural"` ([`Model::storage`]),
+    /// keeps no synapses at all and draws each spike's targets in the part again when it
+    /// delivers it. Given the whole network, it keeps its cut of it, whatever the storage
+    /// (the same spikes).
+    pub fn from_synapses(model: &Model, synapses: &Synapses, par: Par) -> Result<CpuBackend> {
+        CpuBackend::build(model, synapses, par, Kernel::Auto, PARTS_PER_THREAD)
+    }
+
     /// Like [`CpuBackend::new`], with the neuron loop chosen by the caller; an error if the
     /// processor lacks what it needs.
     pub fn with_kernel(
@@ -100,7 +112,13 @@ impl CpuBackend {
         par: Par,
         kernel: Kernel,
     ) -> Result<CpuBackend> {
-        CpuBackend::build(model, network, par, kernel, PARTS_PER_THREAD)
+        CpuBackend::build(
+            model,
+            &Synapses::Network(network),
+            par,
+            kernel,
+            PARTS_PER_THREAD,
+        )
     }
 
     /// Tests and tuning: like [`CpuBackend::new`], with `per_thread` parts per thread (at
@@ -112,25 +130,45 @@ impl CpuBackend {
         par: Par,
         per_thread: usize,
     ) -> Result<CpuBackend> {
-        CpuBackend::build(model, network, par, Kernel::Auto, per_thread)
+        CpuBackend::build(
+            model,
+            &Synapses::Network(network),
+            par,
+            Kernel::Auto,
+            per_thread,
+        )
     }
 
     fn build(
         model: &Model,
-        network: &Network,
+        synapses: &Synapses,
         par: Par,
         kernel: Kernel,
         per_thread: usize,
     ) -> Result<CpuBackend> {
-        if network.n != model.n || network.n_e != model.n_e {
+        if synapses.n() != model.n || synapses.n_e() != model.n_e {
             return Err(Error::Backend {
                 backend: "cpu".into(),
                 message: format!(
                     "the network has {} neurons ({} excitatory) but the model {} ({})",
-                    network.n, network.n_e, model.n, model.n_e
+                    synapses.n(),
+                    synapses.n_e(),
+                    model.n,
+                    model.n_e
                 ),
             });
         }
+        // Procedural: the draw itself, kept (its rows are drawn again at every spike).
+        let procedural = match synapses {
+            Synapses::Draw(draw) if model.storage == Storage::Procedural => {
+                draw.supports_rows().map_err(|e| Error::Unavailable {
+                    backend: "cpu".into(),
+                    message: e.to_string(),
+                })?;
+                Some(std::sync::Arc::new((*draw).clone()))
+            }
+            _ => None,
+        };
         if model.delay_steps == 0 {
             return Err(Error::config(
                 "synapse.delay",
@@ -171,34 +209,58 @@ impl CpuBackend {
                     })?,
             ),
         };
-        let build = || {
-            ranges
-                .par_iter()
-                .map(|&r| layout::cut(network, r))
-                .collect::<Result<Vec<_>>>()
+        // Each part's layout drawn (or cut) by itself, the parts in parallel; procedural
+        // parts keep nothing.
+        let build = || -> Result<Vec<Targets>> {
+            match &procedural {
+                Some(draw) => Ok(ranges
+                    .iter()
+                    .map(|_| Targets::Procedural(draw.clone()))
+                    .collect()),
+                None => ranges
+                    .par_iter()
+                    .map(|&r| layout::cut(synapses, r).map(Targets::Stored))
+                    .collect(),
+            }
         };
-        let synapses = match &pool {
+        let targets = match &pool {
             Some(pool) => pool.install(build)?,
-            None => ranges
-                .iter()
-                .map(|&r| layout::cut(network, r))
-                .collect::<Result<Vec<_>>>()?,
+            None => build()?,
         };
-        let max_in = synapses
-            .iter()
-            .map(|s| s.max_in_exc.max(s.max_in_inh) as u64)
-            .max()
-            .unwrap_or(0);
+        // The out-degrees, for the caller's count of synaptic events: the parts' rows added
+        // up (procedural: every row drawn once more, counted, not kept).
+        let out_degree = match synapses {
+            Synapses::Network(_) => None,
+            Synapses::Draw(draw) => {
+                let count = || layout::out_degrees(draw, &ranges, &targets);
+                Some(match &pool {
+                    Some(pool) => pool.install(count),
+                    None => count(),
+                })
+            }
+        };
+        let max_in = match &procedural {
+            Some(draw) => layout::max_in_degree_bound(draw),
+            None => targets
+                .iter()
+                .map(|t| match t {
+                    Targets::Stored(s) => s.max_in_exc.max(s.max_in_inh) as u64,
+                    Targets::Procedural(_) => 0,
+                })
+                .max()
+                .unwrap_or(0),
+        };
         let sim = if max_in <= u32::LIMIT {
-            Sim::Packed(Engine::new(model, ranges, synapses, pool))
+            Sim::Packed(Engine::new(model, ranges, targets, pool))
         } else {
-            Sim::Wide(Engine::new(model, ranges, synapses, pool))
+            Sim::Wide(Engine::new(model, ranges, targets, pool))
         };
         Ok(CpuBackend {
             par,
             asked,
             how,
             sim,
+            out_degree,
         })
     }
 
@@ -246,6 +308,32 @@ impl CpuBackend {
             ring_bytes_per_part_and_step: kernel::SLOT as f64 * 8.0,
             threads: par.count() as u64,
         }
+    }
+
+    /// [`CpuBackend::memory_facts`] for `config`: procedural storage keeps no synapses and no
+    /// row offsets; the ring's counters are 4 bytes where the in-degrees allow them (for
+    /// Bernoulli, the bound [`layout::max_in_degree_bound`] uses, a little above the largest
+    /// in-degree a stored network has: its counters may then be 4 bytes where this says 8).
+    pub fn memory_facts_of(
+        config: &brunel_core::Config,
+        par: Par,
+    ) -> brunel_core::memory::BackendFacts {
+        let mut facts = CpuBackend::memory_facts(config.n() as u32, par);
+        if config.network.storage == Storage::Procedural {
+            facts.bytes_per_synapse = 0.0;
+            facts.bytes_per_neuron_and_part = 0.0;
+        }
+        let max_in = match config.network.connectivity {
+            brunel_core::Connectivity::FixedIndegree => config.c_e().max(config.c_i()) as f64,
+            brunel_core::Connectivity::Bernoulli => {
+                let mu = config.n() as f64 * config.network.epsilon;
+                mu + 40.0 * mu.sqrt() + 40.0
+            }
+        };
+        if max_in <= u32::LIMIT as f64 {
+            facts.ring_bytes_per_part_and_step = kernel::SLOT as f64 * 4.0;
+        }
+        facts
     }
 
     /// Bytes of synapses held (the backend's own layout).
@@ -344,7 +432,7 @@ fn has_avx512() -> bool {
 /// One part: its synapses, neurons and counters.
 struct Part<C> {
     range: Range,
-    synapses: PartSynapses,
+    synapses: Targets,
     v: Vec<f64>,
     last: Vec<i64>,
     ring: Vec<C>,
@@ -377,7 +465,7 @@ impl<C: Counter> Engine<C> {
     fn new(
         model: &Model,
         ranges: Vec<Range>,
-        synapses: Vec<PartSynapses>,
+        synapses: Vec<Targets>,
         pool: Option<rayon::ThreadPool>,
     ) -> Engine<C> {
         let d = model.delay_steps as usize;
@@ -410,7 +498,13 @@ impl<C: Counter> Engine<C> {
     }
 
     fn synapse_bytes(&self) -> usize {
-        self.parts.iter().map(|p| lock(p).synapses.bytes()).sum()
+        self.parts
+            .iter()
+            .map(|p| match &lock(p).synapses {
+                Targets::Stored(s) => s.bytes(),
+                Targets::Procedural(_) => 0,
+            })
+            .sum()
     }
 
     fn run(&mut self, how: Loop, steps: u64, recorder: &mut dyn Recorder) -> Result<()> {
@@ -592,6 +686,10 @@ impl Backend for CpuBackend {
             Sim::Wide(e) => e.step,
         }
     }
+
+    fn out_degrees(&self) -> Option<Vec<u32>> {
+        self.out_degree.clone()
+    }
 }
 
 /// Locks a part; a poisoned lock (a panic in another thread) is passed through, the panic
@@ -635,6 +733,7 @@ impl<C: Counter> Section<'_, C> {
         let n_parts = self.parts.len();
         let order = claim_order(t % self.threads, self.threads, n_parts);
         let mut arrivals = Vec::new();
+        let mut row = Vec::new();
         let mut ran = 0;
         let batches = self.steps.div_ceil(d) as usize;
         for bi in 0..batches {
@@ -673,7 +772,19 @@ impl<C: Counter> Section<'_, C> {
                 }
                 let mut part = lock(&self.parts[p]);
                 let part = &mut *part;
-                kernel::deliver(&part.synapses, &mut part.ring, self.model.n_e, &arrivals);
+                match &part.synapses {
+                    Targets::Stored(s) => {
+                        kernel::deliver(s, &mut part.ring, self.model.n_e, &arrivals)
+                    }
+                    Targets::Procedural(draw) => kernel::deliver_procedural(
+                        draw,
+                        part.range,
+                        &mut part.ring,
+                        self.model.n_e,
+                        &arrivals,
+                        &mut row,
+                    ),
+                }
                 let mut out = vec![Vec::new(); b];
                 let view = PartView {
                     lo: part.range.lo,
