@@ -349,6 +349,7 @@ pub fn execute(mut job: Job) -> Result<()> {
     bar.set_position(first);
     let show_bar = !job.quiet;
     let t = Instant::now();
+    let cpu_start = cpu_seconds();
     let plan = job.checkpoint.clone();
     // A run that checkpoints keeps its recorded spikes in memory (a checkpoint holds them);
     // any other streams them into the result file as it goes.
@@ -434,6 +435,7 @@ pub fn execute(mut job: Job) -> Result<()> {
     }
     job.backend.sync()?;
     let run_seconds = job.run_seconds_before + t.elapsed().as_secs_f64();
+    let run_cpu_seconds = cpu_seconds() - cpu_start;
     bar.finish_and_clear();
     if let Some(p) = &plan {
         job.checkpoint(p, run_seconds)?;
@@ -515,7 +517,7 @@ pub fn execute(mut job: Job) -> Result<()> {
         None => output::write_atomically(&out, &results, force)?,
     }
     if let Some(path) = &summary {
-        let text = summary_toml(&results, reason.as_deref(), planned_peak);
+        let text = summary_toml(&results, reason.as_deref(), planned_peak, run_cpu_seconds);
         output::write_text_atomically(path, &text)
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
     }
@@ -655,7 +657,12 @@ pub fn check_checkpoint_every(ms: f64, dt: f64) -> Result<()> {
 }
 
 /// The summary as flat TOML: what `cargo xtask bench` reads.
-fn summary_toml(r: &Results, choice: Option<&str>, planned_peak: u64) -> String {
+fn summary_toml(
+    r: &Results,
+    choice: Option<&str>,
+    planned_peak: u64,
+    run_cpu_seconds: f64,
+) -> String {
     let p = &r.provenance;
     let s = &r.summary;
     let mut t = toml::Table::new();
@@ -701,6 +708,9 @@ fn summary_toml(r: &Results, choice: Option<&str>, planned_peak: u64) -> String 
         crate::theory::put_summary(t, &mut put);
     }
     put("peak_rss_mb", peak_rss_mb().into());
+    // The processor time of this process's run (all threads, user and system): on a shared
+    // machine, where the wall time also counts what the others take.
+    put("run_cpu_seconds", run_cpu_seconds.into());
     // The plan's peak, where this run planned (a resumed run does not say).
     if planned_peak > 0 {
         put(
@@ -730,6 +740,21 @@ fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result
         .map_err(|_| out_of_memory(what, bytes))?;
     v.extend(items);
     Ok(v)
+}
+
+/// Processor time (user and system, all threads) this process has used, in seconds; 0 where
+/// the system does not say.
+fn cpu_seconds() -> f64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage writes the struct it is given and nothing else.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } == 0 {
+            let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            return tv(u.ru_utime) + tv(u.ru_stime);
+        }
+    }
+    0.0
 }
 
 /// The process's peak resident memory (VmHWM) in MB, 0 where /proc does not say.

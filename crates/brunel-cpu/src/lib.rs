@@ -310,8 +310,9 @@ impl CpuBackend {
         }
     }
 
-    /// [`CpuBackend::memory_facts`] for `config`: procedural storage keeps no synapses and no
-    /// row offsets; the ring's counters are 4 bytes where the in-degrees allow them (for
+    /// [`CpuBackend::memory_facts`] for `config`, counting the memory touched: procedural
+    /// storage keeps no synapses and no row offsets; the ring's counters are those of the
+    /// part's neurons (not the whole slot reserved), 4 bytes where the in-degrees allow them (for
     /// Bernoulli, the bound [`layout::max_in_degree_bound`] uses, a little above the largest
     /// in-degree a stored network has: its counters may then be 4 bytes where this says 8).
     pub fn memory_facts_of(
@@ -330,9 +331,14 @@ impl CpuBackend {
                 mu + 40.0 * mu.sqrt() + 40.0
             }
         };
-        if max_in <= u32::LIMIT as f64 {
-            facts.ring_bytes_per_part_and_step = kernel::SLOT as f64 * 4.0;
-        }
+        // A part touches the first counters of each slot only, one per neuron (the rest of
+        // the slot is never mapped): so many bytes per neuron and step of delay.
+        facts.ring_bytes_per_part_and_step = 0.0;
+        facts.ring_bytes_per_neuron_and_step = if max_in <= u32::LIMIT as f64 {
+            4.0
+        } else {
+            8.0
+        };
         facts
     }
 
