@@ -12,9 +12,9 @@ use common::{ok, stderr, Scratch};
 
 /// A short run of panel C's parameters at `n_e` excitatory neurons (about 1 000 inputs a
 /// neuron), on the cpu backend, 2 threads.
-fn measure(s: &Scratch, n_e: u64, storage: &str, record: &str) -> (f64, f64) {
+fn measure(s: &Scratch, n_e: u64, connectivity: &str, storage: &str, record: &str) -> (f64, f64) {
     let epsilon = 1000.0 / n_e as f64;
-    let name = format!("{n_e}_{storage}_{record}");
+    let name = format!("{n_e}_{connectivity}_{storage}_{record}");
     let out = s.path(&format!("{name}.h5"));
     let summary = s.path(&format!("{name}.toml"));
     ok(
@@ -31,6 +31,8 @@ fn measure(s: &Scratch, n_e: u64, storage: &str, record: &str) -> (f64, f64) {
             &format!("network.epsilon={epsilon}"),
             "--set",
             &format!("network.storage=\"{storage}\""),
+            "--set",
+            &format!("network.connectivity=\"{connectivity}\""),
             "--record",
             record,
             "--duration",
@@ -61,16 +63,17 @@ fn the_plan_is_within_20_percent_of_the_peak_resident_memory() {
     let s = Scratch::new();
     s.write("c.toml", "[synapse]\ng = 5.0\n[input]\nratio = 2.0\n");
     let mut report = Vec::new();
-    for (n_e, storage) in [
-        (100_000u64, "stored"),
-        (400_000, "stored"),
-        (400_000, "procedural"),
+    for (n_e, connectivity, storage, records) in [
+        (100_000u64, "bernoulli", "stored", &["none", "all"][..]),
+        (100_000, "fixed_indegree", "stored", &["none"][..]),
+        (400_000, "bernoulli", "stored", &["none", "all"][..]),
+        (400_000, "bernoulli", "procedural", &["none", "all"][..]),
     ] {
-        for record in ["none", "all"] {
-            let (planned, measured) = measure(&s, n_e, storage, record);
+        for &record in records {
+            let (planned, measured) = measure(&s, n_e, connectivity, storage, record);
             let off = (planned - measured) / measured;
             report.push(format!(
-                "{n_e} E, {storage}, --record {record}: planned {planned:.0} MB, measured {measured:.0} MB ({:+.1} %)",
+                "{n_e} E, {connectivity}, {storage}, --record {record}: planned {planned:.0} MB, measured {measured:.0} MB ({:+.1} %)",
                 off * 100.0
             ));
             assert!(

@@ -210,13 +210,20 @@ impl CpuBackend {
             ),
         };
         // Each part's layout drawn (or cut) by itself, the parts in parallel; procedural
-        // parts keep nothing.
+        // parts keep nothing. Fixed in-degree parts are drawn one after the other, each on all
+        // threads (its columns in parallel): the columns and the slots they are transposed
+        // through (8 bytes a synapse) then live for one part at a time.
+        let one_at_a_time = matches!(synapses, Synapses::Draw(d) if d.connectivity() == brunel_core::Connectivity::FixedIndegree);
         let build = || -> Result<Vec<Targets>> {
             match &procedural {
                 Some(draw) => Ok(ranges
                     .iter()
                     .map(|_| Targets::Procedural(draw.clone()))
                     .collect()),
+                None if one_at_a_time => ranges
+                    .iter()
+                    .map(|&r| layout::cut(synapses, r).map(Targets::Stored))
+                    .collect(),
                 None => ranges
                     .par_iter()
                     .map(|&r| layout::cut(synapses, r).map(Targets::Stored))
