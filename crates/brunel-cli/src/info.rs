@@ -159,7 +159,10 @@ pub fn print_results(r: &Results, out: Option<&Path>) {
     );
     row("spikes", count(s.spikes));
     row("synaptic events", count(s.synaptic_events));
-    row("build time", format!("{:.3} s (network)", p.build_seconds));
+    row(
+        "build time",
+        format!("{:.3} s (network and backend layout)", p.build_seconds),
+    );
     row("run time", format!("{:.3} s", p.run_seconds));
     let simulated_s = s.duration / 1000.0;
     if p.run_seconds > 0.0 {

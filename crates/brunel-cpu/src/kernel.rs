@@ -8,7 +8,7 @@
 
 use brunel_core::{rng, Draw, Model, PartRange};
 
-use crate::layout::{position, PartSynapses};
+use crate::layout::{position, PartSynapses, Targets};
 use crate::philox::{self, GROUP, LANES, WIDTH};
 
 /// An arrival counter holding both the excitatory and the inhibitory count of one neuron at
@@ -149,9 +149,25 @@ pub(crate) fn deliver<C: Counter>(
     }
 }
 
+/// Adds `spikes` to the counters of the part of neurons `range`, from its stored synapses
+/// ([`deliver`]) or, procedural, from each spike's targets drawn again
+/// ([`deliver_procedural`]).
+pub(crate) fn deliver_to<C: Counter>(
+    targets: &Targets,
+    range: PartRange,
+    ring: &mut [C],
+    n_e: u32,
+    spikes: &[Arrival],
+) {
+    match targets {
+        Targets::Stored(synapses) => deliver(synapses, ring, n_e, spikes),
+        Targets::Procedural(draw) => deliver_procedural(draw, range, ring, n_e, spikes),
+    }
+}
+
 /// [`deliver`] for a part that keeps no synapses (procedural storage): each spike's targets in
 /// the part's `range` are drawn again from the generators that draw the stored network
-/// ([`Draw::row_in`], into `row`), so the counts are the stored network's.
+/// ([`Draw::row_in`]), so the counts are the stored network's.
 #[inline(never)]
 pub(crate) fn deliver_procedural<C: Counter>(
     draw: &Draw,
@@ -159,12 +175,12 @@ pub(crate) fn deliver_procedural<C: Counter>(
     ring: &mut [C],
     n_e: u32,
     spikes: &[Arrival],
-    row: &mut Vec<u32>,
 ) {
     let len = range.len();
+    let mut row = Vec::new();
     for a in spikes {
         row.clear();
-        draw.row_in(a.source, range, row);
+        draw.row_in(a.source, range, &mut row);
         let slot = a.slot as usize;
         let counters: &mut [C; 1 << 16] = (&mut ring[slot * SLOT..slot * SLOT + (1 << 16)])
             .try_into()

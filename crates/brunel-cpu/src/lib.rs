@@ -746,7 +746,6 @@ impl<C: Counter> Section<'_, C> {
         let n_parts = self.parts.len();
         let order = claim_order(t % self.threads, self.threads, n_parts);
         let mut arrivals = Vec::new();
-        let mut row = Vec::new();
         let mut ran = 0;
         let batches = self.steps.div_ceil(d) as usize;
         for bi in 0..batches {
@@ -785,19 +784,13 @@ impl<C: Counter> Section<'_, C> {
                 }
                 let mut part = lock(&self.parts[p]);
                 let part = &mut *part;
-                match &part.synapses {
-                    Targets::Stored(s) => {
-                        kernel::deliver(s, &mut part.ring, self.model.n_e, &arrivals)
-                    }
-                    Targets::Procedural(draw) => kernel::deliver_procedural(
-                        draw,
-                        part.range,
-                        &mut part.ring,
-                        self.model.n_e,
-                        &arrivals,
-                        &mut row,
-                    ),
-                }
+                kernel::deliver_to(
+                    &part.synapses,
+                    part.range,
+                    &mut part.ring,
+                    self.model.n_e,
+                    &arrivals,
+                );
                 let mut out = vec![Vec::new(); b];
                 let view = PartView {
                     lo: part.range.lo,
