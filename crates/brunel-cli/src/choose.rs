@@ -25,6 +25,15 @@ pub fn parse_backend(s: &str) -> std::result::Result<String, String> {
     }
 }
 
+/// Starts the session of a distributed backend named by `--backend` (MPI: `MPI_Init`) before
+/// anything can fail, so that a failure on any rank ends the whole job; nothing otherwise.
+pub fn start_session(name: &str) -> Result<()> {
+    if let Ok(entry) = brunel_backends::find(name) {
+        brunel_backends::parallel::start(entry)?;
+    }
+    Ok(())
+}
+
 /// A backend chosen and checked before the network is built.
 #[derive(Debug)]
 pub struct Chosen {

@@ -144,13 +144,24 @@ fn main() -> ExitCode {
         Command::CheckResult { file } => output::read(file).map(drop),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            // Every rank of an MPI job ends together (MPI_Finalize); nothing without one.
+            brunel_backends::parallel::finish();
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            note!("error: {}", message(&e));
-            match e.downcast_ref::<interrupt::Interrupted>() {
-                Some(i) => ExitCode::from(i.exit_code()),
-                None => ExitCode::FAILURE,
-            }
+            let rank = match brunel_backends::parallel::rank() {
+                Some((rank, ranks)) if ranks > 1 => format!(" (MPI rank {rank} of {ranks})"),
+                _ => String::new(),
+            };
+            note!("error{rank}: {}", message(&e));
+            let code = match e.downcast_ref::<interrupt::Interrupted>() {
+                Some(i) => i.exit_code(),
+                None => 1,
+            };
+            // A failure on one rank of an MPI job ends the whole job at once (MPI_Abort).
+            brunel_backends::parallel::abort(code as i32);
+            ExitCode::from(code)
         }
     }
 }

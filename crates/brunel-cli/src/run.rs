@@ -152,11 +152,15 @@ pub fn load_config(args: &RunArgs) -> Result<Config> {
 
 /// Runs a simulation and writes its result file.
 pub fn run(args: &RunArgs) -> Result<()> {
+    crate::choose::start_session(&args.backend)?;
+    // Only rank 0 of an MPI job speaks and writes.
+    let quiet = args.quiet || !brunel_backends::parallel::writes();
     // Everything that can be refused is checked before the (possibly long) simulation.
     if let Some(png) = &args.plot {
         crate::plot::check_png(png)?;
     }
     let config = load_config(args)?;
+    brunel_backends::parallel::agree("the resolved config", &config.to_toml())?;
     let out = match &args.out {
         Some(out) => out.clone(),
         None => default_output(&args.config)?,
@@ -200,7 +204,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     probe_outputs(std::iter::once(out.as_path()).chain(others))?;
     let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
     let model = Model::new(&config);
-    if !args.quiet {
+    if !quiet {
         note!(
             "building the network: {} neurons, about {:.3e} synapses ({} threads)",
             model.n,
@@ -248,7 +252,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         checkpoint,
         out,
         force: args.force,
-        quiet: args.quiet,
+        quiet,
         summary: args.summary.clone(),
         plot: args.plot.clone(),
     })
@@ -305,6 +309,10 @@ impl Job {
             spikes: self.spikes.clone(),
             stats: self.stats.clone(),
         };
+        // Every rank of an MPI job takes part in gathering the state; rank 0 writes it.
+        if !brunel_backends::parallel::writes() {
+            return Ok(());
+        }
         crate::checkpoint::write(&plan.path, &c)
     }
 }
@@ -380,6 +388,10 @@ pub fn execute(mut job: Job) -> Result<()> {
     if let Some(p) = &plan {
         job.checkpoint(p, run_seconds)?;
     }
+    if !brunel_backends::parallel::writes() {
+        // Rank 0 of the MPI job holds every spike too and writes the results.
+        return Ok(());
+    }
     let info = job.backend.info();
     let Job {
         config,
@@ -418,6 +430,7 @@ pub fn execute(mut job: Job) -> Result<()> {
             device: info.device.clone(),
             threads: info.threads as u64,
             work_items: info.work_items.map(|w| w as u64),
+            ranks: info.ranks.map(|r| r as u64),
             device_kind: info.device_kind.as_str().to_owned(),
             seed: config.simulation.seed,
             config: config.to_toml(),
@@ -567,6 +580,9 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
     put("backend", p.backend.clone().into());
     put("device", p.device.clone().into());
     put("threads", (p.threads as i64).into());
+    if let Some(r) = p.ranks {
+        put("ranks", (r as i64).into());
+    }
     put(
         "choice",
         choice.unwrap_or("given on the command line").into(),

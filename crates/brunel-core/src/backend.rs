@@ -297,6 +297,9 @@ pub struct BackendInfo {
     /// Parts the neurons are cut into (each advanced as a whole by one thread or work-item
     /// group), if the backend cuts them.
     pub parts: Option<usize>,
+    /// Processes (MPI ranks) the neurons are spread over, if more than one place runs them
+    /// (`mpi`); `None`: one process.
+    pub ranks: Option<usize>,
 }
 
 /// A simulator of the model: state that lives on some device, advanced many steps at a time.

@@ -40,6 +40,9 @@
 mod kernel;
 mod layout;
 mod philox;
+mod rank;
+
+pub use rank::RankEngine;
 
 use brunel_core::{
     Backend, BackendInfo, DeviceKind, Error, HostState, InFlight, Model, Network, Par, Recorder,
@@ -83,6 +86,85 @@ pub struct CpuBackend {
 enum Sim {
     Packed(Engine<u32>),
     Wide(Engine<u64>),
+}
+
+impl Sim {
+    /// The counters, in words (for `info`).
+    fn counters(&self) -> &'static str {
+        match self {
+            Sim::Packed(_) => "16+16-bit counters",
+            Sim::Wide(_) => "32+32-bit counters",
+        }
+    }
+
+    /// Parts the neurons are cut into.
+    fn parts(&self) -> usize {
+        match self {
+            Sim::Packed(e) => e.parts.len(),
+            Sim::Wide(e) => e.parts.len(),
+        }
+    }
+
+    /// The engine over `ranges` (one part each) on `par` threads, each part's synapses from
+    /// `cut` (drawn in parallel), with counters wide enough for their in-degrees.
+    fn build(
+        model: &Model,
+        ranges: Vec<Range>,
+        par: Par,
+        cut: impl Fn(Range) -> Result<PartSynapses> + Sync,
+    ) -> Result<Sim> {
+        let threads = par.count();
+        // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
+        // what cannot be allocated rather than abort in the allocator.
+        let ring_bytes = ranges.len() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
+        if let Some(total) = brunel_core::config::total_memory_bytes() {
+            if ring_bytes > total as f64 / 2.0 {
+                return Err(Error::Unavailable {
+                    backend: "cpu".into(),
+                    message: format!(
+                        "a delay of {} steps on {} threads needs {:.1} GiB of arrival counters, more than half of this machine's {:.1} GiB (the reference and opencl backends need less)",
+                        model.delay_steps,
+                        threads,
+                        ring_bytes / (1u64 << 30) as f64,
+                        total as f64 / (1u64 << 30) as f64
+                    ),
+                });
+            }
+        }
+        let pool = match par {
+            Par::Seq => None,
+            Par::Rayon(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.get())
+                    .thread_name(|i| format!("brunel-cpu-{i}"))
+                    .build()
+                    .map_err(|e| Error::Backend {
+                        backend: "cpu".into(),
+                        message: format!("cannot start {n} threads: {e}"),
+                    })?,
+            ),
+        };
+        let build = || {
+            ranges
+                .par_iter()
+                .map(|&r| cut(r))
+                .collect::<Result<Vec<_>>>()
+        };
+        let synapses = match &pool {
+            Some(pool) => pool.install(build)?,
+            None => ranges.iter().map(|&r| cut(r)).collect::<Result<Vec<_>>>()?,
+        };
+        let max_in = synapses
+            .iter()
+            .map(|s| s.max_in_exc.max(s.max_in_inh) as u64)
+            .max()
+            .unwrap_or(0);
+        Ok(if max_in <= u32::LIMIT {
+            Sim::Packed(Engine::new(model, ranges, synapses, pool))
+        } else {
+            Sim::Wide(Engine::new(model, ranges, synapses, pool))
+        })
+    }
 }
 
 impl CpuBackend {
@@ -139,61 +221,9 @@ impl CpuBackend {
         }
         let how = resolve(kernel)?;
         let (ranges, threads) = plan(model.n, par.count(), per_thread);
-        // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
-        // what cannot be allocated rather than abort in the allocator.
-        let ring_bytes = ranges.len() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
-        if let Some(total) = brunel_core::config::total_memory_bytes() {
-            if ring_bytes > total as f64 / 2.0 {
-                return Err(Error::Unavailable {
-                    backend: "cpu".into(),
-                    message: format!(
-                        "a delay of {} steps on {} threads needs {:.1} GiB of arrival counters, more than half of this machine's {:.1} GiB (the reference and opencl backends need less)",
-                        model.delay_steps,
-                        threads,
-                        ring_bytes / (1u64 << 30) as f64,
-                        total as f64 / (1u64 << 30) as f64
-                    ),
-                });
-            }
-        }
         let asked = par.count();
         let par = Par::threads(threads);
-        let pool = match par {
-            Par::Seq => None,
-            Par::Rayon(n) => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n.get())
-                    .thread_name(|i| format!("brunel-cpu-{i}"))
-                    .build()
-                    .map_err(|e| Error::Backend {
-                        backend: "cpu".into(),
-                        message: format!("cannot start {n} threads: {e}"),
-                    })?,
-            ),
-        };
-        let build = || {
-            ranges
-                .par_iter()
-                .map(|&r| layout::cut(network, r))
-                .collect::<Result<Vec<_>>>()
-        };
-        let synapses = match &pool {
-            Some(pool) => pool.install(build)?,
-            None => ranges
-                .iter()
-                .map(|&r| layout::cut(network, r))
-                .collect::<Result<Vec<_>>>()?,
-        };
-        let max_in = synapses
-            .iter()
-            .map(|s| s.max_in_exc.max(s.max_in_inh) as u64)
-            .max()
-            .unwrap_or(0);
-        let sim = if max_in <= u32::LIMIT {
-            Sim::Packed(Engine::new(model, ranges, synapses, pool))
-        } else {
-            Sim::Wide(Engine::new(model, ranges, synapses, pool))
-        };
+        let sim = Sim::build(model, ranges, par, |r| layout::cut(network, r))?;
         Ok(CpuBackend {
             par,
             asked,
@@ -226,10 +256,7 @@ impl CpuBackend {
     /// Parts the neurons are cut into.
     #[doc(hidden)]
     pub fn parts(&self) -> usize {
-        match &self.sim {
-            Sim::Packed(e) => e.parts.len(),
-            Sim::Wide(e) => e.parts.len(),
-        }
+        self.sim.parts()
     }
 
     /// What this backend holds on the host for `n` neurons on `par` threads, for
@@ -283,6 +310,18 @@ fn plan(n: u32, threads: usize, per_thread: usize) -> (Vec<Range>, usize) {
     };
     let ranges = layout::partition(n as u32, wanted);
     (ranges, useful)
+}
+
+/// The neuron loop, in words (for `info`).
+fn loop_words(how: Loop) -> &'static str {
+    match how {
+        Loop::Generic => "generic loop",
+        Loop::Blocks => "32-neuron blocks",
+        #[cfg(target_arch = "x86_64")]
+        Loop::Avx2 => "32-neuron blocks, AVX2",
+        #[cfg(target_arch = "x86_64")]
+        Loop::Avx512 => "32-neuron blocks, AVX-512",
+    }
 }
 
 /// The loop for `kernel` on this processor.
@@ -531,22 +570,9 @@ impl<C: Counter> Engine<C> {
 
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
-        let how = match self.how {
-            Loop::Generic => "generic loop",
-            Loop::Blocks => "32-neuron blocks",
-            #[cfg(target_arch = "x86_64")]
-            Loop::Avx2 => "32-neuron blocks, AVX2",
-            #[cfg(target_arch = "x86_64")]
-            Loop::Avx512 => "32-neuron blocks, AVX-512",
-        };
-        let counters = match &self.sim {
-            Sim::Packed(_) => "16+16-bit counters",
-            Sim::Wide(_) => "32+32-bit counters",
-        };
-        let parts = match &self.sim {
-            Sim::Packed(e) => e.parts.len(),
-            Sim::Wide(e) => e.parts.len(),
-        };
+        let how = loop_words(self.how);
+        let counters = self.sim.counters();
+        let parts = self.sim.parts();
         let capped = if self.asked > self.par.count() {
             format!(" ({} asked; the network has work for no more)", self.asked)
         } else {
@@ -562,6 +588,7 @@ impl Backend for CpuBackend {
             threads: self.par.count(),
             work_items: None,
             parts: Some(parts),
+            ranks: None,
         }
     }
 
