@@ -32,12 +32,12 @@ use std::sync::OnceLock;
 
 use brunel_backends::Entry;
 use brunel_core::{
-    Backend, Config, Connectivity, Model, Network, Par, ReferenceBackend, RefractoryInput,
+    Backend, Config, Connectivity, Draw, Model, Network, Par, ReferenceBackend, RefractoryInput,
     SpikeRecorder,
 };
 use brunel_suite::{
-    assert_same, candidates, compare, is_required, make, panel, passed, reference, run_in_pieces,
-    skip, unavailable, Outcome, PANELS,
+    assert_same, candidates, compare, is_required, make, make_from_draw, panel, passed, reference,
+    run_in_pieces, skip, unavailable, Outcome, PANELS,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use proptest::prelude::*;
@@ -129,9 +129,10 @@ fn mid_config(connectivity: Connectivity, rule: RefractoryInput) -> Config {
     config
 }
 
-/// Thread counts 1, 2, 3 and 7 against one reference run (once, for a backend that does not
-/// honour a thread count).
-fn thread_counts(entry: &Entry) -> String {
+/// Runs the mid-size network of both connectivities on each of `threads` (once, for a backend
+/// that does not honour a thread count) against one reference run; `draw`: the backend is made
+/// from the network not drawn yet. Returns the number of runs.
+fn against_reference(entry: &Entry, threads: &[usize], draw: bool) -> usize {
     let mut runs = 0;
     for (connectivity, rule) in [
         (Connectivity::Bernoulli, RefractoryInput::Discard),
@@ -142,11 +143,17 @@ fn thread_counts(entry: &Entry) -> String {
         let network = Network::build(&config, Par::threads(2));
         let want = reference(&model, &network, model.steps);
         assert!(want.spikes.ids.len() > 100, "too few spikes to be a test");
-        for threads in [1, 2, 3, 7] {
-            let mut backend = make(entry, &model, &network, threads);
+        let undrawn = Draw::new(&config);
+        for &threads in threads {
+            let mut backend = if draw {
+                make_from_draw(entry, &model, &undrawn, threads)
+            } else {
+                make(entry, &model, &network, threads)
+            };
             let got = run(backend.as_mut(), model.steps, &[]);
+            let from = if draw { " from the draw" } else { "" };
             let what = format!(
-                "{} on {threads} thread(s), {connectivity:?}, {rule:?}",
+                "{}{from} on {threads} thread(s), {connectivity:?}, {rule:?}",
                 entry.name
             );
             assert_same(&what, &want, &got);
@@ -156,7 +163,18 @@ fn thread_counts(entry: &Entry) -> String {
             }
         }
     }
-    format!("{runs} runs")
+    runs
+}
+
+/// Thread counts 1, 2, 3 and 7 against one reference run.
+fn thread_counts(entry: &Entry) -> String {
+    format!("{} runs", against_reference(entry, &[1, 2, 3, 7], false))
+}
+
+/// Made from the network not drawn yet (each backend draws what it keeps: its parts' cuts, or
+/// the whole network), a backend runs the reference's network.
+fn from_draw(entry: &Entry) -> String {
+    format!("{} runs", against_reference(entry, &[1, 3], true))
 }
 
 /// However the steps are split between `run` calls, the result is the same.
@@ -423,6 +441,7 @@ fn tests() -> Vec<(&'static str, Test)> {
         ("fig8_d_slow_oscillation_1_thread", |e| fig8(e, 3, 1)),
         ("thread_counts_1_2_3_7", thread_counts),
         ("independent_of_how_steps_are_split", split_runs),
+        ("made_from_the_network_not_drawn_yet", from_draw),
         ("resume_from_a_state_on_another_backend", resume),
         ("random_small_networks", random_networks),
     ]

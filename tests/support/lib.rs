@@ -5,7 +5,7 @@
 //! compared with it.
 
 use brunel_backends::{Entry, Setup};
-use brunel_core::{Backend, Model, Network};
+use brunel_core::{Backend, Draw, Model, Network, Synapses};
 
 pub use brunel_backends::{all, candidates, oracle};
 pub use brunel_testkit::{
@@ -27,6 +27,26 @@ pub fn make(entry: &Entry, model: &Model, network: &Network, threads: usize) -> 
         .make(
             model,
             network,
+            &Setup {
+                threads,
+                device: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("backend `{}` could not be made: {e}", entry.name))
+}
+
+/// Makes `entry`'s backend from the network not drawn yet (`Synapses::Draw`): what `brunel run`
+/// hands a backend that does not keep the whole network.
+pub fn make_from_draw(
+    entry: &Entry,
+    model: &Model,
+    draw: &Draw,
+    threads: usize,
+) -> Box<dyn Backend> {
+    entry
+        .make_from(
+            model,
+            &Synapses::Draw(draw),
             &Setup {
                 threads,
                 device: None,

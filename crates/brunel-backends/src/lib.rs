@@ -11,7 +11,7 @@
 
 use brunel_core::memory::BackendFacts;
 use brunel_core::{
-    Backend, Config, DeviceKind, Error, Model, Network, Par, ReferenceBackend, Result,
+    Backend, Config, DeviceKind, Error, Model, Network, Par, ReferenceBackend, Result, Synapses,
 };
 
 /// How a backend is to be set up: one value for every backend; each takes what it honours.
@@ -85,8 +85,12 @@ pub struct Entry {
     /// Rank when `auto` has no GPU to use: lower first; `None`: auto takes it only for a GPU
     /// with fp64 among its devices.
     pub fallback: Option<u8>,
+    /// Whether it keeps the whole network (the CLI then draws it first and hands it over as
+    /// [`Synapses::Network`]); a backend that keeps only parts of it, or none (procedural
+    /// storage), is handed [`Synapses::Draw`] and draws what it keeps itself.
+    pub needs_network: bool,
     probe: fn(&Setup) -> Probe,
-    make: fn(&Model, &Network, &Setup) -> Result<Box<dyn Backend>>,
+    make: fn(&Model, &Synapses, &Setup) -> Result<Box<dyn Backend>>,
     memory: fn(&Config, &Setup) -> BackendFacts,
 }
 
@@ -110,10 +114,21 @@ impl Entry {
         network: &Network,
         setup: &Setup,
     ) -> Result<Box<dyn Backend>> {
+        self.make_from(model, &Synapses::Network(network), setup)
+    }
+
+    /// Makes the backend for `model` from `synapses`: the whole network, or the network not
+    /// drawn yet (a backend that needs all of it draws it; see [`Entry::needs_network`]).
+    pub fn make_from(
+        &self,
+        model: &Model,
+        synapses: &Synapses,
+        setup: &Setup,
+    ) -> Result<Box<dyn Backend>> {
         if !self.compiled {
             return Err(self.not_compiled());
         }
-        (self.make)(model, network, setup)
+        (self.make)(model, synapses, setup)
     }
 
     /// What the backend holds on the host for `config` (for the memory plan that `brunel run`
@@ -244,7 +259,11 @@ static REGISTRY: [Entry; 4] = [
         distributed: false,
         fallback: Some(2),
         probe: |_| Probe::yes("the host CPU, one thread"),
-        make: |model, network, _| Ok(Box::new(ReferenceBackend::new(model, network))),
+        needs_network: true,
+        make: |model, synapses, _| {
+            let network = synapses.network(Par::Seq)?;
+            Ok(Box::new(ReferenceBackend::new(model, &network)))
+        },
         memory: |_, _| BackendFacts::reference(),
     },
     Entry {
@@ -266,12 +285,11 @@ static REGISTRY: [Entry; 4] = [
                 Par::threads(0).count()
             ))
         },
-        make: |model, network, setup| {
-            Ok(Box::new(brunel_cpu::CpuBackend::new(
-                model,
-                network,
-                Par::threads(setup.threads),
-            )?))
+        needs_network: false,
+        make: |model, synapses, setup| {
+            let par = Par::threads(setup.threads);
+            let network = synapses.network(par)?;
+            Ok(Box::new(brunel_cpu::CpuBackend::new(model, &network, par)?))
         },
         memory: |config, setup| {
             brunel_cpu::CpuBackend::memory_facts(config.n() as u32, Par::threads(setup.threads))
@@ -289,6 +307,7 @@ static REGISTRY: [Entry; 4] = [
         oracle: false,
         distributed: false,
         fallback: None,
+        needs_network: true,
         probe: opencl::probe,
         make: opencl::make,
         // The host side of the OpenCL backend holds what the reference holds: the network staged
@@ -365,10 +384,11 @@ mod opencl {
         }
     }
 
-    pub fn make(model: &Model, network: &Network, setup: &Setup) -> Result<Box<dyn Backend>> {
+    pub fn make(model: &Model, synapses: &Synapses, setup: &Setup) -> Result<Box<dyn Backend>> {
+        let network = synapses.network(Par::threads(setup.threads))?;
         Ok(Box::new(brunel_opencl::OpenClBackend::new(
             model,
-            network,
+            &network,
             setup.device,
         )?))
     }
@@ -382,7 +402,7 @@ mod opencl {
         unreachable!("the registry does not probe a backend it lacks")
     }
 
-    pub fn make(_: &Model, _: &Network, _: &Setup) -> Result<Box<dyn Backend>> {
+    pub fn make(_: &Model, _: &Synapses, _: &Setup) -> Result<Box<dyn Backend>> {
         unreachable!("the registry does not make a backend it lacks")
     }
 }

@@ -3,9 +3,21 @@
 //! Layout: compressed rows by source (CSR). `targets[offsets[s]..offsets[s + 1]]` are the
 //! targets of source `s`, ascending; a target appears once per synapse.
 //!
-//! Determinism: row `s` (Bernoulli) or column `t` (fixed in-degree) is drawn by its own
-//! generator, seeded by [`rng::connectivity_seed`] from (seed, s) or (seed, t). The network is
-//! therefore the same whatever the number of threads and whatever order rows are drawn in.
+//! Determinism: every piece of the network is drawn by its own generator, so the network is the
+//! same whatever the number of threads, parts or ranks and whatever order the pieces are drawn
+//! in:
+//! - Bernoulli: the segment of row `s` inside target block `b` (targets `b·B .. (b+1)·B`, with
+//!   B = [`TARGET_BLOCK`]) is drawn by the generator seeded by
+//!   [`rng::connectivity_seed_block`] from (seed, s, b). A range of targets is drawn from the
+//!   blocks it overlaps only, and a source's targets in a range can be drawn again whenever
+//!   they are needed (procedural storage). Block 0's seed is the one whole rows had before
+//!   blocks existed: a network of at most B neurons (the paper's 12 500) is unchanged.
+//! - Fixed in-degree: column `t` (the sources of target `t`) by the generator seeded from
+//!   (seed, t), so a range of targets is drawn from its own columns only.
+//!
+//! [`Draw`] is the network of a config before it is drawn: it draws the [`Cut`] onto a range
+//! of targets directly, or one source's targets in a range. [`Network`] is the whole network,
+//! drawn, for backends that keep all of it.
 
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
@@ -14,8 +26,13 @@ use rand_pcg::Pcg64;
 use rayon::prelude::*;
 
 use crate::config::{Config, Connectivity};
+use crate::error::{Error, Result};
+use crate::part::{Cut, CutBuilder, PartRange};
 use crate::rng;
 use crate::Par;
+
+/// Targets per block of a Bernoulli row: each (source, block) segment has its own generator.
+pub const TARGET_BLOCK: u32 = 1 << 16;
 
 /// Synapses by source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,15 +60,7 @@ impl Network {
     /// Draws the network of `config` on `par` threads; an error (not an abort) when the
     /// array of synapses cannot be allocated.
     pub fn try_build(config: &Config, par: Par) -> crate::Result<Network> {
-        let n = config.n() as u32;
-        let n_e = config.network.n_e as u32;
-        let seed = config.simulation.seed;
-        par.install(|| match config.network.connectivity {
-            Connectivity::Bernoulli => bernoulli(n, n_e, config.network.epsilon, seed),
-            Connectivity::FixedIndegree => {
-                fixed_indegree(n, n_e, config.c_e() as u32, config.c_i() as u32, seed)
-            }
-        })
+        Draw::new(config).network(par)
     }
 
     /// Number of synapses.
@@ -129,55 +138,324 @@ impl Network {
     }
 }
 
-/// Brian2's `connect(p=epsilon)`: each target of a row independently with probability p, by
-/// geometric skips over the row (the gap to the next target is Geometric(p)).
-fn bernoulli(n: u32, n_e: u32, p: f64, seed: u64) -> crate::Result<Network> {
-    let gap = FastGeometric::new(p);
-    let row = |s: u32| {
-        let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, s));
-        let mut row = Vec::with_capacity((n as f64 * p * 1.1) as usize + 8);
-        if p >= 1.0 {
-            row.extend(0..n);
-            return row;
-        }
-        let mut t: u64 = 0;
-        loop {
-            t += gap.sample(&mut rng);
-            if t >= n as u64 {
-                break;
-            }
-            row.push(t as u32);
-            t += 1;
-        }
-        row
-    };
-    // Rows are drawn in parallel a wave at a time and appended to the one array of targets, so
-    // that memory peaks at the network plus one wave of rows, not twice the network. The
-    // array is reserved for the expected count plus six standard deviations; pages of it that
-    // are never written are never mapped.
-    const WAVE: u32 = 1024;
-    let mean = n as f64 * n as f64 * p;
-    let expected = mean + 6.0 * (mean * (1.0 - p)).sqrt() + 1.0;
-    let mut targets: Vec<u32> = Vec::new();
-    reserve(&mut targets, expected as usize, "the network's synapses")?;
-    let mut offsets = Vec::new();
-    reserve(&mut offsets, n as usize + 1, "the network's row offsets")?;
-    offsets.push(0u64);
-    for first in (0..n).step_by(WAVE as usize) {
-        let rows: Vec<Vec<u32>> = (first..n.min(first.saturating_add(WAVE)))
-            .into_par_iter()
-            .map(row)
-            .collect();
-        for r in rows {
-            targets.extend_from_slice(&r);
-            offsets.push(targets.len() as u64);
+/// The network of a config, not drawn yet: draws the synapses onto a range of targets
+/// ([`Draw::cut`]), one source's targets in a range ([`Draw::row_in`]) or the whole network
+/// ([`Draw::network`]), all the same network.
+pub struct Draw {
+    n: u32,
+    n_e: u32,
+    seed: u64,
+    kind: Kind,
+    /// Targets per Bernoulli block: [`TARGET_BLOCK`] (smaller in tests).
+    block: u32,
+}
+
+enum Kind {
+    Bernoulli { p: f64, gap: FastGeometric },
+    FixedIndegree { c_e: u32, c_i: u32 },
+}
+
+impl std::fmt::Debug for Draw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draw")
+            .field("n", &self.n)
+            .field("n_e", &self.n_e)
+            .field("seed", &self.seed)
+            .field("connectivity", &self.connectivity())
+            .finish()
+    }
+}
+
+impl Draw {
+    /// The network of `config` (a validated config).
+    pub fn new(config: &Config) -> Draw {
+        let kind = match config.network.connectivity {
+            Connectivity::Bernoulli => Kind::Bernoulli {
+                p: config.network.epsilon,
+                gap: FastGeometric::new(config.network.epsilon),
+            },
+            Connectivity::FixedIndegree => Kind::FixedIndegree {
+                c_e: config.c_e() as u32,
+                c_i: config.c_i() as u32,
+            },
+        };
+        Draw {
+            n: config.n() as u32,
+            n_e: config.network.n_e as u32,
+            seed: config.simulation.seed,
+            kind,
+            block: TARGET_BLOCK,
         }
     }
-    Ok(Network {
-        n,
-        n_e,
-        offsets,
-        targets,
+
+    /// Number of neurons.
+    pub fn n(&self) -> u32 {
+        self.n
+    }
+
+    /// Excitatory neurons are 0..n_e.
+    pub fn n_e(&self) -> u32 {
+        self.n_e
+    }
+
+    /// How the synapses are drawn.
+    pub fn connectivity(&self) -> Connectivity {
+        match self.kind {
+            Kind::Bernoulli { .. } => Connectivity::Bernoulli,
+            Kind::FixedIndegree { .. } => Connectivity::FixedIndegree,
+        }
+    }
+
+    /// Whether [`Draw::row_in`] can draw a source's targets on their own (procedural storage):
+    /// Bernoulli rows can; fixed in-degree draws columns, one per target, so a source's
+    /// targets are known only once every column is drawn.
+    pub fn supports_rows(&self) -> Result<()> {
+        match self.kind {
+            Kind::Bernoulli { .. } => Ok(()),
+            Kind::FixedIndegree { .. } => Err(Error::config(
+                "network.storage",
+                "\"procedural\" needs network.connectivity = \"bernoulli\": fixed in-degree \
+                 draws the sources of each target, so the targets of one source cannot be \
+                 drawn again without drawing the whole network",
+            )),
+        }
+    }
+
+    /// Appends the targets of source `s` that lie in `range` to `out`, ascending, drawn from
+    /// the generators of the blocks the range overlaps (Bernoulli only: see
+    /// [`Draw::supports_rows`]; for fixed in-degree it appends nothing).
+    pub fn row_in(&self, s: u32, range: PartRange, out: &mut Vec<u32>) {
+        let Kind::Bernoulli { p, ref gap } = self.kind else {
+            debug_assert!(false, "row_in on fixed in-degree");
+            return;
+        };
+        let hi = range.hi.min(self.n);
+        if range.lo >= hi {
+            return;
+        }
+        for b in range.lo / self.block..=(hi - 1) / self.block {
+            self.segment(s, b, p, gap, range.lo, hi, out);
+        }
+    }
+
+    /// Targets `lo..hi` (within block `b`) of row `s`: the block's draws from its start, kept
+    /// from `lo` on, stopped at `hi`. Brian2's `connect(p=epsilon)`: each target independently
+    /// with probability p, by geometric skips (the gap to the next target is Geometric(p)).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn segment(
+        &self,
+        s: u32,
+        b: u32,
+        p: f64,
+        gap: &FastGeometric,
+        lo: u32,
+        hi: u32,
+        out: &mut Vec<u32>,
+    ) {
+        let start = b as u64 * self.block as u64;
+        let end = (start + self.block as u64).min(hi as u64);
+        if p >= 1.0 {
+            out.extend(start.max(lo as u64) as u32..end as u32);
+            return;
+        }
+        let mut rng = Pcg64::from_seed(rng::connectivity_seed_block(self.seed, s, b));
+        let mut t = start;
+        loop {
+            t += gap.sample(&mut rng);
+            if t >= end {
+                break;
+            }
+            if t >= lo as u64 {
+                out.push(t as u32);
+            }
+            t += 1;
+        }
+    }
+
+    /// The synapses onto `range`, each target `t` stored as `map(t − range.lo)`: exactly
+    /// `self.network(par)?.cut(range, map)`, drawn from the range's own generators (Bernoulli:
+    /// the blocks it overlaps; fixed in-degree: its columns), in time and memory proportional
+    /// to the synapses onto the range (plus the row offsets of every source).
+    pub fn cut<T>(&self, range: PartRange, map: impl Fn(usize) -> T) -> Result<Cut<T>> {
+        let range = PartRange {
+            lo: range.lo.min(self.n),
+            hi: range.hi.min(self.n),
+        };
+        match self.kind {
+            Kind::Bernoulli { .. } => self.bernoulli_cut(range, map),
+            Kind::FixedIndegree { c_e, c_i } => self.fixed_indegree_cut(range, c_e, c_i, map),
+        }
+    }
+
+    fn bernoulli_cut<T>(&self, range: PartRange, map: impl Fn(usize) -> T) -> Result<Cut<T>> {
+        let Kind::Bernoulli { p, .. } = self.kind else {
+            unreachable!()
+        };
+        let mean = range.len() as f64 * self.n as f64 * p;
+        let expected = mean + 6.0 * (mean * (1.0 - p)).sqrt() + 1.0;
+        let mut cut = CutBuilder::new(self.n, self.n_e, range, expected as usize)?;
+        let mut row = Vec::new();
+        for s in 0..self.n {
+            row.clear();
+            self.row_in(s, range, &mut row);
+            cut.push_row(s, &row, &map)?;
+        }
+        Ok(cut.finish())
+    }
+
+    fn fixed_indegree_cut<T>(
+        &self,
+        range: PartRange,
+        c_e: u32,
+        c_i: u32,
+        map: impl Fn(usize) -> T,
+    ) -> Result<Cut<T>> {
+        let columns: Vec<Vec<u32>> = (range.lo..range.hi)
+            .into_par_iter()
+            .map(|t| column(self.seed, self.n, self.n_e, c_e, c_i, t))
+            .collect();
+        // Transpose: count per source, then fill rows in ascending target order.
+        let mut offsets = vec![0u32; self.n as usize + 1];
+        let mut total = 0u64;
+        for col in &columns {
+            total += col.len() as u64;
+            for &s in col {
+                offsets[s as usize + 1] += 1;
+            }
+        }
+        cut_offset(total, range)?;
+        for i in 0..self.n as usize {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut slots: Vec<Option<T>> = Vec::new();
+        reserve(&mut slots, total as usize, "the synapses onto a part")?;
+        slots.resize_with(total as usize, || None);
+        for (local, col) in columns.iter().enumerate() {
+            for &s in col {
+                let at = &mut fill[s as usize];
+                slots[*at as usize] = Some(map(local));
+                *at += 1;
+            }
+        }
+        drop(columns);
+        let mut targets = Vec::new();
+        reserve(&mut targets, total as usize, "the synapses onto a part")?;
+        targets.extend(slots.into_iter().map(|t| t.expect("every slot is filled")));
+        Ok(Cut {
+            range,
+            offsets,
+            targets,
+            // Every target draws exactly c_e and c_i sources.
+            max_in_exc: if range.is_empty() { 0 } else { c_e },
+            max_in_inh: if range.is_empty() { 0 } else { c_i },
+        })
+    }
+
+    /// The whole network, drawn on `par` threads.
+    pub fn network(&self, par: Par) -> Result<Network> {
+        par.install(|| match self.kind {
+            Kind::Bernoulli { p, .. } => self.bernoulli_network(p),
+            Kind::FixedIndegree { c_e, c_i } => {
+                fixed_indegree(self.n, self.n_e, c_e, c_i, self.seed)
+            }
+        })
+    }
+
+    fn bernoulli_network(&self, p: f64) -> Result<Network> {
+        let n = self.n;
+        let all = PartRange { lo: 0, hi: n };
+        let row = |s: u32| {
+            let mut row = Vec::with_capacity((n as f64 * p * 1.1) as usize + 8);
+            self.row_in(s, all, &mut row);
+            row
+        };
+        // Rows are drawn in parallel a wave at a time and appended to the one array of
+        // targets, so that memory peaks at the network plus one wave of rows, not twice the
+        // network. The array is reserved for the expected count plus six standard deviations;
+        // pages of it that are never written are never mapped.
+        const WAVE: u32 = 1024;
+        let mean = n as f64 * n as f64 * p;
+        let expected = mean + 6.0 * (mean * (1.0 - p)).sqrt() + 1.0;
+        let mut targets: Vec<u32> = Vec::new();
+        reserve(&mut targets, expected as usize, "the network's synapses")?;
+        let mut offsets = Vec::new();
+        reserve(&mut offsets, n as usize + 1, "the network's row offsets")?;
+        offsets.push(0u64);
+        for first in (0..n).step_by(WAVE as usize) {
+            let rows: Vec<Vec<u32>> = (first..n.min(first.saturating_add(WAVE)))
+                .into_par_iter()
+                .map(row)
+                .collect();
+            for r in rows {
+                if targets.len() + r.len() > targets.capacity() {
+                    let more = r.len() + targets.len() / 8;
+                    reserve(&mut targets, more, "the network's synapses")?;
+                }
+                targets.extend_from_slice(&r);
+                offsets.push(targets.len() as u64);
+            }
+        }
+        Ok(Network {
+            n,
+            n_e: self.n_e,
+            offsets,
+            targets,
+        })
+    }
+}
+
+/// What a backend is made from: the whole network, drawn, or the network not drawn yet, from
+/// which a backend that keeps only parts of it (or nothing: procedural storage) draws them.
+#[derive(Debug, Clone, Copy)]
+pub enum Synapses<'a> {
+    Network(&'a Network),
+    Draw(&'a Draw),
+}
+
+impl Synapses<'_> {
+    /// Number of neurons.
+    pub fn n(&self) -> u32 {
+        match self {
+            Synapses::Network(net) => net.n,
+            Synapses::Draw(draw) => draw.n,
+        }
+    }
+
+    /// Excitatory neurons are 0..n_e.
+    pub fn n_e(&self) -> u32 {
+        match self {
+            Synapses::Network(net) => net.n_e,
+            Synapses::Draw(draw) => draw.n_e,
+        }
+    }
+
+    /// The whole network: the one given, or drawn now on `par` threads.
+    pub fn network(&self, par: Par) -> Result<std::borrow::Cow<'_, Network>> {
+        match self {
+            Synapses::Network(net) => Ok(std::borrow::Cow::Borrowed(*net)),
+            Synapses::Draw(draw) => draw.network(par).map(std::borrow::Cow::Owned),
+        }
+    }
+
+    /// The synapses onto `range` (see [`Network::cut`] and [`Draw::cut`]: the same cut).
+    pub fn cut<T>(&self, range: PartRange, map: impl Fn(usize) -> T) -> Result<Cut<T>> {
+        match self {
+            Synapses::Network(net) => net.cut(range, map),
+            Synapses::Draw(draw) => draw.cut(range, map),
+        }
+    }
+}
+
+/// A cut's row offset: an error when more than 2³² synapses end in the range.
+pub(crate) fn cut_offset(total: u64, range: PartRange) -> Result<u32> {
+    u32::try_from(total).map_err(|_| Error::Unavailable {
+        backend: "cut".into(),
+        message: format!(
+            "more than 2^32 synapses onto neurons {}..{}; cut the network into more parts",
+            range.lo, range.hi
+        ),
     })
 }
 
@@ -257,27 +535,31 @@ impl FastGeometric {
     }
 }
 
+/// The sources of target `t` (fixed in-degree): `c_e` distinct excitatory ones, then `c_i`
+/// distinct inhibitory ones, from the column's own generator.
+fn column(seed: u64, n: u32, n_e: u32, c_e: u32, c_i: u32, t: u32) -> Vec<u32> {
+    let n_i = n - n_e;
+    let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, t | COLUMN_STREAM));
+    let mut sources = Vec::with_capacity((c_e + c_i) as usize);
+    sources.extend(
+        index::sample(&mut rng, n_e as usize, c_e as usize)
+            .iter()
+            .map(|s| s as u32),
+    );
+    sources.extend(
+        index::sample(&mut rng, n_i as usize, c_i as usize)
+            .iter()
+            .map(|s| n_e + s as u32),
+    );
+    sources
+}
+
 /// The paper's: every target draws exactly `c_e` distinct excitatory and `c_i` distinct
 /// inhibitory sources; the columns are then turned into rows.
-fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> crate::Result<Network> {
-    let n_i = n - n_e;
+fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> Result<Network> {
     let columns: Vec<Vec<u32>> = (0..n)
         .into_par_iter()
-        .map(|t| {
-            let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, t | COLUMN_STREAM));
-            let mut sources = Vec::with_capacity((c_e + c_i) as usize);
-            sources.extend(
-                index::sample(&mut rng, n_e as usize, c_e as usize)
-                    .iter()
-                    .map(|s| s as u32),
-            );
-            sources.extend(
-                index::sample(&mut rng, n_i as usize, c_i as usize)
-                    .iter()
-                    .map(|s| n_e + s as u32),
-            );
-            sources
-        })
+        .map(|t| column(seed, n, n_e, c_e, c_i, t))
         .collect();
     // Transpose: count per source, then fill rows in ascending target order.
     let mut counts = vec![0u64; n as usize + 1];
@@ -314,8 +596,8 @@ fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> crate::Res
 }
 
 /// Reserves room for exactly `len` more items, or says what could not be allocated.
-fn reserve<T>(v: &mut Vec<T>, len: usize, what: &str) -> crate::Result<()> {
-    v.try_reserve_exact(len).map_err(|_| crate::Error::Memory {
+fn reserve<T>(v: &mut Vec<T>, len: usize, what: &str) -> Result<()> {
+    v.try_reserve_exact(len).map_err(|_| Error::Memory {
         message: format!(
             "cannot allocate {} for {len} items ({:.1} GiB)",
             what,
@@ -327,6 +609,142 @@ fn reserve<T>(v: &mut Vec<T>, len: usize, what: &str) -> crate::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(n_e: u64, epsilon: f64, connectivity: Connectivity, seed: u64) -> Config {
+        let mut c = Config::default();
+        c.network.n_e = n_e;
+        c.network.epsilon = epsilon;
+        c.network.connectivity = connectivity;
+        c.simulation.seed = seed;
+        c.validate().unwrap();
+        c
+    }
+
+    /// The rows of a draw, read back from its cuts onto the given ranges.
+    fn rows_from_cuts(draw: &Draw, ranges: &[PartRange]) -> Vec<Vec<u32>> {
+        let cuts: Vec<Cut<u32>> = ranges
+            .iter()
+            .map(|&r| draw.cut(r, |l| l as u32).unwrap())
+            .collect();
+        (0..draw.n())
+            .map(|s| {
+                cuts.iter()
+                    .flat_map(|c| c.row(s).iter().map(move |&l| l + c.range.lo))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cuts_rows_and_the_whole_network_are_one_network() {
+        let ranges = [
+            PartRange { lo: 0, hi: 0 },
+            PartRange { lo: 0, hi: 37 },
+            PartRange { lo: 37, hi: 64 },
+            PartRange { lo: 64, hi: 200 },
+            PartRange { lo: 200, hi: 500 },
+        ];
+        for connectivity in [Connectivity::Bernoulli, Connectivity::FixedIndegree] {
+            let mut draw = Draw::new(&config(400, 0.1, connectivity, 11));
+            // Blocks of 64 targets: the ranges above start and end inside blocks and across them.
+            draw.block = 64;
+            let net = draw.network(Par::Seq).unwrap();
+            assert_eq!(net.n, 500);
+            let from_cuts = rows_from_cuts(&draw, &ranges);
+            for s in 0..net.n {
+                assert_eq!(
+                    from_cuts[s as usize],
+                    net.row(s),
+                    "{connectivity:?} row {s}"
+                );
+                if connectivity == Connectivity::Bernoulli {
+                    let mut row = Vec::new();
+                    for &r in &ranges {
+                        draw.row_in(s, r, &mut row);
+                    }
+                    assert_eq!(row, net.row(s), "row_in, row {s}");
+                }
+            }
+            // The cut's in-degrees agree with the network's.
+            let (exc, inh) = net.in_degrees();
+            let cut = draw.cut(PartRange { lo: 64, hi: 200 }, |l| l).unwrap();
+            assert_eq!(cut.max_in_exc, *exc[64..200].iter().max().unwrap());
+            assert_eq!(cut.max_in_inh, *inh[64..200].iter().max().unwrap());
+            assert_eq!(cut, net.cut(PartRange { lo: 64, hi: 200 }, |l| l).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_network_of_one_block_is_drawn_as_whole_rows_were() {
+        // Before blocks, row s was drawn over all n targets by the generator of
+        // connectivity_seed(seed, s): a network of at most TARGET_BLOCK neurons is unchanged.
+        let c = config(10_000, 0.1, Connectivity::Bernoulli, 1234);
+        let draw = Draw::new(&c);
+        let gap = FastGeometric::new(0.1);
+        let net = draw.network(Par::Seq).unwrap();
+        for s in (0..12_500).step_by(97) {
+            let mut rng = Pcg64::from_seed(rng::connectivity_seed(1234, s));
+            let mut row = Vec::new();
+            let mut t = 0u64;
+            loop {
+                t += gap.sample(&mut rng);
+                if t >= 12_500 {
+                    break;
+                }
+                row.push(t as u32);
+                t += 1;
+            }
+            assert_eq!(net.row(s), row, "row {s}");
+        }
+    }
+
+    #[test]
+    fn blocks_draw_the_same_network_in_any_cut_beyond_one_block() {
+        // 140 000 neurons: three blocks of 65 536 targets; cuts across block boundaries.
+        let draw = Draw::new(&config(112_000, 0.0005, Connectivity::Bernoulli, 5));
+        let net = draw.network(Par::threads(0)).unwrap();
+        let b = TARGET_BLOCK;
+        let ranges = [
+            PartRange { lo: 0, hi: b - 100 },
+            PartRange {
+                lo: b - 100,
+                hi: 2 * b + 7,
+            },
+            PartRange {
+                lo: 2 * b + 7,
+                hi: 140_000,
+            },
+        ];
+        let from_cuts = rows_from_cuts(&draw, &ranges);
+        for s in 0..net.n {
+            assert_eq!(from_cuts[s as usize], net.row(s), "row {s}");
+        }
+        // Each block's segments are Bernoulli(p): about n·n·p synapses.
+        let expected = 140_000f64 * 140_000.0 * 0.0005;
+        let sd = (expected * (1.0 - 0.0005)).sqrt();
+        assert!((net.n_synapses() as f64 - expected).abs() < 6.0 * sd);
+        // Later blocks are drawn by their own generators, not copies of block 0.
+        assert_ne!(net.row_in(3, ranges[0]).len(), 0);
+        let shifted: Vec<u32> = net
+            .row_in(3, PartRange { lo: b, hi: 2 * b })
+            .iter()
+            .map(|t| t - b)
+            .collect();
+        assert_ne!(shifted, net.row_in(3, PartRange { lo: 0, hi: b }));
+    }
+
+    #[test]
+    fn fixed_indegree_has_no_rows_to_draw_again() {
+        let fixed = Draw::new(&config(400, 0.1, Connectivity::FixedIndegree, 1));
+        let e = fixed.supports_rows().unwrap_err().to_string();
+        assert!(
+            e.contains("network.storage") && e.contains("bernoulli"),
+            "{e}"
+        );
+        assert!(Draw::new(&config(400, 0.1, Connectivity::Bernoulli, 1))
+            .supports_rows()
+            .is_ok());
+    }
 
     #[test]
     fn fast_geometric_draws_what_rand_distr_draws() {

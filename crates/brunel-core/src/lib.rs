@@ -29,7 +29,7 @@ pub use backend::{
     Backend, BackendInfo, DeviceKind, HostState, InFlight, RecordPlan, Recorder, Tee,
 };
 pub use config::{Config, Connectivity, RecordSpikes, RefractoryInput};
-pub use connectivity::Network;
+pub use connectivity::{Draw, Network, Synapses, TARGET_BLOCK};
 pub use error::{Error, Result};
 pub use model::{Model, NEVER};
 pub use part::{partition, Cut, PartRange};

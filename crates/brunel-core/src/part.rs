@@ -80,57 +80,95 @@ impl<T> Cut<T> {
     }
 }
 
+/// A [`Cut`] filled row after row (source 0 first), with the in-degrees of its targets.
+pub(crate) struct CutBuilder<T> {
+    n_e: u32,
+    cut: Cut<T>,
+    in_exc: Vec<u32>,
+    in_inh: Vec<u32>,
+}
+
+impl<T> CutBuilder<T> {
+    /// An empty cut onto `range` of a network of `n` neurons, with room for `expected`
+    /// synapses (an error, not an abort, when they cannot be allocated).
+    pub(crate) fn new(n: u32, n_e: u32, range: PartRange, expected: usize) -> Result<Self> {
+        let memory = |what: &str| Error::Memory {
+            message: format!(
+                "cannot allocate {what} onto neurons {}..{}",
+                range.lo, range.hi
+            ),
+        };
+        let mut offsets = Vec::new();
+        offsets
+            .try_reserve_exact(n as usize + 1)
+            .map_err(|_| memory("the row offsets of the synapses"))?;
+        offsets.push(0u32);
+        let mut targets = Vec::new();
+        targets
+            .try_reserve_exact(expected)
+            .map_err(|_| memory(&format!("the {expected} synapses")))?;
+        Ok(CutBuilder {
+            n_e,
+            cut: Cut {
+                range,
+                offsets,
+                targets,
+                max_in_exc: 0,
+                max_in_inh: 0,
+            },
+            in_exc: vec![0; range.len()],
+            in_inh: vec![0; range.len()],
+        })
+    }
+
+    /// Appends the row of source `s` (the next one): its targets in the range, ascending.
+    pub(crate) fn push_row(&mut self, s: u32, row: &[u32], map: impl Fn(usize) -> T) -> Result<()> {
+        let degrees = if s < self.n_e {
+            &mut self.in_exc
+        } else {
+            &mut self.in_inh
+        };
+        let targets = &mut self.cut.targets;
+        if targets.capacity() - targets.len() < row.len() {
+            let more = row.len() + targets.len() / 8;
+            targets.try_reserve_exact(more).map_err(|_| Error::Memory {
+                message: format!(
+                    "cannot allocate {more} more synapses onto neurons {}..{}",
+                    self.cut.range.lo, self.cut.range.hi
+                ),
+            })?;
+        }
+        for &t in row {
+            let local = (t - self.cut.range.lo) as usize;
+            degrees[local] += 1;
+            targets.push(map(local));
+        }
+        let end = crate::connectivity::cut_offset(targets.len() as u64, self.cut.range)?;
+        self.cut.offsets.push(end);
+        Ok(())
+    }
+
+    /// The cut, once every source's row is in.
+    pub(crate) fn finish(mut self) -> Cut<T> {
+        self.cut.max_in_exc = self.in_exc.iter().copied().max().unwrap_or(0);
+        self.cut.max_in_inh = self.in_inh.iter().copied().max().unwrap_or(0);
+        self.cut
+    }
+}
+
 impl Network {
     /// The synapses onto `range`, each target `t` stored as `map(t − range.lo)`. An error when
     /// more than 2³² synapses end in the range (the offsets are u32: use more parts).
     pub fn cut<T>(&self, range: PartRange, map: impl Fn(usize) -> T) -> Result<Cut<T>> {
-        let n = self.n;
-        let mut offsets = Vec::with_capacity(n as usize + 1);
-        let mut total = 0u64;
-        offsets.push(0u32);
-        for s in 0..n {
-            total += self.row_in(s, range).len() as u64;
-            let Ok(end) = u32::try_from(total) else {
-                return Err(Error::Unavailable {
-                    backend: "cut".into(),
-                    message: format!(
-                        "more than 2^32 synapses onto neurons {}..{}; cut the network into more parts",
-                        range.lo, range.hi
-                    ),
-                });
-            };
-            offsets.push(end);
+        let total: u64 = (0..self.n)
+            .map(|s| self.row_in(s, range).len() as u64)
+            .sum();
+        crate::connectivity::cut_offset(total, range)?;
+        let mut cut = CutBuilder::new(self.n, self.n_e, range, total as usize)?;
+        for s in 0..self.n {
+            cut.push_row(s, self.row_in(s, range), &map)?;
         }
-        let mut targets = Vec::new();
-        targets
-            .try_reserve_exact(total as usize)
-            .map_err(|_| Error::Memory {
-                message: format!(
-                    "cannot allocate the {total} synapses onto neurons {}..{}",
-                    range.lo, range.hi
-                ),
-            })?;
-        let mut in_exc = vec![0u32; range.len()];
-        let mut in_inh = vec![0u32; range.len()];
-        for s in 0..n {
-            let degrees = if s < self.n_e {
-                &mut in_exc
-            } else {
-                &mut in_inh
-            };
-            for &t in self.row_in(s, range) {
-                let local = (t - range.lo) as usize;
-                degrees[local] += 1;
-                targets.push(map(local));
-            }
-        }
-        Ok(Cut {
-            range,
-            offsets,
-            targets,
-            max_in_exc: in_exc.iter().copied().max().unwrap_or(0),
-            max_in_inh: in_inh.iter().copied().max().unwrap_or(0),
-        })
+        Ok(cut.finish())
     }
 
     /// The targets of source `s` that lie in `range` (rows are ascending: a binary search

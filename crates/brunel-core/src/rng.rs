@@ -95,10 +95,16 @@ pub fn external_uniform(key: [u32; 2], neuron: u32, step: u64) -> u32 {
 
 /// A 256-bit seed for a conventional generator, for row or column `index` of the network.
 pub fn connectivity_seed(seed: u64, index: u32) -> [u8; 32] {
+    connectivity_seed_block(seed, index, 0)
+}
+
+/// A 256-bit seed for the generator of row `index` inside target block `block` (Bernoulli rows
+/// are drawn a block of targets at a time; block 0's seed is [`connectivity_seed`]'s).
+pub fn connectivity_seed_block(seed: u64, index: u32, block: u32) -> [u8; 32] {
     let key = seed_key(seed);
     let mut out = [0u8; 32];
     for half in 0..2u32 {
-        let words = philox4x32_10([index, half, 0, STREAM_CONNECTIVITY], key);
+        let words = philox4x32_10([index, half, block, STREAM_CONNECTIVITY], key);
         for (j, w) in words.iter().enumerate() {
             let at = (half as usize * 4 + j) * 4;
             out[at..at + 4].copy_from_slice(&w.to_le_bytes());
