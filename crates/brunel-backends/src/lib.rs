@@ -331,6 +331,8 @@ static REGISTRY: [Entry; 4] = [
         distributed: true,
         fallback: None,
         probe: mpi::probe,
+        // Each rank draws only the synapses onto its own neurons.
+        needs_network: false,
         make: mpi::make,
         // Each rank holds its share of the synapses, in the cpu engine's layout.
         memory: |config, setup| brunel_core::memory::BackendFacts {
@@ -473,10 +475,10 @@ mod mpi {
         }
     }
 
-    pub fn make(model: &Model, network: &Network, setup: &Setup) -> Result<Box<dyn Backend>> {
+    pub fn make(model: &Model, synapses: &Synapses, setup: &Setup) -> Result<Box<dyn Backend>> {
         Ok(Box::new(brunel_mpi::MpiBackend::new(
             model,
-            network,
+            synapses,
             Par::threads(threads(setup.threads)),
         )?))
     }
@@ -517,7 +519,7 @@ mod mpi {
         unreachable!("the registry does not probe a backend it lacks")
     }
 
-    pub fn make(_: &Model, _: &Network, _: &Setup) -> Result<Box<dyn Backend>> {
+    pub fn make(_: &Model, _: &Synapses, _: &Setup) -> Result<Box<dyn Backend>> {
         unreachable!("the registry does not make a backend it lacks")
     }
 

@@ -48,6 +48,16 @@ impl Chosen {
     pub fn make(&self, model: &Model, network: &Network) -> brunel_core::Result<Box<dyn Backend>> {
         self.entry.make(model, network, &self.setup)
     }
+
+    /// Makes the backend from the network not drawn yet: it draws what it keeps.
+    pub fn make_from_draw(
+        &self,
+        model: &Model,
+        draw: &brunel_core::Draw,
+    ) -> brunel_core::Result<Box<dyn Backend>> {
+        self.entry
+            .make_from(model, &brunel_core::Synapses::Draw(draw), &self.setup)
+    }
 }
 
 /// Resolves `--backend NAME` with the command line's setup: the entry, probed on this machine

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use brunel_core::{
-    Backend, Config, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
+    Backend, Config, Draw, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
     SpikeRecorder, Tee,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -213,20 +213,39 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
     }
     let t = Instant::now();
-    let network = Network::try_build(&config, build_par)?;
-    let build_seconds = t.elapsed().as_secs_f64();
-    crate::interrupt::check()?;
-    let n_synapses = network.n_synapses();
-    // Out-degrees are all the summary needs from the network once the backend holds its own copy.
-    let out_degree = network.out_degrees();
-
-    let fingerprint = if args.checkpoint.is_some() {
-        network.fingerprint()
-    } else {
-        0
-    };
-    let backend = chosen.make(&model, &network)?;
-    drop(network);
+    let (backend, n_synapses, out_degree, fingerprint, build_seconds) =
+        if chosen.entry.distributed && !chosen.entry.needs_network && args.checkpoint.is_none() {
+            // Each rank of an MPI job draws only the synapses onto its own neurons (a
+            // checkpoint's fingerprint needs the whole network: with --checkpoint it is drawn).
+            let backend = chosen.make_from_draw(&model, &Draw::new(&config))?;
+            let out_degree = backend.out_degrees()?.ok_or_else(|| {
+                anyhow::anyhow!("the {} backend gives no out-degrees", chosen.entry.name)
+            })?;
+            let n_synapses = out_degree.iter().map(|&d| d as u64).sum();
+            (
+                backend,
+                n_synapses,
+                out_degree,
+                0,
+                t.elapsed().as_secs_f64(),
+            )
+        } else {
+            let network = Network::try_build(&config, build_par)?;
+            let build_seconds = t.elapsed().as_secs_f64();
+            crate::interrupt::check()?;
+            let n_synapses = network.n_synapses();
+            // Out-degrees are all the summary needs from the network once the backend holds
+            // its own copy.
+            let out_degree = network.out_degrees();
+            let fingerprint = if args.checkpoint.is_some() {
+                network.fingerprint()
+            } else {
+                0
+            };
+            let backend = chosen.make(&model, &network)?;
+            drop(network);
+            (backend, n_synapses, out_degree, fingerprint, build_seconds)
+        };
     crate::interrupt::check()?;
     let steps = model.steps;
     let checkpoint = args.checkpoint.as_ref().map(|path| CheckpointPlan {

@@ -330,4 +330,11 @@ pub trait Backend: Send {
     fn sync(&mut self) -> Result<()> {
         Ok(())
     }
+
+    /// The out-degree of every neuron, for a backend made from a network not drawn as a
+    /// whole ([`crate::Synapses::Draw`]) that can add them up from what it holds (the `mpi`
+    /// backend: a collective call on every rank); `None`: ask the network.
+    fn out_degrees(&self) -> Result<Option<Vec<u32>>> {
+        Ok(None)
+    }
 }

@@ -129,6 +129,31 @@ impl RankEngine {
         }
     }
 
+    /// The synapses from each of the `n` neurons of the network onto this range.
+    pub fn out_degrees(&self) -> Vec<u32> {
+        let n = match &self.sim {
+            Sim::Packed(e) => e.model.n,
+            Sim::Wide(e) => e.model.n,
+        } as usize;
+        let mut degrees = vec![0u32; n];
+        let mut add = |offsets: &[u32]| {
+            for (d, w) in degrees.iter_mut().zip(offsets.windows(2)) {
+                *d += w[1] - w[0];
+            }
+        };
+        match &self.sim {
+            Sim::Packed(e) => e
+                .parts
+                .iter()
+                .for_each(|p| add(&crate::lock(p).synapses.offsets)),
+            Sim::Wide(e) => e
+                .parts
+                .iter()
+                .for_each(|p| add(&crate::lock(p).synapses.offsets)),
+        }
+        degrees
+    }
+
     /// What the engine runs on, as the cpu backend describes itself.
     pub fn info(&self) -> BackendInfo {
         let capped = if self.asked > self.par.count() {
