@@ -20,6 +20,15 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "PoCL: OpenCL on the CPU, where the OpenCL backend is tested",
     ),
     ("clinfo", "listing OpenCL devices"),
+    (
+        "libopenmpi-dev",
+        "Open MPI, for the mpi backend (built in when MPI is installed)",
+    ),
+    (
+        "openmpi-bin",
+        "mpirun, which starts the mpi backend's ranks",
+    ),
+    ("libclang-dev", "rsmpi's bindings to MPI (bindgen)"),
 ];
 
 /// Debian packages of the test tools only (`cargo xtask test`, `setup --test-tools`).

@@ -35,6 +35,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     let tests = util::run(
         util::cargo()
             .args(["test", "--workspace", "--release"])
+            .args(util::mpi_features())
             .args(extra)
             .env("BRUNEL_TEST_LOG", &log),
     );

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::{ok, output_within, same_results, same_state, stderr, Scratch};
@@ -25,23 +25,17 @@ fn ready() -> Result<(), String> {
                 .into(),
         );
     }
-    match Command::new("mpirun").arg("--version").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        _ => Err("no working `mpirun` here; install Open MPI (`cargo xtask setup`)".into()),
-    }
+    brunel_testkit::mpirun_ready()
 }
 
 /// `mpirun --oversubscribe -np k brunel ARGS` in the scratch folder (and, after `:`, the
 /// other programs of an MPMD launch), killed after two minutes.
 fn mpirun(s: &Scratch, k: usize, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new("mpirun");
-    cmd.args(["--oversubscribe", "-np", &k.to_string()])
-        .arg(env!("CARGO_BIN_EXE_brunel"))
+    let mut cmd = brunel_testkit::mpirun(k);
+    cmd.arg(env!("CARGO_BIN_EXE_brunel"))
         .args(args)
         .current_dir(s.dir.path())
-        .env("BRUNEL_PROFILE", s.profile())
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        .env("BRUNEL_PROFILE", s.profile());
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -22,7 +22,6 @@ fn any_ranks_and_threads_give_the_reference_bits() {
 
 #[cfg(feature = "mpi")]
 mod with_mpi {
-    use std::process::Command;
     use std::time::Instant;
 
     use brunel_core::{
@@ -33,27 +32,12 @@ mod with_mpi {
 
     const MARKER: &str = "BRUNEL_MPI_CHILD";
 
-    /// Whether `mpirun` runs here; why not otherwise.
-    fn mpirun_ready() -> Result<(), String> {
-        match Command::new("mpirun").arg("--version").output() {
-            Ok(o) if o.status.success() => Ok(()),
-            Ok(o) => Err(format!(
-                "`mpirun --version` failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            )),
-            Err(e) => Err(format!(
-                "no `mpirun` here ({e}); install Open MPI (`cargo xtask setup`)"
-            )),
-        }
-    }
-
     /// `mpirun --oversubscribe -np k` of this test binary's child test `child`, with `env`.
     /// Returns (success, output).
     pub fn mpirun_child(k: usize, child: &str, env: &[(&str, &str)]) -> (bool, String) {
         let exe = std::env::current_exe().expect("the test binary's path");
-        let mut cmd = Command::new("mpirun");
-        cmd.args(["--oversubscribe", "-np", &k.to_string()])
-            .arg(exe)
+        let mut cmd = brunel_testkit::mpirun(k);
+        cmd.arg(exe)
             .args([
                 child,
                 "--ignored",
@@ -61,9 +45,7 @@ mod with_mpi {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(MARKER, "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+            .env(MARKER, "1");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -78,25 +60,30 @@ mod with_mpi {
 
     #[test]
     fn any_ranks_and_threads_give_the_reference_bits() {
-        run_or_skip("mpi", "ranks_against_reference", mpirun_ready(), || {
-            let mut covered = Vec::new();
-            for k in 1..=4 {
-                let t = Instant::now();
-                let (ok, text) = mpirun_child(k, "with_mpi::child_against_reference", &[]);
-                assert!(
-                    ok,
-                    "mpirun -np {k}: a run differs from the reference:\n{text}"
-                );
-                let cases = text.matches("SAME ").count();
-                assert_eq!(cases, 18, "mpirun -np {k}: cases compared:\n{text}");
-                eprintln!(
-                    "{k} rank(s): {cases} cases the same, {:.1} s",
-                    t.elapsed().as_secs_f64()
-                );
-                covered.push(format!("K={k}: {cases} cases"));
-            }
-            covered.join(", ")
-        });
+        run_or_skip(
+            "mpi",
+            "ranks_against_reference",
+            brunel_testkit::mpirun_ready(),
+            || {
+                let mut covered = Vec::new();
+                for k in 1..=4 {
+                    let t = Instant::now();
+                    let (ok, text) = mpirun_child(k, "with_mpi::child_against_reference", &[]);
+                    assert!(
+                        ok,
+                        "mpirun -np {k}: a run differs from the reference:\n{text}"
+                    );
+                    let cases = text.matches("SAME ").count();
+                    assert_eq!(cases, 18, "mpirun -np {k}: cases compared:\n{text}");
+                    eprintln!(
+                        "{k} rank(s): {cases} cases the same, {:.1} s",
+                        t.elapsed().as_secs_f64()
+                    );
+                    covered.push(format!("K={k}: {cases} cases"));
+                }
+                covered.join(", ")
+            },
+        );
     }
 
     /// The mid-size network of `connectivity` and `rule`.
