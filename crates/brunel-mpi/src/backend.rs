@@ -188,9 +188,14 @@ pub struct MpiBackend {
     /// Scratch of the exchange.
     send: Vec<u32>,
     recv: Vec<u32>,
+    exchange: Exchange,
+    /// Words per rank of a padded exchange.
+    slot: usize,
     /// Batches exchanged and seconds spent in the exchanges (for the bench and the docs).
     exchanges: u64,
     exchange_seconds: f64,
+    /// Seconds spent advancing this rank's neurons.
+    advance_seconds: f64,
     /// Tests only (`BRUNEL_TEST_MPI_FAIL=RANK:BATCH:how`): this rank fails after that batch.
     test_fail: Option<(u64, String)>,
 }
@@ -217,9 +222,13 @@ impl MpiBackend {
         let (rank, size) = (world.rank() as usize, world.size() as usize);
         // Everything the simulation depends on (sizes, parameters, seed, steps) is in the
         // model: a rank that differs would deliver other spikes or stop at another step.
+        let exchange = match std::env::var("BRUNEL_MPI_EXCHANGE").as_deref() {
+            Ok("sizes") => Exchange::Sizes,
+            _ => Exchange::Padded,
+        };
         agree(
-            "the model (config, seed, duration)",
-            format!("{model:?}").as_bytes(),
+            "the model (config, seed, duration) or BRUNEL_MPI_EXCHANGE",
+            format!("{model:?} {exchange:?}").as_bytes(),
         )?;
         let ranges = ranges(model.n, size);
         let engine =
@@ -239,8 +248,12 @@ impl MpiBackend {
             in_flight: InFlight::new(model.delay_steps),
             send: Vec::new(),
             recv: Vec::new(),
+            exchange,
+            // Room for a batch's counts and about ten spikes per step and rank at first.
+            slot: 1 + 11 * model.delay_steps as usize,
             exchanges: 0,
             exchange_seconds: 0.0,
+            advance_seconds: 0.0,
             test_fail,
         })
     }
@@ -269,7 +282,9 @@ impl MpiBackend {
     fn batch(&mut self, steps: u64, recorder: &mut dyn Recorder) -> Result<()> {
         let world = SimpleCommunicator::world();
         let k0 = self.engine.step();
+        let t = std::time::Instant::now();
         let local = self.engine.advance(steps)?;
+        self.advance_seconds += t.elapsed().as_secs_f64();
         // The message: the count of each step, then the ids of each step.
         self.send.clear();
         self.send.extend(local.iter().map(|ids| ids.len() as u32));
@@ -294,47 +309,24 @@ impl MpiBackend {
             self.test_hook();
             return Ok(());
         }
-        let Ok(mine) = Count::try_from(self.send.len()) else {
-            return Err(Error::Backend {
-                backend: "mpi".into(),
-                message: format!(
-                    "rank {}: {} spikes in one batch do not fit one MPI message",
-                    self.rank,
-                    self.send.len()
-                ),
-            });
+        let displs = match self.exchange {
+            Exchange::Padded => self.exchange_padded(&world)?,
+            Exchange::Sizes => {
+                let lens = self.all_lengths(&world, self.send.len())?;
+                self.exchange_exact(&world, &lens)?
+            }
         };
-        let size = self.ranges.len();
-        let mut counts = vec![0 as Count; size];
-        world.all_gather_into(&mine, &mut counts[..]);
-        let mut displs = Vec::with_capacity(size);
-        let mut total: usize = 0;
-        for &c in &counts {
-            let Ok(at) = Count::try_from(total) else {
-                return Err(Error::Backend {
-                    backend: "mpi".into(),
-                    message: "the spikes of one batch do not fit one MPI message".into(),
-                });
-            };
-            displs.push(at);
-            total += c as usize;
-        }
-        self.recv.clear();
-        self.recv.resize(total, 0);
-        {
-            let mut partition = PartitionMut::new(&mut self.recv[..], &counts[..], &displs[..]);
-            world.all_gather_varcount_into(&self.send[..], &mut partition);
-        }
         self.exchange_seconds += t.elapsed().as_secs_f64();
         self.exchanges += 1;
         // Each rank's message: `steps` counts, then the ids.
         let b = steps as usize;
-        let mut starts: Vec<usize> = displs.iter().map(|&d| d as usize + b).collect();
+        let size = self.ranges.len();
+        let mut starts: Vec<usize> = displs.iter().map(|&d| d + b).collect();
         let mut parts: Vec<&[u32]> = Vec::with_capacity(size);
         for j in 0..b {
             parts.clear();
             for r in 0..size {
-                let at = displs[r] as usize;
+                let at = displs[r];
                 let n = self.recv[at + j] as usize;
                 parts.push(&self.recv[starts[r]..starts[r] + n]);
                 starts[r] += n;
@@ -344,7 +336,7 @@ impl MpiBackend {
         }
         let recv = &self.recv;
         let spikes = (0..size).flat_map(|r| {
-            let at = displs[r] as usize;
+            let at = displs[r];
             let mut from = at + b;
             (0..b).flat_map(move |j| {
                 let n = recv[at + j] as usize;
@@ -357,6 +349,59 @@ impl MpiBackend {
         recorder.end_batch(k0 + steps)?;
         self.test_hook();
         Ok(())
+    }
+
+    /// Every rank's message length (an `MPI_Allgather`).
+    fn all_lengths(&self, world: &SimpleCommunicator, mine: usize) -> Result<Vec<usize>> {
+        let mine = to_count(mine, self.rank)?;
+        let mut lens = vec![0 as Count; self.ranges.len()];
+        world.all_gather_into(&mine, &mut lens[..]);
+        Ok(lens.into_iter().map(|c| c as usize).collect())
+    }
+
+    /// Every rank's message (of the lengths `lens`) into `recv`, one after the other (an
+    /// `MPI_Allgatherv`); where each starts.
+    fn exchange_exact(&mut self, world: &SimpleCommunicator, lens: &[usize]) -> Result<Vec<usize>> {
+        let mut displs = Vec::with_capacity(lens.len());
+        let mut total = 0;
+        for &len in lens {
+            displs.push(total);
+            total += len;
+        }
+        to_count(total, self.rank)?;
+        let counts: Vec<Count> = lens.iter().map(|&l| l as Count).collect();
+        let at: Vec<Count> = displs.iter().map(|&d| d as Count).collect();
+        self.recv.clear();
+        self.recv.resize(total, 0);
+        let mut partition = PartitionMut::new(&mut self.recv[..], &counts[..], &at[..]);
+        world.all_gather_varcount_into(&self.send[..], &mut partition);
+        Ok(displs)
+    }
+
+    /// One `MPI_Allgather` of slots of `slot` words: each holds its message's length, then the
+    /// message. When a message does not fit, every rank sees that in the lengths and the
+    /// messages follow exactly (`MPI_Allgatherv`); the slot then grows to half again the
+    /// longest (the same on every rank: all see the same lengths). Where each message starts.
+    fn exchange_padded(&mut self, world: &SimpleCommunicator) -> Result<Vec<usize>> {
+        let slot = self.slot;
+        let size = self.ranges.len();
+        let len = self.send.len();
+        let mut out = vec![0u32; slot];
+        out[0] = u32::try_from(len).map_err(|_| too_big(self.rank))?;
+        if len < slot {
+            out[1..=len].copy_from_slice(&self.send);
+        }
+        to_count(slot * size, self.rank)?;
+        self.recv.clear();
+        self.recv.resize(slot * size, 0);
+        world.all_gather_into(&out[..], &mut self.recv[..]);
+        let lens: Vec<usize> = (0..size).map(|r| self.recv[r * slot] as usize).collect();
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        if longest < slot {
+            return Ok((0..size).map(|r| r * slot + 1).collect());
+        }
+        self.slot = (longest + 1) * 3 / 2;
+        self.exchange_exact(world, &lens)
     }
 
     /// Tests only: fails as `BRUNEL_TEST_MPI_FAIL` says, after that many batches.
@@ -383,6 +428,46 @@ impl MpiBackend {
                 abort(1);
             }
         }
+    }
+}
+
+impl Drop for MpiBackend {
+    /// With `BRUNEL_MPI_STATS` set, each rank says on stderr how its time went.
+    fn drop(&mut self) {
+        if std::env::var_os("BRUNEL_MPI_STATS").is_some() {
+            eprintln!(
+                "mpi rank {} of {}: neurons {}..{}, {} exchanges: {:.3} s advancing, {:.3} s in exchanges (waiting for the other ranks included), {:.1} us per exchange",
+                self.rank,
+                self.ranges.len(),
+                self.ranges[self.rank].lo,
+                self.ranges[self.rank].hi,
+                self.exchanges,
+                self.advance_seconds,
+                self.exchange_seconds,
+                self.exchange_seconds / self.exchanges.max(1) as f64 * 1e6
+            );
+        }
+    }
+}
+
+/// How the ranks exchange a batch's spikes (`BRUNEL_MPI_EXCHANGE`, for measurements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exchange {
+    /// One `MPI_Allgather` of fixed slots, a second round only when a message outgrows them.
+    Padded,
+    /// An `MPI_Allgather` of the lengths, then an `MPI_Allgatherv` of the messages.
+    Sizes,
+}
+
+/// `n` as an MPI count, or an error naming the rank.
+fn to_count(n: usize, rank: usize) -> Result<Count> {
+    Count::try_from(n).map_err(|_| too_big(rank))
+}
+
+fn too_big(rank: usize) -> Error {
+    Error::Backend {
+        backend: "mpi".into(),
+        message: format!("rank {rank}: the spikes of one batch do not fit one MPI message"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The MPI backend against the reference, bit for bit, for K = 1, 2, 3, 4 ranks
-//! (`mpirun --oversubscribe -np K`) and T = 1, 2 threads per rank: the four Fig. 8 panels
+//! (`mpirun --oversubscribe -np K`; at K = 3 with the other exchange, `BRUNEL_MPI_EXCHANGE=sizes`)
+//! and T = 1, 2 threads per rank: the four Fig. 8 panels
 //! (full size, shortened) in both connectivities and both refractory rules, a mid-size network
 //! in all four combinations, each rank drawing only its own cut (`Synapses::Draw`) or cutting
 //! a whole network (`Synapses::Network`), run in uneven pieces; and a state taken from the
@@ -68,7 +69,7 @@ mod with_mpi {
                 let mut covered = Vec::new();
                 for k in 1..=4 {
                     let t = Instant::now();
-                    let (ok, text) = mpirun_child(k, "with_mpi::child_against_reference", &[]);
+                    let (ok, text) = mpirun_child(k, "with_mpi::child_against_reference", &env);
                     assert!(
                         ok,
                         "mpirun -np {k}: a run differs from the reference:\n{text}"
