@@ -27,12 +27,13 @@ const QUIET_FOR: Duration = Duration::from_millis(500);
 pub struct RunArgs {
     /// The config file (TOML; see configs/reference.toml for every key).
     pub config: PathBuf,
-    /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl), or
+    /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl, mpi), or
     /// `auto`: the fastest measured here by `cargo xtask bench` (its machine profile), else a
     /// GPU with fp64, else cpu, else reference.
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
-    /// Threads for the network build and the cpu backend; 0 = all cores.
+    /// Threads for the network build and the cpu backend; 0 = all cores (mpi: per rank, 0 = the
+    /// cores shared among the ranks on this machine).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
     /// OpenCL device index, as `brunel backends` lists them (with --backend opencl only).

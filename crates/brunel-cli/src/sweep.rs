@@ -381,6 +381,16 @@ fn csv_field(v: &str) -> String {
 
 /// Runs a sweep.
 pub fn sweep(args: &SweepArgs) -> Result<()> {
+    if let Some(e) = brunel_backends::find(&args.backend)
+        .ok()
+        .filter(|e| e.distributed)
+    {
+        bail!(
+            "brunel sweep runs its points in one process; the {} backend spreads one network over MPI ranks (`mpirun -np K brunel run CONFIG --backend {}`): choose another --backend",
+            e.name,
+            e.name
+        );
+    }
     let axes: Vec<Axis> = parse_axes(&args.grid, MAX_POINTS)?;
     for (i, a) in axes.iter().enumerate() {
         if axes[..i].iter().any(|b| b.key == a.key) {

@@ -252,3 +252,27 @@ fn a_config_that_differs_between_ranks_is_refused() {
         "rank 1 with another synapse.g".into()
     });
 }
+
+#[test]
+fn sweep_refuses_the_mpi_backend() {
+    // With or without MPI built in: a sweep runs its points in one process.
+    let s = Scratch::new();
+    s.write("a.toml", ACTIVE);
+    let o = s.brunel(&[
+        "sweep",
+        "a.toml",
+        "--grid",
+        "synapse.g=4:5:1",
+        "--backend",
+        "mpi",
+        "--out",
+        "sw.h5",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("mpirun -np K brunel run"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(files_like(&s, "sw").is_empty());
+}
