@@ -439,6 +439,16 @@ pub mod parallel {
         mpi::rank()
     }
 
+    /// The signal (its number) that any rank of a running session received, given this
+    /// rank's: a collective call, so that every rank stops at the same step (and checkpoints
+    /// together) when the launcher or the batch system signals only some of them first.
+    pub fn any_signal(mine: Option<i32>) -> Option<i32> {
+        match mpi::max_over_ranks(mine.unwrap_or(0)) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
     /// Ends the session normally (every rank).
     pub fn finish() {
         mpi::finish()
@@ -498,6 +508,10 @@ mod mpi {
         session::rank()
     }
 
+    pub fn max_over_ranks(x: i32) -> i32 {
+        brunel_mpi::max_over_ranks(x)
+    }
+
     pub fn finish() {
         session::finish()
     }
@@ -533,6 +547,10 @@ mod mpi {
 
     pub fn rank() -> Option<(usize, usize)> {
         None
+    }
+
+    pub fn max_over_ranks(x: i32) -> i32 {
+        x
     }
 
     pub fn finish() {}

@@ -379,18 +379,24 @@ pub fn execute(mut job: Job) -> Result<()> {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         bar.set_position(done);
-        if let Some(signal) = crate::interrupt::received() {
+        // Under MPI every rank learns of a signal any rank received, so that all stop here.
+        let signal =
+            brunel_backends::parallel::any_signal(crate::interrupt::received().map(|i| i.signal))
+                .map(|signal| crate::interrupt::Interrupted { signal });
+        if let Some(signal) = signal {
             // A cluster's wall-time signal loses nothing: the run as it stands is checkpointed
             // (a second signal exits at once, leaving the earlier checkpoint intact).
             bar.finish_and_clear();
             if let Some(p) = &plan {
                 job.checkpoint(p, job.run_seconds_before + t.elapsed().as_secs_f64())?;
-                note!(
-                    "{signal} at {} ms: checkpoint {} written; `brunel resume {}` continues",
-                    done as f64 * model.dt,
-                    p.path.display(),
-                    p.path.display()
-                );
+                if brunel_backends::parallel::writes() {
+                    note!(
+                        "{signal} at {} ms: checkpoint {} written; `brunel resume {}` continues",
+                        done as f64 * model.dt,
+                        p.path.display(),
+                        p.path.display()
+                    );
+                }
             }
             return Err(signal.into());
         }

@@ -1,15 +1,16 @@
 //! `mpirun -np K brunel run CONFIG --backend mpi`: the result file of a single-process run
 //! (spikes, population rate, statistics), written once by rank 0 with the ranks and threads
 //! in its provenance; checkpoints taken on K ranks and resumed on others; a rank that fails or
-//! is killed mid-run ends the job within seconds, non-zero, with no result file; a config
-//! that differs between ranks is refused, naming the rank.
+//! is killed mid-run ends the job within seconds, non-zero, with no result file; a SIGTERM to
+//! one rank stops all at one checkpoint; a config that differs between ranks is refused,
+//! naming the rank.
 //!
 //! Needs the binary built with `--features mpi` and Open MPI's `mpirun`; skipped visibly
 //! otherwise (a failure under `BRUNEL_REQUIRE=mpi`).
 
 mod common;
 
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{ok, output_within, same_results, same_state, stderr, Scratch};
@@ -250,6 +251,87 @@ fn a_config_that_differs_between_ranks_is_refused() {
         );
         assert!(files_like(&s, "m.h5").is_empty());
         "rank 1 with another synapse.g".into()
+    });
+}
+
+#[test]
+fn a_signal_to_one_rank_stops_every_rank_at_one_checkpoint() {
+    brunel_testkit::run_or_skip("mpi", "cli_signal_one_rank", ready(), || {
+        let s = Scratch::new();
+        let long = ACTIVE.replace("duration = 60.0", "duration = 4000.0");
+        s.write("a.toml", &long);
+        ok(
+            &s.brunel(&[
+                "run",
+                "a.toml",
+                "--backend",
+                "cpu",
+                "--out",
+                "whole.h5",
+                "--quiet",
+            ]),
+            "the whole run",
+        );
+        let marks = s.path("marks");
+        std::fs::create_dir(&marks).unwrap();
+        let mut cmd = brunel_testkit::mpirun(2);
+        cmd.arg(env!("CARGO_BIN_EXE_brunel"))
+            .args([
+                "run",
+                "a.toml",
+                "--backend",
+                "mpi",
+                "--threads",
+                "1",
+                "--out",
+                "cut.h5",
+                "--checkpoint",
+                "cut.ck",
+                "--quiet",
+            ])
+            .current_dir(s.dir.path())
+            .env("BRUNEL_PROFILE", s.profile())
+            .env("BRUNEL_TEST_MARK", &marks)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("mpirun starts");
+        common::wait_for(&marks.join("running"), &mut child);
+        // As a batch system may: SIGTERM to one rank only (the second child of mpirun).
+        let ranks = Command::new("pgrep")
+            .args(["-P", &child.id().to_string()])
+            .output()
+            .expect("pgrep runs");
+        let pids: Vec<i32> = String::from_utf8_lossy(&ranks.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        assert_eq!(pids.len(), 2, "the ranks of mpirun: {pids:?}");
+        // SAFETY: kill only sends a signal to a rank this test started.
+        assert_eq!(unsafe { libc::kill(pids[1], libc::SIGTERM) }, 0);
+        let t = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "the job did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(!status.success(), "an interrupted job ends non-zero");
+        assert!(
+            !s.path("cut.h5").exists(),
+            "no result from an interrupted run"
+        );
+        assert!(s.path("cut.ck").exists(), "rank 0 wrote the checkpoint");
+        ok(
+            &s.brunel(&["resume", "cut.ck", "--backend", "cpu", "--quiet"]),
+            "resume on one process",
+        );
+        same_results(
+            &s.path("whole.h5"),
+            &s.path("cut.h5"),
+            "SIGTERM to rank 1, resumed",
+        );
+        "SIGTERM to rank 1 of 2, checkpoint, resume".into()
     });
 }
 

@@ -171,6 +171,21 @@ pub fn agree(what: &str, text: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The largest of every rank's `x` (an `MPI_Allreduce`), on every rank; `x` itself without a
+/// session of more than one rank. A collective call.
+pub fn max_over_ranks(x: i32) -> i32 {
+    if session::rank().is_none_or(|(_, size)| size == 1) {
+        return x;
+    }
+    let mut max = x;
+    SimpleCommunicator::world().all_reduce_into(
+        &x,
+        &mut max,
+        mpi::collective::SystemOperation::max(),
+    );
+    max
+}
+
 /// The ranges of neurons of `ranks` ranks: contiguous, in rank order, each starting on a
 /// multiple of [`ALIGN`], as equal as whole blocks allow (core's partition).
 pub fn ranges(n: u32, ranks: usize) -> Vec<PartRange> {
