@@ -334,13 +334,19 @@ static REGISTRY: [Entry; 4] = [
         // Each rank draws only the synapses onto its own neurons.
         needs_network: false,
         make: mpi::make,
-        // Each rank holds its share of the synapses, in the cpu engine's layout.
-        memory: |config, setup| brunel_core::memory::BackendFacts {
-            name: "mpi".into(),
-            ..brunel_cpu::CpuBackend::memory_facts(
+        // Each rank holds its share of the synapses in the cpu engine's layout (2 bytes each,
+        // over the launcher's ranks); the plan still counts the whole network as drawn, which
+        // a rank drawing its cut only never holds: an upper bound.
+        memory: |config, setup| {
+            let cpu = brunel_cpu::CpuBackend::memory_facts(
                 config.n() as u32,
                 Par::threads(mpi::threads(setup.threads)),
-            )
+            );
+            brunel_core::memory::BackendFacts {
+                name: "mpi".into(),
+                bytes_per_synapse: cpu.bytes_per_synapse / mpi::ranks() as f64,
+                ..cpu
+            }
         },
     },
 ];
@@ -473,6 +479,11 @@ mod mpi {
         (Par::threads(0).count() / session::local_ranks()).max(1)
     }
 
+    /// Ranks of the job, as the launcher says (1 without one).
+    pub fn ranks() -> usize {
+        session::launcher().map_or(1, |(_, size)| size.max(1))
+    }
+
     pub fn probe(setup: &Setup) -> Probe {
         let t = threads(setup.threads);
         match session::launcher() {
@@ -527,6 +538,10 @@ mod mpi {
 
     pub fn threads(asked: usize) -> usize {
         asked
+    }
+
+    pub fn ranks() -> usize {
+        1
     }
 
     pub fn probe(_setup: &Setup) -> Probe {
