@@ -42,20 +42,38 @@ pub struct Finished {
     pub reason: Option<String>,
 }
 
-/// Runs `config` as `brunel run` does — `backend` a registry name or `auto`, `threads` (0: all
-/// cores), `device` — and returns its results in memory. `progress(done, steps)` is called
-/// after every chunk of [`CHUNK_STEPS`] steps; returning `false` stops the run with
-/// [`Cancelled`].
-pub fn run(
+/// A run's backend chosen and probed, its memory planned: everything `brunel run` refuses
+/// before it builds the network has been checked.
+#[derive(Debug)]
+pub struct Planned {
+    chosen: crate::choose::Chosen,
+    build_par: brunel_core::Par,
+}
+
+/// Checks what `brunel run` checks before it builds anything: `threads` (0: all cores), the
+/// backend (`backend` a registry name or `auto`, `device`) probed on this machine, the memory
+/// the run needs against what this process may use.
+pub fn plan(
     config: &Config,
     backend: &str,
     threads: usize,
     device: Option<usize>,
-    mut progress: impl FnMut(u64, u64) -> bool,
-) -> Result<Finished> {
+) -> Result<Planned> {
     // The CLI's own check of --threads, with its message.
     crate::run::parse_threads(&threads.to_string()).map_err(anyhow::Error::msg)?;
     let (chosen, build_par) = choose_and_plan(backend, config, threads, device)?;
+    Ok(Planned { chosen, build_par })
+}
+
+/// Runs `config` as `brunel run` does on the backend `planned` ([`plan`]) and returns its
+/// results in memory. `progress(done, steps)` is called after every chunk of [`CHUNK_STEPS`]
+/// steps; returning `false` stops the run with [`Cancelled`].
+pub fn run(
+    config: &Config,
+    planned: Planned,
+    mut progress: impl FnMut(u64, u64) -> bool,
+) -> Result<Finished> {
+    let Planned { chosen, build_par } = planned;
     let model = Model::new(config);
     let t = Instant::now();
     let network = Network::try_build(config, build_par)?;

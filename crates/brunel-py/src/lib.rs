@@ -244,7 +244,8 @@ impl RunData {
     /// renamed when complete); an existing file is replaced only with `force`.
     #[pyo3(signature = (path, force = false))]
     fn save(&self, py: Python<'_>, path: PathBuf, force: bool) -> PyResult<()> {
-        output::check_target(&path).map_err(py_err)?;
+        // A target that is not a regular file (a folder, a FIFO, a device node) is refused.
+        output::check_target(&path).map_err(|e| PyOSError::new_err(brunel_cli::message(&e)))?;
         if path.exists() && !force {
             return Err(pyo3::exceptions::PyFileExistsError::new_err(format!(
                 "{} already exists; use force=True to replace it",
@@ -270,9 +271,13 @@ fn run(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<RunData> {
     let config = Config::from_toml_with(text, "config", &[]).map_err(core_err)?;
+    // What `brunel run` refuses before it builds anything is a bad argument here.
+    let planned = py
+        .detach(|| embed::plan(&config, backend, threads, device))
+        .map_err(|e| PyValueError::new_err(brunel_cli::message(&e)))?;
     let mut stopped: Option<PyErr> = None;
     let result = py.detach(|| {
-        embed::run(&config, backend, threads, device, |done, steps| {
+        embed::run(&config, planned, |done, steps| {
             Python::attach(|py| {
                 let step = py.check_signals().and_then(|()| match &progress {
                     Some(f) => f.call1(py, (done, steps)).map(drop),
