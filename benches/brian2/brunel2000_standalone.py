@@ -1,4 +1,4 @@
-"""Brian2's examples/frompapers/Brunel_2000.py, one Fig. 8 panel, on the cpp_standalone device,
+"""Brian2's example frompapers/Brunel_2000.py, one Fig. 8 panel, on the cpp_standalone device,
 with the run phase timed apart from code generation and compilation.
 
     python3 benches/brian2/brunel2000_standalone.py PANEL [--reps N] [--threads T] [--dir DIR]
