@@ -216,15 +216,8 @@ fn python_packages() {
         util::run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
     };
     let installed = made.and_then(|()| {
-        let mut pip = Command::new(&venv_python);
-        pip.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(
+        let mut pip = pip_install(&venv_python);
+        pip.args(
             PYTHON_PACKAGES
                 .iter()
                 .map(|p| if *p == "maturin" { MATURIN } else { p }),
@@ -237,6 +230,19 @@ fn python_packages() {
             venv.display()
         );
     }
+}
+
+/// `PYTHON -m pip install --quiet --disable-pip-version-check`, to be given what to install.
+fn pip_install(python: &std::path::Path) -> Command {
+    let mut pip = Command::new(python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    pip
 }
 
 /// Builds and installs the Python package `brunel` (crates/brunel-py, with maturin, in release
@@ -257,19 +263,10 @@ fn python_package() {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs = vec![venv.join("bin")];
     dirs.extend(std::env::split_paths(&path));
-    let mut pip = Command::new(&python);
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-build-isolation",
-        "--no-deps",
-        "--force-reinstall",
-    ])
-    .arg(util::project_root().join(PYTHON_PACKAGE))
-    .env("PATH", std::env::join_paths(dirs).unwrap_or(path.clone()));
+    let mut pip = pip_install(&python);
+    pip.args(["--no-build-isolation", "--no-deps", "--force-reinstall"])
+        .arg(util::project_root().join(PYTHON_PACKAGE))
+        .env("PATH", std::env::join_paths(dirs).unwrap_or(path.clone()));
     if let Err(e) = util::run(&mut pip) {
         eprintln!("setup: could not build the Python package ({e}); its tests will skip");
         let _ = Command::new(&python)

@@ -415,3 +415,33 @@ def test_backends_are_the_registrys():
     assert [b["name"] for b in ours] == [b["name"] for b in listed]
     assert [b["available"] for b in ours] == [b["available"] for b in listed]
     assert any(b["available"] for b in ours)
+
+
+def test_progress_bar_on_a_terminal_and_quiet_elsewhere(monkeypatch):
+    import io
+
+    from brunel import _progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    # Without tqdm: a line on a terminal, nothing elsewhere (a notebook's stderr is no terminal).
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert _progress.make_progress(True, 300.0) is None
+    assert _progress.make_progress(False, 300.0) is None
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    monkeypatch.setattr(_progress, "QUIET_FOR", 0.0)
+    bar = _progress.make_progress(True, 300.0)
+    brunel.run(panel_c(300), progress=bar)
+    bar.close()
+    text = term.getvalue()
+    assert "simulating 300 ms" in text and "100%" in text and text.endswith("\r\033[K")
+    # A short run draws nothing (the CLI's rule: only runs longer than half a second).
+    monkeypatch.setattr(_progress, "QUIET_FOR", 0.5)
+    term.truncate(0)
+    term.seek(0)
+    brunel.run(panel_c(10))
+    assert term.getvalue() == ""

@@ -16,12 +16,16 @@ QUIET_FOR = 0.5
 class _TextBar:
     def __init__(self, duration_ms: float) -> None:
         self.label = f"simulating {duration_ms:.0f} ms"
-        self.start = time.monotonic()
+        # Counted from the first chunk of steps, as the CLI counts from the start of the run
+        # (the network's build before it shows no bar).
+        self.start: Optional[float] = None
         self.shown = False
         self.last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
+        if self.start is None:
+            self.start = now
         if now - self.start < QUIET_FOR or (now - self.last < 0.1 and done < total):
             return
         self.last = now
