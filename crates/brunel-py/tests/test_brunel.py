@@ -209,8 +209,9 @@ def test_the_gil_is_released_during_a_run():
     t.join()
     elapsed = time.monotonic() - start
     # With the GIL held, the main thread would tick about once per chunk of steps (when the
-    # run takes it to check for signals): some 30 times here, against about 1000 a second.
-    assert elapsed > 0.5 and ticks > 150 * elapsed, (ticks, elapsed)
+    # run takes it to check for signals): 10 times here, against up to 1000 a second (fewer on
+    # a loaded machine, whose sleeps last longer).
+    assert elapsed > 0.5 and ticks > 40 and ticks > 30 * elapsed, (ticks, elapsed)
 
 
 # --- files ----------------------------------------------------------------------------------
