@@ -292,6 +292,16 @@ except KeyboardInterrupt:
 """
 
 
+def _readline(p: subprocess.Popen, timeout: float) -> str:
+    """The child's next line of stdout, or an assertion error after `timeout` seconds (a run
+    that Ctrl-C did not stop would otherwise hang the suite)."""
+    import select
+
+    ready, _, _ = select.select([p.stdout], [], [], timeout)
+    assert ready, f"no line from the child in {timeout} s"
+    return p.stdout.readline().strip()
+
+
 def _start(script: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script), *args],
@@ -304,14 +314,14 @@ def test_ctrl_c_stops_a_run_within_a_second(backend):
     need_backend(backend)
     p = _start(INTERRUPTED_RUN, str(PANEL_C), backend)
     try:
-        assert p.stdout.readline().strip() == "running", p.stderr.read()
+        assert _readline(p, 120) == "running"
         sent = time.monotonic()
         p.send_signal(signal.SIGINT)
-        line = p.stdout.readline().strip()
+        line = _readline(p, 30)
         stopped = time.monotonic() - sent
         assert line == "interrupted", p.stderr.read()
         assert stopped < 1.0, f"stopped {stopped:.2f} s after Ctrl-C"
-        assert p.stdout.readline().split() == ["again", "100"]
+        assert _readline(p, 60).split() == ["again", "100"]
         assert p.wait(60) == 0
     finally:
         p.kill()
@@ -341,7 +351,7 @@ def test_ctrl_c_stops_a_sweep_and_the_same_call_resumes_it(tmp_path):
                 break  # a run is journaled
             time.sleep(0.01)
         p.send_signal(signal.SIGINT)
-        assert p.stdout.readline().strip() == "interrupted", p.stderr.read()
+        assert _readline(p, 60) == "interrupted"
         assert p.wait(60) == 0
     finally:
         p.kill()
