@@ -414,6 +414,8 @@ def test_theory_gives_the_clis_numbers():
     assert [b["value"] for b in grid.boundaries] == [b["value"] for b in cli_g["boundaries"]]
     with pytest.raises(ValueError):
         brunel.theory(PANEL_C, grid=["synapse.g=3:1:0"])
+    with pytest.warns(UserWarning, match="discard"):
+        brunel.theory(PANEL_C, set={"neuron.refractory_input": "accumulate"})
 
 
 def test_backends_are_the_registrys():

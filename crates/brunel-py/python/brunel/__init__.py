@@ -22,6 +22,7 @@ import math
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
@@ -455,6 +456,15 @@ def theory(
     """
     cfg = _as_config(cfg)
     sets = _set_specs(set)
+    resolved = cfg.copy()
+    resolved.update(set or {})
+    if resolved["neuron.refractory_input"] != "discard":
+        # The CLI's note, as a Python warning.
+        warnings.warn(
+            'the theory assumes neuron.refractory_input = "discard" (input lost while '
+            "refractory); this config accumulates it",
+            stacklevel=2,
+        )
     if grid is None:
         raw = _brunel.theory(cfg.to_toml(), cfg._origin, sets, [])
         states = raw["states"]
