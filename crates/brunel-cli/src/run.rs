@@ -87,7 +87,7 @@ pub struct RunArgs {
 /// operating-system threads).
 const MAX_THREADS: usize = 1024;
 
-fn parse_threads(s: &str) -> Result<usize, String> {
+pub fn parse_threads(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("`{s}` is not a whole number of threads"))?;
@@ -649,7 +649,7 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
 }
 
 /// The error of an allocation that failed although the memory plan let it through.
-fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
+pub fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
     brunel_core::Error::Memory {
         message: format!(
             "cannot allocate {what} ({:.1} GiB)",
@@ -660,7 +660,7 @@ fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
 }
 
 /// Collects `items` into a vector allocated up front: an error, not an abort, if it cannot be.
-fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
+pub fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     let bytes = (items.len() * std::mem::size_of::<T>()) as u64;
     v.try_reserve_exact(items.len())

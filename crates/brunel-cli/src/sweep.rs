@@ -103,9 +103,9 @@ pub struct RunStats {
 }
 
 /// The statistics of the grid's CSV and HDF5 file, in order: name, value of a run.
-type Stat = (&'static str, fn(&RunStats) -> f64);
+pub type Stat = (&'static str, fn(&RunStats) -> f64);
 
-const STATS: [Stat; 8] = [
+pub const STATS: [Stat; 8] = [
     ("rate_exc_hz", |s| s.rate_exc_hz),
     ("rate_inh_hz", |s| s.rate_inh_hz),
     ("cv_isi", |s| s.cv_isi),
