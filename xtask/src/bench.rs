@@ -315,6 +315,12 @@ fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
             eprintln!("bench: skipping backend {name}: {}", text(&backend, "why"));
             continue;
         }
+        if text(&backend, "distributed") == "true" {
+            // Its ranks start under mpirun; one rank is the cpu engine (docs/scaling.md
+            // measures K ranks), and `auto` never takes it.
+            eprintln!("bench: skipping backend {name}: it runs under mpirun (docs/scaling.md)");
+            continue;
+        }
         if text(&backend, "honours_threads") == "true" {
             let mut counts = vec![1];
             if cores > 1 {

@@ -194,7 +194,7 @@ pub fn backends(format: BackendsFormat) -> Result<()> {
         say!("cores = {}", Par::threads(0).count());
         for (e, p) in &probes {
             say!(
-                "\n[[backend]]\nname = {:?}\navailable = {}\n{} = {:?}\ncompiled = {}\noracle = {}\nhonours_threads = {}\nhonours_device = {}",
+                "\n[[backend]]\nname = {:?}\navailable = {}\n{} = {:?}\ncompiled = {}\noracle = {}\nhonours_threads = {}\nhonours_device = {}\ndistributed = {}",
                 e.name,
                 p.available.is_ok(),
                 if p.available.is_ok() { "about" } else { "why" },
@@ -205,7 +205,8 @@ pub fn backends(format: BackendsFormat) -> Result<()> {
                 e.compiled,
                 e.oracle,
                 e.honours.threads,
-                e.honours.device
+                e.honours.device,
+                e.distributed
             );
         }
         for (e, p) in &probes {

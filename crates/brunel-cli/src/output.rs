@@ -3,7 +3,7 @@
 //! ```text
 //! /                          attributes: magic (u32 0x0A7A), version (u32 [0, 1]),
 //!                            brunel_version, backend, device, device_kind, threads, work_items
-//!                            (OpenCL), seed, config (resolved
+//!                            (OpenCL), ranks (mpi), seed, config (resolved
 //!                            TOML), n_synapses, build_seconds, run_seconds, created (RFC 3339
 //!                            UTC), and the summary: n_neurons, n_excitatory, steps, dt,
 //!                            duration, spikes, synaptic_events, mean_rate_exc, mean_rate_inh,
@@ -73,6 +73,8 @@ pub struct Provenance {
     pub threads: u64,
     /// Work-items per launch on a device (OpenCL), if any.
     pub work_items: Option<u64>,
+    /// MPI ranks the neurons were spread over (the `mpi` backend), if more than one process.
+    pub ranks: Option<u64>,
     /// `host`, `gpu`, `opencl-cpu` or `other`.
     pub device_kind: String,
     pub seed: u64,
@@ -578,6 +580,9 @@ fn write_attributes(file: &hdf5::File, p: &Provenance, s: &Summary) -> Result<()
     if let Some(w) = p.work_items {
         attr(file, "work_items", w)?;
     }
+    if let Some(r) = p.ranks {
+        attr(file, "ranks", r)?;
+    }
     attr_str(file, "device_kind", &p.device_kind)?;
     attr(file, "seed", p.seed)?;
     attr_str(file, "config", &p.config)?;
@@ -769,6 +774,7 @@ pub fn read(path: &Path) -> Result<Results> {
                 .attr("work_items")
                 .ok()
                 .and_then(|a| a.read_scalar().ok()),
+            ranks: file.attr("ranks").ok().and_then(|a| a.read_scalar().ok()),
             device_kind: read_attr_str(&file, "device_kind").unwrap_or_default(),
             seed: read_attr(&file, "seed")?,
             config: read_attr_str(&file, "config")?,
@@ -879,6 +885,7 @@ mod tests {
                 device: "host ν".into(),
                 threads: 1,
                 work_items: Some(64),
+                ranks: None,
                 device_kind: "host".into(),
                 seed: 7,
                 config: "[synapse]\ng = 5.0\n".into(),

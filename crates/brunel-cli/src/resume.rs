@@ -48,6 +48,9 @@ pub struct ResumeArgs {
 
 /// Continues the run of a checkpoint.
 pub fn resume(args: &ResumeArgs) -> Result<()> {
+    crate::choose::start_session(&args.backend)?;
+    // Only rank 0 of an MPI job speaks and writes.
+    let quiet = args.quiet || !brunel_backends::parallel::writes();
     let c = crate::checkpoint::read(&args.checkpoint)?;
     let mut overrides = Vec::new();
     if let Some(ms) = args.duration {
@@ -124,7 +127,7 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
     refuse_same_files(&named)?;
     probe_outputs(std::iter::once(out.as_path()).chain(others))?;
     let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
-    if !args.quiet {
+    if !quiet {
         note!(
             "resuming at {} ms of {} ms: rebuilding the network ({} neurons, {} threads)",
             done as f64 * model.dt,
@@ -171,7 +174,7 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
         }),
         out,
         force: args.force,
-        quiet: args.quiet,
+        quiet,
         summary: args.summary.clone(),
         plot: None,
     })

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use brunel_core::{
     Backend, Config, Draw, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
-    SpikeRecorder, Synapses, Tee,
+    SpikeRecorder, Tee,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -27,12 +27,13 @@ const QUIET_FOR: Duration = Duration::from_millis(500);
 pub struct RunArgs {
     /// The config file (TOML; see configs/reference.toml for every key).
     pub config: PathBuf,
-    /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl), or
+    /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl, mpi), or
     /// `auto`: the fastest measured here by `cargo xtask bench` (its machine profile), else a
     /// GPU with fp64, else cpu, else reference.
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
-    /// Threads for the network build and the cpu backend; 0 = all cores.
+    /// Threads for the network build and the cpu backend; 0 = all cores (mpi: per rank, 0 = the
+    /// cores shared among the ranks on this machine).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
     /// OpenCL device index, as `brunel backends` lists them (with --backend opencl only).
@@ -86,7 +87,7 @@ pub struct RunArgs {
 /// operating-system threads).
 const MAX_THREADS: usize = 1024;
 
-fn parse_threads(s: &str) -> Result<usize, String> {
+pub fn parse_threads(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("`{s}` is not a whole number of threads"))?;
@@ -152,11 +153,15 @@ pub fn load_config(args: &RunArgs) -> Result<Config> {
 
 /// Runs a simulation and writes its result file.
 pub fn run(args: &RunArgs) -> Result<()> {
+    crate::choose::start_session(&args.backend)?;
+    // Only rank 0 of an MPI job speaks and writes.
+    let quiet = args.quiet || !brunel_backends::parallel::writes();
     // Everything that can be refused is checked before the (possibly long) simulation.
     if let Some(png) = &args.plot {
         crate::plot::check_png(png)?;
     }
     let config = load_config(args)?;
+    brunel_backends::parallel::agree("the resolved config", &config.to_toml())?;
     let out = match &args.out {
         Some(out) => out.clone(),
         None => default_output(&args.config)?,
@@ -204,7 +209,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         choose_and_plan_drawing(&args.backend, &config, args.threads, args.device, whole)?;
     let model = Model::new(&config);
     let draws_whole = whole(chosen.entry);
-    if !args.quiet {
+    if !quiet {
         note!(
             "building the network: {} neurons, about {:.3e} synapses ({} threads{})",
             model.n,
@@ -233,22 +238,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let backend = chosen.make(&model, &network)?;
         (backend, out_degree, n_synapses, fingerprint)
     } else {
-        // The backend draws the parts it keeps (or none: procedural), never the whole.
-        let draw = Draw::new(&config);
-        let backend = chosen
-            .entry
-            .make_from(&model, &Synapses::Draw(&draw), &chosen.setup)?;
-        let out_degree = backend.out_degrees().with_context(|| {
-            format!(
-                "the {} backend, made from the network not drawn yet, gave no out-degrees",
-                chosen.entry.name
-            )
+        // The backend draws the parts it keeps (or none: procedural), never the whole: the
+        // cpu backend its parts, each rank of an MPI job the synapses onto its neurons.
+        let backend = chosen.make_from_draw(&model, &Draw::new(&config))?;
+        let out_degree = backend.out_degrees()?.ok_or_else(|| {
+            anyhow::anyhow!("the {} backend gives no out-degrees", chosen.entry.name)
         })?;
         let n_synapses = out_degree.iter().map(|&d| d as u64).sum();
         (backend, out_degree, n_synapses, 0)
     };
     // The network and the backend's layout: the network build and the backend's own,
-    // together (the backend drawing its parts does both).
+    // together (a backend drawing its parts does both).
     let build_seconds = t.elapsed().as_secs_f64();
     crate::interrupt::check()?;
     let steps = model.steps;
@@ -276,7 +276,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         checkpoint,
         out,
         force: args.force,
-        quiet: args.quiet,
+        quiet,
         summary: args.summary.clone(),
         plot: args.plot.clone(),
     })
@@ -335,6 +335,10 @@ impl Job {
             spikes: self.spikes.clone(),
             stats: self.stats.clone(),
         };
+        // Every rank of an MPI job takes part in gathering the state; rank 0 writes it.
+        if !brunel_backends::parallel::writes() {
+            return Ok(());
+        }
         crate::checkpoint::write(&plan.path, &c)
     }
 }
@@ -404,18 +408,24 @@ pub fn execute(mut job: Job) -> Result<()> {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         bar.set_position(done);
-        if let Some(signal) = crate::interrupt::received() {
+        // Under MPI every rank learns of a signal any rank received, so that all stop here.
+        let signal =
+            brunel_backends::parallel::any_signal(crate::interrupt::received().map(|i| i.signal))
+                .map(|signal| crate::interrupt::Interrupted { signal });
+        if let Some(signal) = signal {
             // A cluster's wall-time signal loses nothing: the run as it stands is checkpointed
             // (a second signal exits at once, leaving the earlier checkpoint intact).
             bar.finish_and_clear();
             if let Some(p) = &plan {
                 job.checkpoint(p, job.run_seconds_before + t.elapsed().as_secs_f64())?;
-                note!(
-                    "{signal} at {} ms: checkpoint {} written; `brunel resume {}` continues",
-                    done as f64 * model.dt,
-                    p.path.display(),
-                    p.path.display()
-                );
+                if brunel_backends::parallel::writes() {
+                    note!(
+                        "{signal} at {} ms: checkpoint {} written; `brunel resume {}` continues",
+                        done as f64 * model.dt,
+                        p.path.display(),
+                        p.path.display()
+                    );
+                }
             }
             return Err(signal.into());
         }
@@ -439,6 +449,10 @@ pub fn execute(mut job: Job) -> Result<()> {
     bar.finish_and_clear();
     if let Some(p) = &plan {
         job.checkpoint(p, run_seconds)?;
+    }
+    if !brunel_backends::parallel::writes() {
+        // Rank 0 of the MPI job holds every spike too and writes the results.
+        return Ok(());
     }
     let info = job.backend.info();
     let Job {
@@ -482,6 +496,7 @@ pub fn execute(mut job: Job) -> Result<()> {
             device: info.device.clone(),
             threads: info.threads as u64,
             work_items: info.work_items.map(|w| w as u64),
+            ranks: info.ranks.map(|r| r as u64),
             device_kind: info.device_kind.as_str().to_owned(),
             seed: config.simulation.seed,
             config: config.to_toml(),
@@ -672,6 +687,9 @@ fn summary_toml(
     put("backend", p.backend.clone().into());
     put("device", p.device.clone().into());
     put("threads", (p.threads as i64).into());
+    if let Some(r) = p.ranks {
+        put("ranks", (r as i64).into());
+    }
     put(
         "choice",
         choice.unwrap_or("given on the command line").into(),
@@ -722,7 +740,7 @@ fn summary_toml(
 }
 
 /// The error of an allocation that failed although the memory plan let it through.
-fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
+pub fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
     brunel_core::Error::Memory {
         message: format!(
             "cannot allocate {what} ({:.1} GiB)",
@@ -733,7 +751,7 @@ fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
 }
 
 /// Collects `items` into a vector allocated up front: an error, not an abort, if it cannot be.
-fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
+pub fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     let bytes = (items.len() * std::mem::size_of::<T>()) as u64;
     v.try_reserve_exact(items.len())

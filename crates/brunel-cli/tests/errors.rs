@@ -280,7 +280,7 @@ fn cases() -> Vec<Case> {
             &["run", "c.toml", "--backend", "gpu"],
             &[
                 "invalid value 'gpu' for '--backend",
-                "unknown backend `gpu` (one of: reference, cpu, opencl, auto)",
+                "unknown backend `gpu` (one of: reference, cpu, opencl, mpi, auto)",
             ],
         ),
         case(

@@ -908,7 +908,7 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
 }
 
 /// The default config with every optional key present: the type of every key, for coercion.
-fn schema() -> toml::Table {
+pub fn schema() -> toml::Table {
     let mut full = Config::default();
     full.plot.window = Some([0.0, 1.0]);
     full.plot.rate_max = Some(1.0);

@@ -59,6 +59,21 @@ pub(crate) enum Targets {
     Procedural(Arc<Draw>),
 }
 
+impl Targets {
+    /// The cut, if it is kept.
+    pub(crate) fn stored(&self) -> Option<&PartSynapses> {
+        match self {
+            Targets::Stored(s) => Some(s),
+            Targets::Procedural(_) => None,
+        }
+    }
+
+    /// The cut's row offsets (none, procedural).
+    pub(crate) fn offsets(&self) -> &[u32] {
+        self.stored().map_or(&[], |s| s.offsets.as_slice())
+    }
+}
+
 /// The cut of the network onto `range`, in the part's storage positions: cut from the whole
 /// network, or drawn directly ([`Draw::cut`]).
 pub(crate) fn cut(synapses: &Synapses, range: Range) -> Result<PartSynapses> {

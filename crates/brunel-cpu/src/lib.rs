@@ -40,10 +40,13 @@
 mod kernel;
 mod layout;
 mod philox;
+mod rank;
+
+pub use rank::RankEngine;
 
 use brunel_core::{
-    Backend, BackendInfo, DeviceKind, Error, HostState, InFlight, Model, Network, Par, Recorder,
-    Result, Storage, Synapses, NEVER,
+    Backend, BackendInfo, Connectivity, DeviceKind, Draw, Error, HostState, InFlight, Model,
+    Network, Par, Recorder, Result, Storage, Synapses, NEVER,
 };
 use rayon::prelude::*;
 
@@ -52,7 +55,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
-use layout::{Range, Targets};
+use layout::{PartSynapses, Range, Targets};
 
 /// Which neuron loop the backend runs. All give the same bits; they differ in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +88,132 @@ pub struct CpuBackend {
 enum Sim {
     Packed(Engine<u32>),
     Wide(Engine<u64>),
+}
+
+impl Sim {
+    /// The counters, in words (for `info`).
+    fn counters(&self) -> &'static str {
+        match self {
+            Sim::Packed(_) => "16+16-bit counters",
+            Sim::Wide(_) => "32+32-bit counters",
+        }
+    }
+
+    /// Parts the neurons are cut into.
+    fn parts(&self) -> usize {
+        match self {
+            Sim::Packed(e) => e.parts.len(),
+            Sim::Wide(e) => e.parts.len(),
+        }
+    }
+
+    /// The engine over `ranges` (one part each) on `par` threads, each part's synapses from
+    /// `cut` (drawn in parallel), with counters wide enough for their in-degrees.
+    fn build(
+        model: &Model,
+        ranges: Vec<Range>,
+        par: Par,
+        cut: impl Fn(Range) -> Result<PartSynapses> + Sync,
+    ) -> Result<Sim> {
+        let parts = Parts {
+            make: |r| cut(r).map(Targets::Stored),
+            one_at_a_time: false,
+            max_in_bound: None,
+            degrees_of: None,
+        };
+        Ok(Sim::build_parts(model, ranges, par, parts)?.0)
+    }
+
+    /// [`Sim::build`] with each part's [`Targets`] from `parts.make` (drawn in parallel, or one
+    /// part after the other), and the out-degrees where `parts.degrees_of` asks for them.
+    fn build_parts(
+        model: &Model,
+        ranges: Vec<Range>,
+        par: Par,
+        parts: Parts<impl Fn(Range) -> Result<Targets> + Sync>,
+    ) -> Result<(Sim, Option<Vec<u32>>)> {
+        let threads = par.count();
+        // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
+        // what cannot be allocated rather than abort in the allocator.
+        let ring_bytes = ranges.len() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
+        if let Some(total) = brunel_core::config::total_memory_bytes() {
+            if ring_bytes > total as f64 / 2.0 {
+                return Err(Error::Unavailable {
+                    backend: "cpu".into(),
+                    message: format!(
+                        "a delay of {} steps on {} threads needs {:.1} GiB of arrival counters, more than half of this machine's {:.1} GiB (the reference and opencl backends need less)",
+                        model.delay_steps,
+                        threads,
+                        ring_bytes / (1u64 << 30) as f64,
+                        total as f64 / (1u64 << 30) as f64
+                    ),
+                });
+            }
+        }
+        let pool = match par {
+            Par::Seq => None,
+            Par::Rayon(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.get())
+                    .thread_name(|i| format!("brunel-cpu-{i}"))
+                    .build()
+                    .map_err(|e| Error::Backend {
+                        backend: "cpu".into(),
+                        message: format!("cannot start {n} threads: {e}"),
+                    })?,
+            ),
+        };
+        let make = &parts.make;
+        let build = || -> Result<Vec<Targets>> {
+            if parts.one_at_a_time {
+                ranges.iter().map(|&r| make(r)).collect()
+            } else {
+                ranges.par_iter().map(|&r| make(r)).collect()
+            }
+        };
+        let targets = match &pool {
+            Some(pool) => pool.install(build)?,
+            None => ranges
+                .iter()
+                .map(|&r| make(r))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        // The out-degrees, for the caller's count of synaptic events: the parts' rows added
+        // up (procedural: every row drawn once more, counted, not kept).
+        let out_degree = parts.degrees_of.map(|draw| {
+            let count = || layout::out_degrees(draw, &ranges, &targets);
+            match &pool {
+                Some(pool) => pool.install(count),
+                None => count(),
+            }
+        });
+        let max_in = parts.max_in_bound.unwrap_or_else(|| {
+            targets
+                .iter()
+                .filter_map(Targets::stored)
+                .map(|s| s.max_in_exc.max(s.max_in_inh) as u64)
+                .max()
+                .unwrap_or(0)
+        });
+        let sim = if max_in <= u32::LIMIT {
+            Sim::Packed(Engine::new(model, ranges, targets, pool))
+        } else {
+            Sim::Wide(Engine::new(model, ranges, targets, pool))
+        };
+        Ok((sim, out_degree))
+    }
+}
+
+/// How [`Sim::build_parts`] makes the parts.
+struct Parts<'d, F> {
+    /// A part's synapses (or none, procedural).
+    make: F,
+    /// Parts made one after the other (each may use every thread), not in parallel.
+    one_at_a_time: bool,
+    /// The largest in-degree, where the parts cannot say (procedural).
+    max_in_bound: Option<u64>,
+    /// The network the out-degrees are counted in, if the caller wants them.
+    degrees_of: Option<&'d Draw>,
 }
 
 impl CpuBackend {
@@ -177,91 +306,26 @@ impl CpuBackend {
         }
         let how = resolve(kernel)?;
         let (ranges, threads) = plan(model.n, par.count(), per_thread);
-        // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
-        // what cannot be allocated rather than abort in the allocator.
-        let ring_bytes = ranges.len() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
-        if let Some(total) = brunel_core::config::total_memory_bytes() {
-            if ring_bytes > total as f64 / 2.0 {
-                return Err(Error::Unavailable {
-                    backend: "cpu".into(),
-                    message: format!(
-                        "a delay of {} steps on {} threads needs {:.1} GiB of arrival counters, more than half of this machine's {:.1} GiB (the reference and opencl backends need less)",
-                        model.delay_steps,
-                        threads,
-                        ring_bytes / (1u64 << 30) as f64,
-                        total as f64 / (1u64 << 30) as f64
-                    ),
-                });
-            }
-        }
         let asked = par.count();
         let par = Par::threads(threads);
-        let pool = match par {
-            Par::Seq => None,
-            Par::Rayon(n) => Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n.get())
-                    .thread_name(|i| format!("brunel-cpu-{i}"))
-                    .build()
-                    .map_err(|e| Error::Backend {
-                        backend: "cpu".into(),
-                        message: format!("cannot start {n} threads: {e}"),
-                    })?,
-            ),
-        };
         // Each part's layout drawn (or cut) by itself, the parts in parallel; procedural
         // parts keep nothing. Fixed in-degree parts are drawn one after the other, each on all
         // threads (its columns in parallel): the columns and the slots they are transposed
         // through (8 bytes a synapse) then live for one part at a time.
-        let one_at_a_time = matches!(synapses, Synapses::Draw(d) if d.connectivity() == brunel_core::Connectivity::FixedIndegree);
-        let build = || -> Result<Vec<Targets>> {
-            match &procedural {
-                Some(draw) => Ok(ranges
-                    .iter()
-                    .map(|_| Targets::Procedural(draw.clone()))
-                    .collect()),
-                None if one_at_a_time => ranges
-                    .iter()
-                    .map(|&r| layout::cut(synapses, r).map(Targets::Stored))
-                    .collect(),
-                None => ranges
-                    .par_iter()
-                    .map(|&r| layout::cut(synapses, r).map(Targets::Stored))
-                    .collect(),
-            }
-        };
-        let targets = match &pool {
-            Some(pool) => pool.install(build)?,
-            None => build()?,
-        };
-        // The out-degrees, for the caller's count of synaptic events: the parts' rows added
-        // up (procedural: every row drawn once more, counted, not kept).
-        let out_degree = match synapses {
+        let draw = match synapses {
+            Synapses::Draw(draw) => Some(*draw),
             Synapses::Network(_) => None,
-            Synapses::Draw(draw) => {
-                let count = || layout::out_degrees(draw, &ranges, &targets);
-                Some(match &pool {
-                    Some(pool) => pool.install(count),
-                    None => count(),
-                })
-            }
         };
-        let max_in = match &procedural {
-            Some(draw) => layout::max_in_degree_bound(draw),
-            None => targets
-                .iter()
-                .map(|t| match t {
-                    Targets::Stored(s) => s.max_in_exc.max(s.max_in_inh) as u64,
-                    Targets::Procedural(_) => 0,
-                })
-                .max()
-                .unwrap_or(0),
+        let parts = Parts {
+            make: |r| match &procedural {
+                Some(draw) => Ok(Targets::Procedural(draw.clone())),
+                None => layout::cut(synapses, r).map(Targets::Stored),
+            },
+            one_at_a_time: draw.is_some_and(|d| d.connectivity() == Connectivity::FixedIndegree),
+            max_in_bound: procedural.as_deref().map(layout::max_in_degree_bound),
+            degrees_of: draw,
         };
-        let sim = if max_in <= u32::LIMIT {
-            Sim::Packed(Engine::new(model, ranges, targets, pool))
-        } else {
-            Sim::Wide(Engine::new(model, ranges, targets, pool))
-        };
+        let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts)?;
         Ok(CpuBackend {
             par,
             asked,
@@ -295,10 +359,7 @@ impl CpuBackend {
     /// Parts the neurons are cut into.
     #[doc(hidden)]
     pub fn parts(&self) -> usize {
-        match &self.sim {
-            Sim::Packed(e) => e.parts.len(),
-            Sim::Wide(e) => e.parts.len(),
-        }
+        self.sim.parts()
     }
 
     /// What this backend holds on the host for `n` neurons on `par` threads, for
@@ -384,6 +445,18 @@ fn plan(n: u32, threads: usize, per_thread: usize) -> (Vec<Range>, usize) {
     };
     let ranges = layout::partition(n as u32, wanted);
     (ranges, useful)
+}
+
+/// The neuron loop, in words (for `info`).
+fn loop_words(how: Loop) -> &'static str {
+    match how {
+        Loop::Generic => "generic loop",
+        Loop::Blocks => "32-neuron blocks",
+        #[cfg(target_arch = "x86_64")]
+        Loop::Avx2 => "32-neuron blocks, AVX2",
+        #[cfg(target_arch = "x86_64")]
+        Loop::Avx512 => "32-neuron blocks, AVX-512",
+    }
 }
 
 /// The loop for `kernel` on this processor.
@@ -638,22 +711,9 @@ impl<C: Counter> Engine<C> {
 
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
-        let how = match self.how {
-            Loop::Generic => "generic loop",
-            Loop::Blocks => "32-neuron blocks",
-            #[cfg(target_arch = "x86_64")]
-            Loop::Avx2 => "32-neuron blocks, AVX2",
-            #[cfg(target_arch = "x86_64")]
-            Loop::Avx512 => "32-neuron blocks, AVX-512",
-        };
-        let counters = match &self.sim {
-            Sim::Packed(_) => "16+16-bit counters",
-            Sim::Wide(_) => "32+32-bit counters",
-        };
-        let parts = match &self.sim {
-            Sim::Packed(e) => e.parts.len(),
-            Sim::Wide(e) => e.parts.len(),
-        };
+        let how = loop_words(self.how);
+        let counters = self.sim.counters();
+        let parts = self.sim.parts();
         let capped = if self.asked > self.par.count() {
             format!(" ({} asked; the network has work for no more)", self.asked)
         } else {
@@ -669,6 +729,7 @@ impl Backend for CpuBackend {
             threads: self.par.count(),
             work_items: None,
             parts: Some(parts),
+            ranks: None,
         }
     }
 
@@ -700,8 +761,8 @@ impl Backend for CpuBackend {
         }
     }
 
-    fn out_degrees(&self) -> Option<Vec<u32>> {
-        self.out_degree.clone()
+    fn out_degrees(&self) -> Result<Option<Vec<u32>>> {
+        Ok(self.out_degree.clone())
     }
 }
 
