@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 use brunel_backends::Entry;
 use brunel_core::{
     Backend, Config, Connectivity, Draw, Model, Network, Par, ReferenceBackend, RefractoryInput,
-    SpikeRecorder,
+    SpikeRecorder, Storage,
 };
 use brunel_suite::{
     assert_same, candidates, compare, is_required, make, make_from_draw, panel, passed, reference,
@@ -175,6 +175,46 @@ fn thread_counts(entry: &Entry) -> String {
 /// the whole network), a backend runs the reference's network.
 fn from_draw(entry: &Entry) -> String {
     format!("{} runs", against_reference(entry, &[1, 3], true))
+}
+
+/// `network.storage = "procedural"`, made from the network not drawn yet: a backend that
+/// draws each spike's targets again (cpu) or keeps the network drawn (the others) runs the
+/// stored network's spikes, bit for bit: the mid-size network (one target block), and one of
+/// 150 000 neurons (three blocks of 65 536 targets, cut on block boundaries at 1 and 2
+/// threads, straddling them at 3).
+fn procedural(entry: &Entry) -> String {
+    let mut runs = 0;
+    let mid = mid_config(Connectivity::Bernoulli, RefractoryInput::Discard);
+    let mut large = mid.clone();
+    large.network.n_e = 120_000;
+    large.network.epsilon = 0.0003;
+    large.synapse.j = 1.0;
+    large.simulation.duration = 30.0;
+    large.validate().expect("valid");
+    for mut config in [mid, large] {
+        let model = Model::new(&config);
+        let network = Network::build(&config, Par::threads(2));
+        let want = reference(&model, &network, model.steps);
+        assert!(want.spikes.ids.len() > 100, "too few spikes to be a test");
+        config.network.storage = Storage::Procedural;
+        config.validate().expect("valid");
+        let model = Model::new(&config);
+        let undrawn = Draw::new(&config);
+        for threads in [1, 2, 3] {
+            let mut backend = make_from_draw(entry, &model, &undrawn, threads);
+            let got = run(backend.as_mut(), model.steps, &[0, 7, 30]);
+            let what = format!(
+                "{} procedural on {threads} thread(s), {} neurons",
+                entry.name, model.n
+            );
+            assert_same(&what, &want, &got);
+            runs += 1;
+            if !entry.honours.threads {
+                break;
+            }
+        }
+    }
+    format!("{runs} runs")
 }
 
 /// However the steps are split between `run` calls, the result is the same.
@@ -442,6 +482,7 @@ fn tests() -> Vec<(&'static str, Test)> {
         ("thread_counts_1_2_3_7", thread_counts),
         ("independent_of_how_steps_are_split", split_runs),
         ("made_from_the_network_not_drawn_yet", from_draw),
+        ("procedural_storage_gives_the_stored_spikes", procedural),
         ("resume_from_a_state_on_another_backend", resume),
         ("random_small_networks", random_networks),
     ]

@@ -20,6 +20,15 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "PoCL: OpenCL on the CPU, where the OpenCL backend is tested",
     ),
     ("clinfo", "listing OpenCL devices"),
+    (
+        "libopenmpi-dev",
+        "Open MPI, for the mpi backend (built in when MPI is installed)",
+    ),
+    (
+        "openmpi-bin",
+        "mpirun, which starts the mpi backend's ranks",
+    ),
+    ("libclang-dev", "rsmpi's bindings to MPI (bindgen)"),
 ];
 
 /// Debian packages of the test tools only (`cargo xtask test`, `setup --test-tools`).
@@ -28,9 +37,16 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[(
     "the project's Python environment target/python, for the SONATA reader check",
 )];
 
-/// Python packages of the SONATA reader check (tests read our HDF5 with libsonata), installed
-/// only into the project's environment [`venv`].
-pub const PYTHON_PACKAGES: &[&str] = &["libsonata", "h5py", "numpy"];
+/// Python packages of the SONATA reader check (tests read our HDF5 with libsonata) and of the
+/// Python package's test suite (pytest; maturin builds the package), installed only into the
+/// project's environment [`venv`].
+pub const PYTHON_PACKAGES: &[&str] = &["libsonata", "h5py", "numpy", "pytest", "maturin"];
+
+/// The version range of maturin: the one `crates/brunel-py/pyproject.toml` builds with.
+const MATURIN: &str = "maturin>=1.9,<2";
+
+/// The Python package, built from source into [`venv`] by every `setup --test-tools`.
+pub const PYTHON_PACKAGE: &str = "crates/brunel-py";
 
 /// What to set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +87,7 @@ pub fn run_for(tools: Tools) -> Result<(), String> {
     system_packages(&packages)?;
     if tools == Tools::Test {
         python_packages();
+        python_package();
     }
     Ok(())
 }
@@ -177,7 +194,7 @@ fn python_packages() {
     let venv = venv();
     let venv_python = venv.join("bin/python3");
     let imports = Command::new(&venv_python)
-        .args(["-c", "import libsonata, h5py, numpy"])
+        .args(["-c", "import libsonata, h5py, numpy, pytest, maturin"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -208,15 +225,12 @@ fn python_packages() {
         util::run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
     };
     let installed = made.and_then(|()| {
-        let mut pip = Command::new(&venv_python);
-        pip.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(PYTHON_PACKAGES);
+        let mut pip = pip_install(&venv_python);
+        pip.args(
+            PYTHON_PACKAGES
+                .iter()
+                .map(|p| if *p == "maturin" { MATURIN } else { p }),
+        );
         util::run(&mut pip)
     });
     if let Err(e) = installed {
@@ -224,5 +238,48 @@ fn python_packages() {
             "setup: could not install the python packages into {} ({e}); the SONATA check will skip",
             venv.display()
         );
+    }
+}
+
+/// `PYTHON -m pip install --quiet --disable-pip-version-check`, to be given what to install.
+fn pip_install(python: &std::path::Path) -> Command {
+    let mut pip = Command::new(python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    pip
+}
+
+/// Builds and installs the Python package `brunel` (crates/brunel-py, with maturin, in release
+/// mode: cargo reuses the workspace's build) into [`venv`], so that its pytest suite tests this
+/// tree's code. Not fatal: where it fails, the package is uninstalled, so that the suite skips
+/// (saying why) instead of testing an older build.
+fn python_package() {
+    let venv = venv();
+    let python = venv.join("bin/python3");
+    if !python.exists() {
+        return;
+    }
+    eprintln!(
+        "setup: building the Python package {PYTHON_PACKAGE} into {}",
+        venv.display()
+    );
+    // maturin is found on PATH: the environment's bin first.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![venv.join("bin")];
+    dirs.extend(std::env::split_paths(&path));
+    let mut pip = pip_install(&python);
+    pip.args(["--no-build-isolation", "--no-deps", "--force-reinstall"])
+        .arg(util::project_root().join(PYTHON_PACKAGE))
+        .env("PATH", std::env::join_paths(dirs).unwrap_or(path.clone()));
+    if let Err(e) = util::run(&mut pip) {
+        eprintln!("setup: could not build the Python package ({e}); its tests will skip");
+        let _ = Command::new(&python)
+            .args(["-m", "pip", "uninstall", "--quiet", "-y", "brunel"])
+            .status();
     }
 }

@@ -19,7 +19,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     }
     // Say what this machine offers before testing it (wgpu's xtask does the same).
     let brunel = util::build_brunel()?;
-    if let Err(e) = util::run(std::process::Command::new(brunel).arg("backends")) {
+    if let Err(e) = util::run(std::process::Command::new(&brunel).arg("backends")) {
         eprintln!("test: could not list backends: {e}");
     }
     match std::env::var("BRUNEL_REQUIRE") {
@@ -35,16 +35,70 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     let tests = util::run(
         util::cargo()
             .args(["test", "--workspace", "--release"])
+            .args(util::mpi_features())
             .args(extra)
             .env("BRUNEL_TEST_LOG", &log),
     );
+    let python = python_suite(&brunel, &log);
     // Printed whether the tests passed or not.
     match std::fs::read_to_string(&log) {
         Ok(text) => eprintln!("\n{}", summary(&text, &log)),
         Err(e) => eprintln!("\ntest: cannot read {}: {e}", log.display()),
     }
     tests?;
+    python?;
     tidy.map_err(|_| "the tests passed, but the repository check (tidy) failed; see above".into())
+}
+
+/// The Python package's pytest suite (`crates/brunel-py/tests`), run with the project's
+/// environment (where `setup --test-tools` installed the package), against the release
+/// `brunel`. Without the package or pytest it skips under the name `python` (a failure when
+/// BRUNEL_REQUIRE names `python`).
+fn python_suite(brunel: &Path, log: &Path) -> Result<(), String> {
+    let python = setup::venv().join("bin/python3");
+    let ready = std::process::Command::new(&python)
+        .args(["-c", "import brunel, pytest"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ready {
+        let reason = format!(
+            "{} lacks the package brunel or pytest (cargo xtask setup --test-tools installs them; see its messages)",
+            python.display()
+        );
+        let required = std::env::var("BRUNEL_REQUIRE")
+            .unwrap_or_default()
+            .split(',')
+            .any(|r| r.trim() == "python");
+        if required {
+            return Err(format!(
+                "`python` is required (BRUNEL_REQUIRE) but the Python suite cannot run: {reason}"
+            ));
+        }
+        eprintln!("SKIPPED python pytest suite: {reason}");
+        let line = format!("skipped\tpython\tpytest suite\t{reason}\n");
+        let _ = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        return Ok(());
+    }
+    eprintln!(
+        "test: the Python package's suite (pytest, {})",
+        python.display()
+    );
+    util::run(
+        std::process::Command::new(&python)
+            .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"])
+            .arg(
+                util::project_root()
+                    .join(setup::PYTHON_PACKAGE)
+                    .join("tests"),
+            )
+            .env("BRUNEL_TEST_LOG", log)
+            .env("BRUNEL_BIN", brunel)
+            .env("BRUNEL_CONFIGS", util::project_root().join("configs")),
+    )
 }
 
 /// Per name (a backend such as `cpu`, a check such as `sonata`): tests passed and skipped.

@@ -63,8 +63,38 @@ pub fn repeats_value<'a>(it: &mut impl Iterator<Item = &'a String>) -> Result<us
 
 /// Builds the release `brunel`; its path.
 pub fn build_brunel() -> Result<PathBuf, String> {
-    run(cargo().args(["build", "--release", "-p", "brunel-cli"]))?;
+    run(cargo()
+        .args(["build", "--release", "-p", "brunel-cli"])
+        .args(mpi_features()))?;
     Ok(project_root().join("target/release/brunel"))
+}
+
+/// Whether Open MPI is installed (its compiler wrapper, which rsmpi's build asks, and
+/// `mpirun`): the mpi backend is then built in.
+pub fn mpi_installed() -> bool {
+    let works = |program: &str, arg: &str| {
+        std::process::Command::new(program)
+            .arg(arg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    works("mpicc", "--showme:version") && works("mpirun", "--version")
+}
+
+/// The cargo arguments that build the mpi backend in where Open MPI is installed (the
+/// binary, the suite and brunel-mpi's own tests); none elsewhere, where its tests are skipped
+/// with that reason.
+pub fn mpi_features() -> Vec<&'static str> {
+    if mpi_installed() {
+        vec![
+            "--features",
+            "brunel-cli/mpi,brunel-mpi/mpi,brunel-suite/mpi",
+        ]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Sets up the system packages (no Python) and builds the release `brunel`; its path.

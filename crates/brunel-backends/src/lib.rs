@@ -78,6 +78,10 @@ pub struct Entry {
     pub honours: Honours,
     /// Whether it is the oracle the others are compared with.
     pub oracle: bool,
+    /// Whether it runs as one rank of an MPI job (`mpirun -np K brunel run ...`): the CLI then
+    /// starts the job's session ([`parallel`]) first, lets only rank 0 write, and ends the
+    /// whole job on an error of any rank.
+    pub distributed: bool,
     /// Rank when `auto` has no GPU to use: lower first; `None`: auto takes it only for a GPU
     /// with fp64 among its devices.
     pub fallback: Option<u8>,
@@ -241,7 +245,7 @@ pub fn rule<'a>(probes: &[(&'a Entry, Probe)]) -> Option<(&'a Entry, Option<usiz
         .map(|(e, _)| (*e, None))
 }
 
-static REGISTRY: [Entry; 3] = [
+static REGISTRY: [Entry; 4] = [
     Entry {
         name: "reference",
         about: "scalar, one thread: the model's time step written to be read; the oracle",
@@ -252,6 +256,7 @@ static REGISTRY: [Entry; 3] = [
             device: false,
         },
         oracle: true,
+        distributed: false,
         fallback: Some(2),
         probe: |_| Probe::yes("the host CPU, one thread"),
         needs_network: true,
@@ -271,6 +276,7 @@ static REGISTRY: [Entry; 3] = [
             device: false,
         },
         oracle: false,
+        distributed: false,
         fallback: Some(1),
         probe: |setup| {
             Probe::yes(format!(
@@ -282,11 +288,12 @@ static REGISTRY: [Entry; 3] = [
         needs_network: false,
         make: |model, synapses, setup| {
             let par = Par::threads(setup.threads);
-            let network = synapses.network(par)?;
-            Ok(Box::new(brunel_cpu::CpuBackend::new(model, &network, par)?))
+            Ok(Box::new(brunel_cpu::CpuBackend::from_synapses(
+                model, synapses, par,
+            )?))
         },
         memory: |config, setup| {
-            brunel_cpu::CpuBackend::memory_facts(config.n() as u32, Par::threads(setup.threads))
+            brunel_cpu::CpuBackend::memory_facts_of(config, Par::threads(setup.threads))
         },
     },
     Entry {
@@ -299,6 +306,7 @@ static REGISTRY: [Entry; 3] = [
             device: true,
         },
         oracle: false,
+        distributed: false,
         fallback: None,
         needs_network: true,
         probe: opencl::probe,
@@ -309,6 +317,37 @@ static REGISTRY: [Entry; 3] = [
             name: "opencl".into(),
             threads: Par::threads(setup.threads).count() as u64,
             ..BackendFacts::reference()
+        },
+    },
+    Entry {
+        name: "mpi",
+        about: "MPI (Open MPI): the cpu engine on one part of the neurons per rank, `mpirun -np K`; bit-identical for any K",
+        feature: Some("mpi"),
+        compiled: cfg!(feature = "mpi"),
+        honours: Honours {
+            threads: true,
+            device: false,
+        },
+        oracle: false,
+        distributed: true,
+        fallback: None,
+        probe: mpi::probe,
+        // Each rank draws only the synapses onto its own neurons.
+        needs_network: false,
+        make: mpi::make,
+        // Each rank holds its share of the synapses in the cpu engine's layout (2 bytes each,
+        // over the launcher's ranks); the plan still counts the whole network as drawn, which
+        // a rank drawing its cut only never holds: an upper bound.
+        memory: |config, setup| {
+            let cpu = brunel_cpu::CpuBackend::memory_facts(
+                config.n() as u32,
+                Par::threads(mpi::threads(setup.threads)),
+            );
+            brunel_core::memory::BackendFacts {
+                name: "mpi".into(),
+                bytes_per_synapse: cpu.bytes_per_synapse / mpi::ranks() as f64,
+                ..cpu
+            }
         },
     },
 ];
@@ -377,6 +416,164 @@ mod opencl {
     }
 }
 
+/// The session of a distributed backend (MPI): what the CLI calls around a run. Without the
+/// `mpi` feature, or for a backend that is not distributed, every call does nothing.
+pub mod parallel {
+    use super::*;
+
+    /// Starts the job's session if `entry` is distributed (MPI_Init): before anything that can
+    /// fail, so that a failure on any rank ends the whole job ([`abort`]).
+    pub fn start(entry: &Entry) -> Result<()> {
+        if !entry.distributed || !entry.compiled {
+            return Ok(());
+        }
+        mpi::start()
+    }
+
+    /// Checks that `text` (`what`, e.g. the resolved config) is the same on every rank of a
+    /// running session; an error naming the ranks that differ. Nothing without a session.
+    pub fn agree(what: &str, text: &str) -> Result<()> {
+        mpi::agree(what, text)
+    }
+
+    /// Whether this process writes results: rank 0 of a session, or a process without one.
+    pub fn writes() -> bool {
+        mpi::rank().is_none_or(|(rank, _)| rank == 0)
+    }
+
+    /// (rank, ranks) of a running session.
+    pub fn rank() -> Option<(usize, usize)> {
+        mpi::rank()
+    }
+
+    /// The signal (its number) that any rank of a running session received, given this
+    /// rank's: a collective call, so that every rank stops at the same step (and checkpoints
+    /// together) when the launcher or the batch system signals only some of them first.
+    pub fn any_signal(mine: Option<i32>) -> Option<i32> {
+        match mpi::max_over_ranks(mine.unwrap_or(0)) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+
+    /// Ends the session normally (every rank).
+    pub fn finish() {
+        mpi::finish()
+    }
+
+    /// Ends the whole job at once with exit code `code`, if a session runs; returns otherwise.
+    pub fn abort(code: i32) {
+        mpi::abort(code)
+    }
+}
+
+#[cfg(feature = "mpi")]
+mod mpi {
+    use super::*;
+    use brunel_mpi::session;
+
+    /// Threads per rank: `0` means the machine's cores shared among the ranks on it.
+    pub fn threads(asked: usize) -> usize {
+        if asked > 0 {
+            return asked;
+        }
+        (Par::threads(0).count() / session::local_ranks()).max(1)
+    }
+
+    /// Ranks of the job, as the launcher says (1 without one).
+    pub fn ranks() -> usize {
+        session::launcher().map_or(1, |(_, size)| size.max(1))
+    }
+
+    pub fn probe(setup: &Setup) -> Probe {
+        let t = threads(setup.threads);
+        match session::launcher() {
+            Some((rank, size)) => Probe::yes(format!(
+                "rank {rank} of {size} under an MPI launcher, {t} thread(s) per rank (--threads N)"
+            )),
+            None => Probe::yes(format!(
+                "a single rank (no MPI launcher: start with `mpirun -np K` or `srun`), {t} thread(s)"
+            )),
+        }
+    }
+
+    pub fn make(model: &Model, synapses: &Synapses, setup: &Setup) -> Result<Box<dyn Backend>> {
+        Ok(Box::new(brunel_mpi::MpiBackend::new(
+            model,
+            synapses,
+            Par::threads(threads(setup.threads)),
+        )?))
+    }
+
+    pub fn start() -> Result<()> {
+        session::start()
+    }
+
+    pub fn agree(what: &str, text: &str) -> Result<()> {
+        if session::rank().is_none() {
+            return Ok(());
+        }
+        brunel_mpi::agree(what, text.as_bytes())
+    }
+
+    pub fn rank() -> Option<(usize, usize)> {
+        session::rank()
+    }
+
+    pub fn max_over_ranks(x: i32) -> i32 {
+        brunel_mpi::max_over_ranks(x)
+    }
+
+    pub fn finish() {
+        session::finish()
+    }
+
+    pub fn abort(code: i32) {
+        session::abort(code)
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+mod mpi {
+    use super::*;
+
+    pub fn threads(asked: usize) -> usize {
+        asked
+    }
+
+    pub fn ranks() -> usize {
+        1
+    }
+
+    pub fn probe(_setup: &Setup) -> Probe {
+        unreachable!("the registry does not probe a backend it lacks")
+    }
+
+    pub fn make(_: &Model, _: &Synapses, _: &Setup) -> Result<Box<dyn Backend>> {
+        unreachable!("the registry does not make a backend it lacks")
+    }
+
+    pub fn start() -> Result<()> {
+        Ok(())
+    }
+
+    pub fn agree(_: &str, _: &str) -> Result<()> {
+        Ok(())
+    }
+
+    pub fn rank() -> Option<(usize, usize)> {
+        None
+    }
+
+    pub fn max_over_ranks(x: i32) -> i32 {
+        x
+    }
+
+    pub fn finish() {}
+
+    pub fn abort(_: i32) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,7 +618,7 @@ mod tests {
         assert_eq!(all().iter().filter(|e| e.oracle).count(), 1);
         assert!(find("cpu").is_ok());
         let e = find("nope").unwrap_err().to_string();
-        assert!(e.contains("reference, cpu, opencl"), "{e}");
+        assert!(e.contains("reference, cpu, opencl, mpi"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,15 @@ pub fn parse_backend(s: &str) -> std::result::Result<String, String> {
     }
 }
 
+/// Starts the session of a distributed backend named by `--backend` (MPI: `MPI_Init`) before
+/// anything can fail, so that a failure on any rank ends the whole job; nothing otherwise.
+pub fn start_session(name: &str) -> Result<()> {
+    if let Ok(entry) = brunel_backends::find(name) {
+        brunel_backends::parallel::start(entry)?;
+    }
+    Ok(())
+}
+
 /// A backend chosen and checked before the network is built.
 #[derive(Debug)]
 pub struct Chosen {
@@ -38,6 +47,16 @@ impl Chosen {
     /// Makes the backend for the built network.
     pub fn make(&self, model: &Model, network: &Network) -> brunel_core::Result<Box<dyn Backend>> {
         self.entry.make(model, network, &self.setup)
+    }
+
+    /// Makes the backend from the network not drawn yet: it draws what it keeps.
+    pub fn make_from_draw(
+        &self,
+        model: &Model,
+        draw: &brunel_core::Draw,
+    ) -> brunel_core::Result<Box<dyn Backend>> {
+        self.entry
+            .make_from(model, &brunel_core::Synapses::Draw(draw), &self.setup)
     }
 }
 

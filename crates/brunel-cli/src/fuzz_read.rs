@@ -24,6 +24,7 @@ fn sample() -> Results {
             device: "host".into(),
             threads: 1,
             work_items: None,
+            ranks: None,
             device_kind: "host".into(),
             seed: 7,
             config: config.to_toml(),

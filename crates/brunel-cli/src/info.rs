@@ -159,7 +159,10 @@ pub fn print_results(r: &Results, out: Option<&Path>) {
     );
     row("spikes", count(s.spikes));
     row("synaptic events", count(s.synaptic_events));
-    row("build time", format!("{:.3} s (network)", p.build_seconds));
+    row(
+        "build time",
+        format!("{:.3} s (network and backend layout)", p.build_seconds),
+    );
     row("run time", format!("{:.3} s", p.run_seconds));
     let simulated_s = s.duration / 1000.0;
     if p.run_seconds > 0.0 {
@@ -191,7 +194,7 @@ pub fn backends(format: BackendsFormat) -> Result<()> {
         say!("cores = {}", Par::threads(0).count());
         for (e, p) in &probes {
             say!(
-                "\n[[backend]]\nname = {:?}\navailable = {}\n{} = {:?}\ncompiled = {}\noracle = {}\nhonours_threads = {}\nhonours_device = {}",
+                "\n[[backend]]\nname = {:?}\navailable = {}\n{} = {:?}\ncompiled = {}\noracle = {}\nhonours_threads = {}\nhonours_device = {}\ndistributed = {}",
                 e.name,
                 p.available.is_ok(),
                 if p.available.is_ok() { "about" } else { "why" },
@@ -202,7 +205,8 @@ pub fn backends(format: BackendsFormat) -> Result<()> {
                 e.compiled,
                 e.oracle,
                 e.honours.threads,
-                e.honours.device
+                e.honours.device,
+                e.distributed
             );
         }
         for (e, p) in &probes {

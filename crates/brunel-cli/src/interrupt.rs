@@ -79,6 +79,24 @@ pub fn received() -> Option<Interrupted> {
     Some(Interrupted { signal })
 }
 
+/// Stops the command in progress as a first `signal` would, without any handler installed: how
+/// a library caller (the Python package, on its own KeyboardInterrupt) stops a sweep running on
+/// another thread. [`clear`] undoes it before the caller's next command.
+pub fn request(signal: i32) {
+    WHICH
+        .get_or_init(|| Arc::new(AtomicUsize::new(0)))
+        .store(signal as usize, Ordering::SeqCst);
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .store(true, Ordering::SeqCst);
+}
+
+/// Forgets a signal received or requested, so that the next command runs.
+pub fn clear() {
+    if let Some(flag) = FLAG.get() {
+        flag.store(false, Ordering::SeqCst);
+    }
+}
+
 /// An error if a signal was received.
 pub fn check() -> Result<()> {
     match received() {

@@ -11,41 +11,10 @@
 //! brunel theory CONFIG [--set key=value]... [--format text|toml] [--grid KEY=START:STOP:STEP]...
 //! ```
 
-/// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
-/// worth a panic, so write errors are ignored.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-/// `eprintln!` that never panics.
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-mod checkpoint;
-mod choose;
-#[cfg(test)]
-mod fuzz_read;
-pub mod grid;
-mod info;
-mod interrupt;
-mod network_file;
-mod output;
-mod phase;
-mod plot;
-mod profile;
-mod resume;
-mod run;
-mod sweep;
-mod theory;
-mod time;
-
+use brunel_cli::{
+    info, interrupt, message, network_file, note, output, phase, plot, profile, resume, run, say,
+    sweep, theory,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -144,48 +113,24 @@ fn main() -> ExitCode {
         Command::CheckResult { file } => output::read(file).map(drop),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            // Every rank of an MPI job ends together (MPI_Finalize); nothing without one.
+            brunel_backends::parallel::finish();
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            note!("error: {}", message(&e));
-            match e.downcast_ref::<interrupt::Interrupted>() {
-                Some(i) => ExitCode::from(i.exit_code()),
-                None => ExitCode::FAILURE,
-            }
+            let rank = match brunel_backends::parallel::rank() {
+                Some((rank, ranks)) if ranks > 1 => format!(" (MPI rank {rank} of {ranks})"),
+                _ => String::new(),
+            };
+            note!("error{rank}: {}", message(&e));
+            let code = match e.downcast_ref::<interrupt::Interrupted>() {
+                Some(i) => i.exit_code(),
+                None => 1,
+            };
+            // A failure on one rank of an MPI job ends the whole job at once (MPI_Abort).
+            brunel_backends::parallel::abort(code as i32);
+            ExitCode::from(code)
         }
     }
-}
-
-/// The most of an error message printed: messages echo input (a config's line, a key), which
-/// must not flood the terminal.
-const MAX_MESSAGE: usize = 4000;
-
-/// The error and its causes on one line, `outer: inner: ...`, leaving out a cause whose text
-/// the message already holds (core's errors print their source themselves).
-fn message(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let cause = cause.to_string();
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    // Control characters of echoed input are escaped (line breaks and tabs of a TOML error's
-    // layout are kept), and the whole is bounded.
-    let mut out = String::new();
-    for c in text.chars() {
-        if out.len() >= MAX_MESSAGE {
-            out.push_str(" … (message cut)");
-            break;
-        }
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -3,7 +3,7 @@
 //! ```text
 //! /                          attributes: magic (u32 0x0A7A), version (u32 [0, 1]),
 //!                            brunel_version, backend, device, device_kind, threads, work_items
-//!                            (OpenCL), seed, config (resolved
+//!                            (OpenCL), ranks (mpi), seed, config (resolved
 //!                            TOML), n_synapses, build_seconds, run_seconds, created (RFC 3339
 //!                            UTC), and the summary: n_neurons, n_excitatory, steps, dt,
 //!                            duration, spikes, synaptic_events, mean_rate_exc, mean_rate_inh,
@@ -73,6 +73,8 @@ pub struct Provenance {
     pub threads: u64,
     /// Work-items per launch on a device (OpenCL), if any.
     pub work_items: Option<u64>,
+    /// MPI ranks the neurons were spread over (the `mpi` backend), if more than one process.
+    pub ranks: Option<u64>,
     /// `host`, `gpu`, `opencl-cpu` or `other`.
     pub device_kind: String,
     pub seed: u64,
@@ -108,26 +110,19 @@ pub struct Summary {
 /// or on Ctrl-C / SIGTERM (checked between datasets): the temporary file is removed and an
 /// earlier `target` stays as it was.
 pub fn write_atomically(target: &Path, results: &Results, force: bool) -> Result<()> {
-    check_target(target)?;
-    let tmp = temp_beside(target)?;
-    write(tmp.path(), results)
+    // The very writer a run streams into, fed from memory: both give the same file.
+    let n = results.summary.n_neurons.max(1) as u32;
+    let mut file = SpikeFile::create(target, n, results.dt, brunel_core::RecordSpikes::None)?;
+    file.append_spikes(&results.timestamps, &results.node_ids)
+        .and_then(|()| file.append_rate(&results.rate))
         .with_context(|| format!("cannot write HDF5 file {}", target.display()))?;
-    crate::interrupt::check()?;
-    if force {
-        tmp.persist(target)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot move the result into {}", target.display()))?;
-    } else {
-        tmp.persist_noclobber(target)
-            .map_err(|e| e.error)
-            .with_context(|| {
-                format!(
-                    "cannot move the result into {} (use --force to replace an existing file)",
-                    target.display()
-                )
-            })?;
-    }
-    Ok(())
+    file.finish(
+        &results.provenance,
+        &results.summary,
+        results.dt,
+        results.start,
+        force,
+    )
 }
 
 /// Writes `text` to `target` (replaced if it exists) through a temporary file beside it.
@@ -327,80 +322,294 @@ pub(crate) fn attr<T: H5Type>(loc: &hdf5::Location, name: &str, value: T) -> Res
     Ok(())
 }
 
-fn write(path: &Path, r: &Results) -> Result<()> {
-    if r.timestamps.len() != r.node_ids.len() {
-        bail!(
-            "{} spike times but {} node ids",
-            r.timestamps.len(),
-            r.node_ids.len()
-        );
+/// Elements per chunk of the spike and rate datasets (512 KiB of f64): HDF5's chunk index
+/// stays small, and a reader of a few spikes reads little.
+pub const CHUNK: usize = 1 << 16;
+
+/// How the datasets are compressed: only with the filters that every HDF5 library has built
+/// in, for libsonata's Python wheel carries an HDF5 without zlib and cannot read deflate
+/// (`required filter 'deflate' is not registered`). The node ids go through HDF5's
+/// scale-offset filter for integers with the fewest bits that hold them (lossless: neurons
+/// below 2^24 take 3 bytes instead of 8); the times and the rate, f64, have no lossless
+/// built-in filter and are stored as they are, chunked.
+pub const NODE_ID_FILTER: hdf5::filters::Filter =
+    hdf5::filters::Filter::ScaleOffset(hdf5::filters::ScaleOffset::Integer(0));
+
+/// Spikes buffered before they are appended to the file.
+const FLUSH_AT: usize = 1 << 20;
+
+/// A result file written while the run goes: the spikes (SONATA's layout) and the population
+/// rate are appended in chunks to chunked datasets, the node ids compressed ([`NODE_ID_FILTER`],
+/// which every HDF5 reader has: h5py, libsonata), so that a run of many neurons never holds all its spikes
+/// in memory; the attributes follow in [`SpikeFile::finish`], which also renames the
+/// temporary file into place. Dropped before that (an error, Ctrl-C), it removes the
+/// temporary file and leaves an earlier result as it was.
+///
+/// It is also a [`Recorder`](brunel_core::Recorder): given to a run, it keeps the spikes of
+/// `select` and the count of every step (written as the rate in Hz).
+pub struct SpikeFile {
+    target: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    file: hdf5::File,
+    timestamps: hdf5::Dataset,
+    node_ids: hdf5::Dataset,
+    rate: hdf5::Dataset,
+    select: brunel_core::RecordSpikes,
+    /// Time step (ms) and Hz per spike of one step.
+    dt: f64,
+    scale: f64,
+    buf_t: Vec<f64>,
+    buf_id: Vec<u64>,
+    buf_rate: Vec<f64>,
+    /// Spikes and rate values in the file so far.
+    spikes_written: usize,
+    rate_written: usize,
+    /// The first error of a write done inside [`Recorder::end_batch`]; [`SpikeFile::check`]
+    /// reports it.
+    failed: Option<anyhow::Error>,
+}
+
+impl SpikeFile {
+    /// Starts the result file of `target` (checked as [`write_atomically`] checks it) for a
+    /// network of `n` neurons and a step of `dt` ms, keeping the spikes of `select`.
+    pub fn create(
+        target: &Path,
+        n: u32,
+        dt: f64,
+        select: brunel_core::RecordSpikes,
+    ) -> Result<SpikeFile> {
+        check_target(target)?;
+        let tmp = temp_beside(target)?;
+        let start = || -> Result<_> {
+            let file = hdf5::File::create(tmp.path())?;
+            let pop = file.create_group("spikes")?.create_group(POPULATION)?;
+            let timestamps = extensible::<f64>(&pop, "timestamps", false)?;
+            let node_ids = extensible::<u64>(&pop, "node_ids", true)?;
+            let rate = extensible::<f64>(&file.create_group("population_rate")?, "rate", false)?;
+            Ok((file, timestamps, node_ids, rate))
+        };
+        let (file, timestamps, node_ids, rate) =
+            start().with_context(|| format!("cannot write HDF5 file {}", target.display()))?;
+        Ok(SpikeFile {
+            target: target.to_owned(),
+            tmp,
+            file,
+            timestamps,
+            node_ids,
+            rate,
+            select,
+            dt,
+            scale: 1000.0 / (n as f64 * dt),
+            buf_t: Vec::new(),
+            buf_id: Vec::new(),
+            buf_rate: Vec::new(),
+            spikes_written: 0,
+            rate_written: 0,
+            failed: None,
+        })
     }
-    let file = hdf5::File::create(path)?;
-    attr(&file, "magic", SONATA_MAGIC)?;
+
+    /// Appends spikes: times (ms) and neurons, in (time, id) order.
+    pub fn append_spikes(&mut self, timestamps: &[f64], node_ids: &[u64]) -> Result<()> {
+        if timestamps.len() != node_ids.len() {
+            bail!(
+                "{} spike times but {} node ids",
+                timestamps.len(),
+                node_ids.len()
+            );
+        }
+        let at = self.spikes_written;
+        append(&self.timestamps, at, timestamps)?;
+        append(&self.node_ids, at, node_ids)?;
+        self.spikes_written += timestamps.len();
+        Ok(())
+    }
+
+    /// Appends population-rate values (Hz), one per step.
+    pub fn append_rate(&mut self, rate: &[f64]) -> Result<()> {
+        append(&self.rate, self.rate_written, rate)?;
+        self.rate_written += rate.len();
+        Ok(())
+    }
+
+    /// Writes out what the recorder side holds.
+    fn flush(&mut self) -> Result<()> {
+        let (t, id, rate) = (
+            std::mem::take(&mut self.buf_t),
+            std::mem::take(&mut self.buf_id),
+            std::mem::take(&mut self.buf_rate),
+        );
+        self.append_spikes(&t, &id)?;
+        self.append_rate(&rate)?;
+        // The buffers are kept (emptied) for the next batch.
+        (self.buf_t, self.buf_id, self.buf_rate) = (t, id, rate);
+        self.buf_t.clear();
+        self.buf_id.clear();
+        self.buf_rate.clear();
+        Ok(())
+    }
+
+    /// The error of a write during the run, if one failed.
+    pub fn check(&mut self) -> Result<()> {
+        match self.failed.take() {
+            Some(e) => Err(e.context(format!("cannot write HDF5 file {}", self.target.display()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what is buffered, the attributes and the rate's `dt` and `start`, closes the
+    /// file and renames it into place (replacing an existing file only when `force`).
+    pub fn finish(
+        mut self,
+        provenance: &Provenance,
+        summary: &Summary,
+        dt: f64,
+        start: f64,
+        force: bool,
+    ) -> Result<()> {
+        self.check()?;
+        let target = self.target.clone();
+        let close = |mut this: SpikeFile| -> Result<tempfile::NamedTempFile> {
+            this.flush()?;
+            crate::interrupt::test_point("writing");
+            crate::interrupt::check()?;
+            write_attributes(&this.file, provenance, summary)?;
+            attr(&this.file, "magic", SONATA_MAGIC)?;
+            let pop = this.file.group(&format!("spikes/{POPULATION}"))?;
+            attr(&pop, "sorting", Sorting::ByTime)?;
+            attr_str(&this.timestamps, "units", "ms")?;
+            attr_str(&this.rate, "units", "Hz")?;
+            attr(&this.rate, "dt", dt)?;
+            attr(&this.rate, "start", start)?;
+            let SpikeFile {
+                tmp,
+                file,
+                timestamps,
+                node_ids,
+                rate,
+                ..
+            } = this;
+            drop((timestamps, node_ids, rate, pop));
+            file.close()?;
+            Ok(tmp)
+        };
+        let tmp =
+            close(self).with_context(|| format!("cannot write HDF5 file {}", target.display()))?;
+        crate::interrupt::check()?;
+        persist(tmp, &target, force)
+    }
+}
+
+impl brunel_core::Recorder for SpikeFile {
+    fn record(&mut self, step: u64, spikes: &[u32]) {
+        self.buf_rate.push(spikes.len() as f64 * self.scale);
+        let kept = match self.select {
+            brunel_core::RecordSpikes::None => &[][..],
+            brunel_core::RecordSpikes::All => spikes,
+            // Spikes are ascending: the kept ones are a prefix.
+            brunel_core::RecordSpikes::First(limit) => {
+                &spikes[..spikes.partition_point(|&s| s < limit)]
+            }
+        };
+        let t = step as f64 * self.dt;
+        self.buf_t.extend(std::iter::repeat_n(t, kept.len()));
+        self.buf_id.extend(kept.iter().map(|&i| i as u64));
+    }
+
+    fn end_batch(&mut self, _next_step: u64) -> brunel_core::Result<()> {
+        if self.failed.is_none() && (self.buf_t.len() >= FLUSH_AT || self.buf_rate.len() >= CHUNK) {
+            if let Err(e) = self.flush() {
+                self.failed = Some(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A one-dimensional dataset of `T` that grows, in chunks of [`CHUNK`] elements, through
+/// [`NODE_ID_FILTER`] when `ids`.
+fn extensible<T: H5Type>(group: &hdf5::Group, name: &str, ids: bool) -> Result<hdf5::Dataset> {
+    let filters: &[hdf5::filters::Filter] = if ids { &[NODE_ID_FILTER] } else { &[] };
+    Ok(group
+        .new_dataset::<T>()
+        .chunk(CHUNK)
+        .set_filters(filters)
+        .shape(0..)
+        .create(name)?)
+}
+
+/// Writes `values` at `at..` of a dataset made by [`extensible`], growing it.
+fn append<T: H5Type>(ds: &hdf5::Dataset, at: usize, values: &[T]) -> Result<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    ds.resize(at + values.len())?;
+    ds.write_slice(values, at..at + values.len())?;
+    Ok(())
+}
+
+/// Renames a finished temporary file into `target` (replacing it only when `force`).
+fn persist(tmp: tempfile::NamedTempFile, target: &Path, force: bool) -> Result<()> {
+    if force {
+        tmp.persist(target)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot move the result into {}", target.display()))?;
+    } else {
+        tmp.persist_noclobber(target)
+            .map_err(|e| e.error)
+            .with_context(|| {
+                format!(
+                    "cannot move the result into {} (use --force to replace an existing file)",
+                    target.display()
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// The root attributes: SONATA's version, the provenance and the summary.
+fn write_attributes(file: &hdf5::File, p: &Provenance, s: &Summary) -> Result<()> {
     file.new_attr::<u32>()
         .shape(2)
         .create("version")?
         .write(&SONATA_VERSION)?;
-
-    let p = &r.provenance;
-    attr_str(&file, "brunel_version", &p.brunel_version)?;
-    attr_str(&file, "backend", &p.backend)?;
-    attr_str(&file, "device", &p.device)?;
-    attr(&file, "threads", p.threads)?;
+    attr_str(file, "brunel_version", &p.brunel_version)?;
+    attr_str(file, "backend", &p.backend)?;
+    attr_str(file, "device", &p.device)?;
+    attr(file, "threads", p.threads)?;
     if let Some(w) = p.work_items {
-        attr(&file, "work_items", w)?;
+        attr(file, "work_items", w)?;
     }
-    attr_str(&file, "device_kind", &p.device_kind)?;
-    attr(&file, "seed", p.seed)?;
-    attr_str(&file, "config", &p.config)?;
-    attr(&file, "n_synapses", p.n_synapses)?;
-    attr(&file, "build_seconds", p.build_seconds)?;
-    attr(&file, "run_seconds", p.run_seconds)?;
-    attr_str(&file, "created", &p.created)?;
+    if let Some(r) = p.ranks {
+        attr(file, "ranks", r)?;
+    }
+    attr_str(file, "device_kind", &p.device_kind)?;
+    attr(file, "seed", p.seed)?;
+    attr_str(file, "config", &p.config)?;
+    attr(file, "n_synapses", p.n_synapses)?;
+    attr(file, "build_seconds", p.build_seconds)?;
+    attr(file, "run_seconds", p.run_seconds)?;
+    attr_str(file, "created", &p.created)?;
 
-    let s = &r.summary;
-    attr(&file, "n_neurons", s.n_neurons)?;
-    attr(&file, "n_excitatory", s.n_excitatory)?;
-    attr(&file, "steps", s.steps)?;
-    attr(&file, "dt", s.dt)?;
-    attr(&file, "duration", s.duration)?;
-    attr(&file, "spikes", s.spikes)?;
-    attr(&file, "synaptic_events", s.synaptic_events)?;
-    attr(&file, "mean_rate_exc", s.mean_rate_exc)?;
-    attr(&file, "mean_rate_inh", s.mean_rate_inh)?;
-    attr(&file, "mean_cv", s.mean_cv)?;
+    attr(file, "n_neurons", s.n_neurons)?;
+    attr(file, "n_excitatory", s.n_excitatory)?;
+    attr(file, "steps", s.steps)?;
+    attr(file, "dt", s.dt)?;
+    attr(file, "duration", s.duration)?;
+    attr(file, "spikes", s.spikes)?;
+    attr(file, "synaptic_events", s.synaptic_events)?;
+    attr(file, "mean_rate_exc", s.mean_rate_exc)?;
+    attr(file, "mean_rate_inh", s.mean_rate_inh)?;
+    attr(file, "mean_cv", s.mean_cv)?;
     if let Some(t) = &s.theory {
-        attr(&file, "theory_rate_hz", t.rate_hz)?;
-        attr(&file, "theory_stable", u8::from(t.stable))?;
+        attr(file, "theory_rate_hz", t.rate_hz)?;
+        attr(file, "theory_stable", u8::from(t.stable))?;
         attr(
-            &file,
+            file,
             "theory_oscillation_hz",
             t.oscillation_hz.unwrap_or(0.0),
         )?;
     }
-
-    let pop = file.create_group("spikes")?.create_group(POPULATION)?;
-    attr(&pop, "sorting", Sorting::ByTime)?;
-    let ts = pop
-        .new_dataset_builder()
-        .with_data(r.timestamps.as_slice())
-        .create("timestamps")?;
-    attr_str(&ts, "units", "ms")?;
-    pop.new_dataset_builder()
-        .with_data(r.node_ids.as_slice())
-        .create("node_ids")?;
-    crate::interrupt::test_point("writing");
-    crate::interrupt::check()?;
-
-    let rate = file
-        .create_group("population_rate")?
-        .new_dataset_builder()
-        .with_data(r.rate.as_slice())
-        .create("rate")?;
-    attr_str(&rate, "units", "Hz")?;
-    attr(&rate, "dt", r.dt)?;
-    attr(&rate, "start", r.start)?;
-    file.close()?;
     Ok(())
 }
 
@@ -565,6 +774,7 @@ pub fn read(path: &Path) -> Result<Results> {
                 .attr("work_items")
                 .ok()
                 .and_then(|a| a.read_scalar().ok()),
+            ranks: file.attr("ranks").ok().and_then(|a| a.read_scalar().ok()),
             device_kind: read_attr_str(&file, "device_kind").unwrap_or_default(),
             seed: read_attr(&file, "seed")?,
             config: read_attr_str(&file, "config")?,
@@ -675,6 +885,7 @@ mod tests {
                 device: "host ν".into(),
                 threads: 1,
                 work_items: Some(64),
+                ranks: None,
                 device_kind: "host".into(),
                 seed: 7,
                 config: "[synapse]\ng = 5.0\n".into(),
@@ -739,6 +950,104 @@ mod tests {
         r.node_ids.clear();
         write_atomically(&path, &r, false).unwrap();
         assert!(read(&path).unwrap().timestamps.is_empty());
+    }
+
+    /// The streaming writer, fed step by step as a run feeds it (several flushes), and
+    /// [`write_atomically`] from memory give the same file; its datasets are chunked, the ids
+    /// compressed.
+    #[test]
+    fn streamed_and_written_from_memory_agree() {
+        use brunel_core::Recorder;
+        let dir = tempfile::tempdir().unwrap();
+        let n = 2000u32;
+        let dt = 0.1;
+        let steps = 3 * CHUNK as u64 + 17;
+        let mut r = sample();
+        r.summary.n_neurons = n as u64;
+        r.timestamps.clear();
+        r.node_ids.clear();
+        r.rate.clear();
+        let mut streamed = SpikeFile::create(
+            &dir.path().join("s.h5"),
+            n,
+            dt,
+            brunel_core::RecordSpikes::First(1500),
+        )
+        .unwrap();
+        let scale = 1000.0 / (n as f64 * dt);
+        for k in 0..steps {
+            // A deterministic scatter of spikes, some above the recorded neurons.
+            let ids: Vec<u32> = (0..(k % 7) as u32)
+                .map(|j| (j * 311 + k as u32 * 7) % n)
+                .collect();
+            let mut ids = ids;
+            ids.sort_unstable();
+            ids.dedup();
+            streamed.record(k, &ids);
+            for &i in ids.iter().filter(|&&i| i < 1500) {
+                r.timestamps.push(k as f64 * dt);
+                r.node_ids.push(i as u64);
+            }
+            r.rate.push(ids.len() as f64 * scale);
+            if k % 15 == 14 {
+                streamed.end_batch(k + 1).unwrap();
+            }
+        }
+        streamed
+            .finish(&r.provenance, &r.summary, r.dt, r.start, false)
+            .unwrap();
+        write_atomically(&dir.path().join("m.h5"), &r, false).unwrap();
+        let a = read(&dir.path().join("s.h5")).unwrap();
+        let b = read(&dir.path().join("m.h5")).unwrap();
+        assert!(a.timestamps.len() > CHUNK, "{}", a.timestamps.len());
+        let nan_free = |mut x: Results| {
+            x.summary.mean_cv = 0.0;
+            x
+        };
+        assert_eq!(nan_free(a.clone()), nan_free(b));
+        assert_eq!(nan_free(a), nan_free(r));
+        let file = hdf5::File::open(dir.path().join("s.h5")).unwrap();
+        for name in [
+            "spikes/brunel/timestamps",
+            "spikes/brunel/node_ids",
+            "population_rate/rate",
+        ] {
+            let ds = file.dataset(name).unwrap();
+            assert_eq!(ds.chunk(), Some(vec![CHUNK]), "{name}");
+            let expected = if name.ends_with("node_ids") {
+                vec![NODE_ID_FILTER]
+            } else {
+                vec![]
+            };
+            assert_eq!(ds.filters(), expected, "{name}");
+        }
+        // Ids below 2^11 take 11 bits, not 64.
+        let ids = file.dataset("spikes/brunel/node_ids").unwrap();
+        assert!(
+            ids.storage_size() * 4 < ids.size() as u64 * 8,
+            "{} bytes for {} ids",
+            ids.storage_size(),
+            ids.size()
+        );
+    }
+
+    /// A streaming file dropped before `finish` (an error, Ctrl-C) leaves nothing behind.
+    #[test]
+    fn an_unfinished_stream_leaves_no_file() {
+        use brunel_core::Recorder;
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = SpikeFile::create(
+            &dir.path().join("x.h5"),
+            10,
+            0.1,
+            brunel_core::RecordSpikes::All,
+        )
+        .unwrap();
+        f.record(0, &[1, 2]);
+        f.end_batch(1).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(f);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct ResumeArgs {
 
 /// Continues the run of a checkpoint.
 pub fn resume(args: &ResumeArgs) -> Result<()> {
+    crate::choose::start_session(&args.backend)?;
+    // Only rank 0 of an MPI job speaks and writes.
+    let quiet = args.quiet || !brunel_backends::parallel::writes();
     let c = crate::checkpoint::read(&args.checkpoint)?;
     let mut overrides = Vec::new();
     if let Some(ms) = args.duration {
@@ -124,7 +127,7 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
     refuse_same_files(&named)?;
     probe_outputs(std::iter::once(out.as_path()).chain(others))?;
     let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
-    if !args.quiet {
+    if !quiet {
         note!(
             "resuming at {} ms of {} ms: rebuilding the network ({} neurons, {} threads)",
             done as f64 * model.dt,
@@ -163,6 +166,7 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
         n_synapses: c.n_synapses,
         fingerprint: c.fingerprint,
         build_seconds: c.build_seconds + build_seconds,
+        planned_peak: 0,
         run_seconds_before: c.run_seconds,
         checkpoint: Some(CheckpointPlan {
             path: args.checkpoint.clone(),
@@ -170,7 +174,7 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
         }),
         out,
         force: args.force,
-        quiet: args.quiet,
+        quiet,
         summary: args.summary.clone(),
         plot: None,
     })

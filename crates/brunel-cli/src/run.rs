@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use brunel_core::{
-    Backend, Config, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
+    Backend, Config, Draw, Model, Network, NeuronStats, Par, RecordPlan, RecordSpikes, Recorder,
     SpikeRecorder, Tee,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,12 +27,13 @@ const QUIET_FOR: Duration = Duration::from_millis(500);
 pub struct RunArgs {
     /// The config file (TOML; see configs/reference.toml for every key).
     pub config: PathBuf,
-    /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl), or
+    /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl, mpi), or
     /// `auto`: the fastest measured here by `cargo xtask bench` (its machine profile), else a
     /// GPU with fp64, else cpu, else reference.
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
-    /// Threads for the network build and the cpu backend; 0 = all cores.
+    /// Threads for the network build and the cpu backend; 0 = all cores (mpi: per rank, 0 = the
+    /// cores shared among the ranks on this machine).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
     /// OpenCL device index, as `brunel backends` lists them (with --backend opencl only).
@@ -86,7 +87,7 @@ pub struct RunArgs {
 /// operating-system threads).
 const MAX_THREADS: usize = 1024;
 
-fn parse_threads(s: &str) -> Result<usize, String> {
+pub fn parse_threads(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("`{s}` is not a whole number of threads"))?;
@@ -152,11 +153,15 @@ pub fn load_config(args: &RunArgs) -> Result<Config> {
 
 /// Runs a simulation and writes its result file.
 pub fn run(args: &RunArgs) -> Result<()> {
+    crate::choose::start_session(&args.backend)?;
+    // Only rank 0 of an MPI job speaks and writes.
+    let quiet = args.quiet || !brunel_backends::parallel::writes();
     // Everything that can be refused is checked before the (possibly long) simulation.
     if let Some(png) = &args.plot {
         crate::plot::check_png(png)?;
     }
     let config = load_config(args)?;
+    brunel_backends::parallel::agree("the resolved config", &config.to_toml())?;
     let out = match &args.out {
         Some(out) => out.clone(),
         None => default_output(&args.config)?,
@@ -198,31 +203,53 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
     probe_outputs(std::iter::once(out.as_path()).chain(others))?;
-    let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
+    // A checkpoint records the network's fingerprint: such a run draws the whole network.
+    let whole = |entry: &brunel_backends::Entry| entry.needs_network || args.checkpoint.is_some();
+    let (chosen, build_par, plan) =
+        choose_and_plan_drawing(&args.backend, &config, args.threads, args.device, whole)?;
     let model = Model::new(&config);
-    if !args.quiet {
+    let draws_whole = whole(chosen.entry);
+    if !quiet {
         note!(
-            "building the network: {} neurons, about {:.3e} synapses ({} threads)",
+            "building the network: {} neurons, about {:.3e} synapses ({} threads{})",
             model.n,
             config.expected_synapses(),
-            build_par.count()
+            build_par.count(),
+            match (draws_whole, config.network.storage) {
+                (true, _) => "",
+                (false, brunel_core::Storage::Stored) => ", each part drawn by the backend",
+                (false, brunel_core::Storage::Procedural) => ", procedural: none kept",
+            }
         );
     }
     let t = Instant::now();
-    let network = Network::try_build(&config, build_par)?;
-    let build_seconds = t.elapsed().as_secs_f64();
-    crate::interrupt::check()?;
-    let n_synapses = network.n_synapses();
-    // Out-degrees are all the summary needs from the network once the backend holds its own copy.
-    let out_degree = network.out_degrees();
-
-    let fingerprint = if args.checkpoint.is_some() {
-        network.fingerprint()
+    let (backend, out_degree, n_synapses, fingerprint) = if draws_whole {
+        let network = Network::try_build(&config, build_par)?;
+        crate::interrupt::check()?;
+        let n_synapses = network.n_synapses();
+        // Out-degrees are all the summary needs from the network once the backend holds its
+        // own copy.
+        let out_degree = network.out_degrees();
+        let fingerprint = if args.checkpoint.is_some() {
+            network.fingerprint()
+        } else {
+            0
+        };
+        let backend = chosen.make(&model, &network)?;
+        (backend, out_degree, n_synapses, fingerprint)
     } else {
-        0
+        // The backend draws the parts it keeps (or none: procedural), never the whole: the
+        // cpu backend its parts, each rank of an MPI job the synapses onto its neurons.
+        let backend = chosen.make_from_draw(&model, &Draw::new(&config))?;
+        let out_degree = backend.out_degrees()?.ok_or_else(|| {
+            anyhow::anyhow!("the {} backend gives no out-degrees", chosen.entry.name)
+        })?;
+        let n_synapses = out_degree.iter().map(|&d| d as u64).sum();
+        (backend, out_degree, n_synapses, 0)
     };
-    let backend = chosen.make(&model, &network)?;
-    drop(network);
+    // The network and the backend's layout: the network build and the backend's own,
+    // together (a backend drawing its parts does both).
+    let build_seconds = t.elapsed().as_secs_f64();
     crate::interrupt::check()?;
     let steps = model.steps;
     let checkpoint = args.checkpoint.as_ref().map(|path| CheckpointPlan {
@@ -244,11 +271,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         n_synapses,
         fingerprint,
         build_seconds,
+        planned_peak: plan.peak().1,
         run_seconds_before: 0.0,
         checkpoint,
         out,
         force: args.force,
-        quiet: args.quiet,
+        quiet,
         summary: args.summary.clone(),
         plot: args.plot.clone(),
     })
@@ -279,6 +307,8 @@ pub struct Job {
     /// The network's fingerprint (for checkpoints; 0 when none are written).
     pub fingerprint: u64,
     pub build_seconds: f64,
+    /// The memory plan's peak (bytes; `--summary`'s `planned_peak_mb`).
+    pub planned_peak: u64,
     /// Run time already spent before a checkpoint (resumed runs).
     pub run_seconds_before: f64,
     pub checkpoint: Option<CheckpointPlan>,
@@ -305,6 +335,10 @@ impl Job {
             spikes: self.spikes.clone(),
             stats: self.stats.clone(),
         };
+        // Every rank of an MPI job takes part in gathering the state; rank 0 writes it.
+        if !brunel_backends::parallel::writes() {
+            return Ok(());
+        }
         crate::checkpoint::write(&plan.path, &c)
     }
 }
@@ -319,9 +353,25 @@ pub fn execute(mut job: Job) -> Result<()> {
     bar.set_position(first);
     let show_bar = !job.quiet;
     let t = Instant::now();
+    let cpu_start = cpu_seconds();
     let plan = job.checkpoint.clone();
+    // A run that checkpoints keeps its recorded spikes in memory (a checkpoint holds them);
+    // any other streams them into the result file as it goes.
+    let mut stream = match &plan {
+        None => Some(output::SpikeFile::create(
+            &job.out,
+            model.n,
+            model.dt,
+            job.spikes.select,
+        )?),
+        Some(_) => None,
+    };
     {
-        let mut tee = Tee(&mut job.spikes, &mut job.stats);
+        let spikes: &mut dyn Recorder = match stream.as_mut() {
+            Some(file) => file,
+            None => &mut job.spikes,
+        };
+        let mut tee = Tee(spikes, &mut job.stats);
         tee.prepare(&RecordPlan {
             n: model.n,
             first_step: first,
@@ -338,10 +388,17 @@ pub fn execute(mut job: Job) -> Result<()> {
             now = now.min(next - done);
         }
         {
-            let mut tee = Tee(&mut job.spikes, &mut job.stats);
+            let spikes: &mut dyn Recorder = match stream.as_mut() {
+                Some(file) => file,
+                None => &mut job.spikes,
+            };
+            let mut tee = Tee(spikes, &mut job.stats);
             job.backend
                 .run(now, &mut tee)
                 .with_context(|| format!("the {} backend failed", job.backend_name))?;
+        }
+        if let Some(file) = stream.as_mut() {
+            file.check()?;
         }
         if done == first {
             crate::interrupt::test_point("running");
@@ -351,18 +408,24 @@ pub fn execute(mut job: Job) -> Result<()> {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         bar.set_position(done);
-        if let Some(signal) = crate::interrupt::received() {
+        // Under MPI every rank learns of a signal any rank received, so that all stop here.
+        let signal =
+            brunel_backends::parallel::any_signal(crate::interrupt::received().map(|i| i.signal))
+                .map(|signal| crate::interrupt::Interrupted { signal });
+        if let Some(signal) = signal {
             // A cluster's wall-time signal loses nothing: the run as it stands is checkpointed
             // (a second signal exits at once, leaving the earlier checkpoint intact).
             bar.finish_and_clear();
             if let Some(p) = &plan {
                 job.checkpoint(p, job.run_seconds_before + t.elapsed().as_secs_f64())?;
-                note!(
-                    "{signal} at {} ms: checkpoint {} written; `brunel resume {}` continues",
-                    done as f64 * model.dt,
-                    p.path.display(),
-                    p.path.display()
-                );
+                if brunel_backends::parallel::writes() {
+                    note!(
+                        "{signal} at {} ms: checkpoint {} written; `brunel resume {}` continues",
+                        done as f64 * model.dt,
+                        p.path.display(),
+                        p.path.display()
+                    );
+                }
             }
             return Err(signal.into());
         }
@@ -373,12 +436,23 @@ pub fn execute(mut job: Job) -> Result<()> {
             job.checkpoint(p, job.run_seconds_before + t.elapsed().as_secs_f64())?;
         }
     }
-    Tee(&mut job.spikes, &mut job.stats).finish()?;
+    {
+        let spikes: &mut dyn Recorder = match stream.as_mut() {
+            Some(file) => file,
+            None => &mut job.spikes,
+        };
+        Tee(spikes, &mut job.stats).finish()?;
+    }
     job.backend.sync()?;
     let run_seconds = job.run_seconds_before + t.elapsed().as_secs_f64();
+    let run_cpu_seconds = cpu_seconds() - cpu_start;
     bar.finish_and_clear();
     if let Some(p) = &plan {
         job.checkpoint(p, run_seconds)?;
+    }
+    if !brunel_backends::parallel::writes() {
+        // Rank 0 of the MPI job holds every spike too and writes the results.
+        return Ok(());
     }
     let info = job.backend.info();
     let Job {
@@ -388,6 +462,7 @@ pub fn execute(mut job: Job) -> Result<()> {
         out_degree,
         n_synapses,
         build_seconds,
+        planned_peak,
         reason,
         out,
         force,
@@ -411,6 +486,9 @@ pub fn execute(mut job: Job) -> Result<()> {
         mean_cv: stats.mean_cv(),
         theory: crate::theory::SummaryLine::of(&config),
     };
+    // Streamed, the spikes and the rate are in the file already (`spikes` recorded nothing):
+    // the results in memory are the provenance and the summary.
+    let streamed = stream.is_some();
     let results = Results {
         provenance: Provenance {
             brunel_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -418,6 +496,7 @@ pub fn execute(mut job: Job) -> Result<()> {
             device: info.device.clone(),
             threads: info.threads as u64,
             work_items: info.work_items.map(|w| w as u64),
+            ranks: info.ranks.map(|r| r as u64),
             device_kind: info.device_kind.as_str().to_owned(),
             seed: config.simulation.seed,
             config: config.to_toml(),
@@ -432,15 +511,28 @@ pub fn execute(mut job: Job) -> Result<()> {
             "spike times",
         )?,
         node_ids: try_collect(spikes.ids.iter().map(|&i| i as u64), "spike ids")?,
-        rate: spikes
-            .try_rate_hz(model.n, model.dt)
-            .map_err(|_| out_of_memory("the population rate", steps * 8))?,
+        rate: if streamed {
+            Vec::new()
+        } else {
+            spikes
+                .try_rate_hz(model.n, model.dt)
+                .map_err(|_| out_of_memory("the population rate", steps * 8))?
+        },
         dt: model.dt,
         start: 0.0,
     };
-    output::write_atomically(&out, &results, force)?;
+    match stream {
+        Some(file) => file.finish(
+            &results.provenance,
+            &results.summary,
+            results.dt,
+            results.start,
+            force,
+        )?,
+        None => output::write_atomically(&out, &results, force)?,
+    }
     if let Some(path) = &summary {
-        let text = summary_toml(&results, reason.as_deref());
+        let text = summary_toml(&results, reason.as_deref(), planned_peak, run_cpu_seconds);
         output::write_text_atomically(path, &text)
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
     }
@@ -509,6 +601,23 @@ pub fn choose_and_plan(
     threads: usize,
     device: Option<usize>,
 ) -> Result<(Chosen, Par)> {
+    let (chosen, par, _) = choose_and_plan_drawing(name, config, threads, device, |_| true)?;
+    Ok((chosen, par))
+}
+
+/// Plans at or above this peak are printed before the run (on stderr).
+const PRINT_PLAN_FROM: u64 = 1 << 30;
+
+/// [`choose_and_plan`], for a run that draws the whole network first where `whole(entry)`
+/// says so (else the backend draws its own parts); also gives the plan, which it prints when
+/// its peak reaches 1 GiB, and which a refusal prints.
+pub fn choose_and_plan_drawing(
+    name: &str,
+    config: &Config,
+    threads: usize,
+    device: Option<usize>,
+    whole: impl Fn(&brunel_backends::Entry) -> bool,
+) -> Result<(Chosen, Par, brunel_core::memory::Plan)> {
     let chosen = choose(name, config.n(), Setup { threads, device }, threads != 0)?;
     if let Some(reason) = &chosen.reason {
         note!("note: {reason}");
@@ -519,11 +628,17 @@ pub fn choose_and_plan(
     // The one memory check: every large allocation of the run, against what this process
     // may use (physical memory, cgroup limit, ulimit -v), before anything is allocated.
     let facts = chosen.entry.memory_facts(config, &chosen.setup);
-    let plan = brunel_core::memory::plan(config, &facts);
-    if let Some(warning) = plan.check(&brunel_core::memory::Limit::here())? {
+    let plan = brunel_core::memory::plan_for(config, &facts, whole(chosen.entry));
+    let checked = plan
+        .check(&brunel_core::memory::Limit::here())
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", plan.describe()))?;
+    if plan.peak().1 >= PRINT_PLAN_FROM {
+        note!("{}", plan.describe());
+    }
+    if let Some(warning) = checked {
         note!("note: {warning}");
     }
-    Ok((chosen, build_par))
+    Ok((chosen, build_par, plan))
 }
 
 /// A checkpoint file may be replaced only with --force, and must be a regular file.
@@ -557,7 +672,12 @@ pub fn check_checkpoint_every(ms: f64, dt: f64) -> Result<()> {
 }
 
 /// The summary as flat TOML: what `cargo xtask bench` reads.
-fn summary_toml(r: &Results, choice: Option<&str>) -> String {
+fn summary_toml(
+    r: &Results,
+    choice: Option<&str>,
+    planned_peak: u64,
+    run_cpu_seconds: f64,
+) -> String {
     let p = &r.provenance;
     let s = &r.summary;
     let mut t = toml::Table::new();
@@ -567,6 +687,9 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
     put("backend", p.backend.clone().into());
     put("device", p.device.clone().into());
     put("threads", (p.threads as i64).into());
+    if let Some(r) = p.ranks {
+        put("ranks", (r as i64).into());
+    }
     put(
         "choice",
         choice.unwrap_or("given on the command line").into(),
@@ -603,11 +726,21 @@ fn summary_toml(r: &Results, choice: Option<&str>) -> String {
         crate::theory::put_summary(t, &mut put);
     }
     put("peak_rss_mb", peak_rss_mb().into());
+    // The processor time of this process's run (all threads, user and system): on a shared
+    // machine, where the wall time also counts what the others take.
+    put("run_cpu_seconds", run_cpu_seconds.into());
+    // The plan's peak, where this run planned (a resumed run does not say).
+    if planned_peak > 0 {
+        put(
+            "planned_peak_mb",
+            (planned_peak as f64 / (1u64 << 20) as f64).into(),
+        );
+    }
     toml::to_string(&t).unwrap_or_default()
 }
 
 /// The error of an allocation that failed although the memory plan let it through.
-fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
+pub fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
     brunel_core::Error::Memory {
         message: format!(
             "cannot allocate {what} ({:.1} GiB)",
@@ -618,13 +751,28 @@ fn out_of_memory(what: &str, bytes: u64) -> anyhow::Error {
 }
 
 /// Collects `items` into a vector allocated up front: an error, not an abort, if it cannot be.
-fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
+pub fn try_collect<T>(items: impl ExactSizeIterator<Item = T>, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     let bytes = (items.len() * std::mem::size_of::<T>()) as u64;
     v.try_reserve_exact(items.len())
         .map_err(|_| out_of_memory(what, bytes))?;
     v.extend(items);
     Ok(v)
+}
+
+/// Processor time (user and system, all threads) this process has used, in seconds; 0 where
+/// the system does not say.
+fn cpu_seconds() -> f64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage writes the struct it is given and nothing else.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } == 0 {
+            let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            return tv(u.ru_utime) + tv(u.ru_stime);
+        }
+    }
+    0.0
 }
 
 /// The process's peak resident memory (VmHWM) in MB, 0 where /proc does not say.

@@ -103,9 +103,9 @@ pub struct RunStats {
 }
 
 /// The statistics of the grid's CSV and HDF5 file, in order: name, value of a run.
-type Stat = (&'static str, fn(&RunStats) -> f64);
+pub type Stat = (&'static str, fn(&RunStats) -> f64);
 
-const STATS: [Stat; 8] = [
+pub const STATS: [Stat; 8] = [
     ("rate_exc_hz", |s| s.rate_exc_hz),
     ("rate_inh_hz", |s| s.rate_inh_hz),
     ("cv_isi", |s| s.cv_isi),
@@ -381,6 +381,16 @@ fn csv_field(v: &str) -> String {
 
 /// Runs a sweep.
 pub fn sweep(args: &SweepArgs) -> Result<()> {
+    if let Some(e) = brunel_backends::find(&args.backend)
+        .ok()
+        .filter(|e| e.distributed)
+    {
+        bail!(
+            "brunel sweep runs its points in one process; the {} backend spreads one network over MPI ranks (`mpirun -np K brunel run CONFIG --backend {}`): choose another --backend",
+            e.name,
+            e.name
+        );
+    }
     let axes: Vec<Axis> = parse_axes(&args.grid, MAX_POINTS)?;
     for (i, a) in axes.iter().enumerate() {
         if axes[..i].iter().any(|b| b.key == a.key) {

@@ -40,7 +40,7 @@ pub enum Format {
 }
 
 /// Most points `--grid` accepts.
-const MAX_POINTS: usize = 1_000_000;
+pub const MAX_POINTS: usize = 1_000_000;
 
 /// Bisection steps of a boundary between two grid points (2^-12 of the step).
 const BISECTIONS: u32 = 12;

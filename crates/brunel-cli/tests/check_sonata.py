@@ -58,6 +58,11 @@ with h5py.File(path, "r") as f:
 
     # The population rate: one value per step, and it counts the same spikes.
     rate = f["population_rate/rate"]
+    # Streamed in chunks; the ids compressed with HDF5's built-in scale-offset filter (which
+    # every HDF5 build has: libsonata's wheel has no deflate).
+    for ds in (ts, ids, rate):
+        assert ds.chunks is not None, (ds.name, ds.chunks)
+    assert ids.scaleoffset is not None, ids.scaleoffset
     assert rate.attrs["dt"] == dt and rate.attrs["start"] == 0.0
     assert len(rate) == int(f.attrs["steps"]), (len(rate), f.attrs["steps"])
     counts = np.rint(rate[:] * n * dt / 1000.0).astype(np.int64)

@@ -138,6 +138,21 @@ fn cases() -> Vec<Case> {
             &["config c.toml", "unknown field `taux`"],
         ),
         case(
+            "procedural storage with fixed in-degree",
+            cfg!("[network]\nconnectivity = \"fixed_indegree\"\nstorage = \"procedural\"\n"),
+            &["run", "c.toml"],
+            &[
+                "network.storage",
+                "needs network.connectivity = \"bernoulli\"",
+            ],
+        ),
+        case(
+            "unknown storage",
+            cfg!("[network]\nstorage = \"disk\"\n"),
+            &["run", "c.toml"],
+            &["unknown variant `disk`", "stored", "procedural"],
+        ),
+        case(
             "unknown section",
             cfg!("[neurons]\ntau = 3.0\n"),
             &["run", "c.toml"],
@@ -265,7 +280,7 @@ fn cases() -> Vec<Case> {
             &["run", "c.toml", "--backend", "gpu"],
             &[
                 "invalid value 'gpu' for '--backend",
-                "unknown backend `gpu` (one of: reference, cpu, opencl, auto)",
+                "unknown backend `gpu` (one of: reference, cpu, opencl, mpi, auto)",
             ],
         ),
         case(

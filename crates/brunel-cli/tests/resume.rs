@@ -5,81 +5,10 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{ok, signal, stderr, wait_for, Scratch};
+use common::{ok, same_results, same_state, signal, stderr, wait_for, Scratch};
 
 /// 2 500 neurons in an active regime (spikes from the first milliseconds on).
 const ACTIVE: &str = "[network]\nn_e = 2000\n[synapse]\nj = 0.5\ng = 4.0\n[input]\nratio = 1.5\n[simulation]\nduration = 60.0\nseed = 3\n[record]\nspikes = \"all\"\n";
-
-fn read_f64(file: &hdf5::File, name: &str) -> Vec<f64> {
-    file.dataset(name).unwrap().read_raw::<f64>().unwrap()
-}
-
-fn read_u64(file: &hdf5::File, name: &str) -> Vec<u64> {
-    file.dataset(name).unwrap().read_raw::<u64>().unwrap()
-}
-
-/// Asserts that two result files hold the same spikes, rate, statistics and config.
-fn same_results(a: &Path, b: &Path, what: &str) {
-    let (fa, fb) = (hdf5::File::open(a).unwrap(), hdf5::File::open(b).unwrap());
-    for name in ["spikes/brunel/timestamps", "population_rate/rate"] {
-        let (x, y) = (read_f64(&fa, name), read_f64(&fb, name));
-        assert!(!x.is_empty(), "{what}: {name} is empty");
-        assert!(
-            x.len() == y.len() && x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()),
-            "{what}: {name} differs"
-        );
-    }
-    assert_eq!(
-        read_u64(&fa, "spikes/brunel/node_ids"),
-        read_u64(&fb, "spikes/brunel/node_ids"),
-        "{what}: node ids"
-    );
-    for attr in ["mean_rate_exc", "mean_rate_inh", "mean_cv"] {
-        let x: f64 = fa.attr(attr).unwrap().read_scalar().unwrap();
-        let y: f64 = fb.attr(attr).unwrap().read_scalar().unwrap();
-        assert_eq!(x.to_bits(), y.to_bits(), "{what}: {attr}");
-    }
-    for attr in ["spikes", "synaptic_events", "steps"] {
-        let x: u64 = fa.attr(attr).unwrap().read_scalar().unwrap();
-        let y: u64 = fb.attr(attr).unwrap().read_scalar().unwrap();
-        assert_eq!(x, y, "{what}: {attr}");
-    }
-    let config = |f: &hdf5::File| -> String {
-        f.attr("config")
-            .unwrap()
-            .read_scalar::<hdf5::types::VarLenUnicode>()
-            .unwrap()
-            .as_str()
-            .to_owned()
-    };
-    assert_eq!(config(&fa), config(&fb), "{what}: config");
-}
-
-/// Asserts that two checkpoints hold the same state.
-fn same_state(a: &Path, b: &Path, what: &str) {
-    let (fa, fb) = (hdf5::File::open(a).unwrap(), hdf5::File::open(b).unwrap());
-    let v = |f: &hdf5::File| {
-        read_f64(f, "state/v")
-            .iter()
-            .map(|x| x.to_bits())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(v(&fa), v(&fb), "{what}: v");
-    let last = |f: &hdf5::File| {
-        f.dataset("state/last_spike")
-            .unwrap()
-            .read_raw::<i64>()
-            .unwrap()
-    };
-    assert_eq!(last(&fa), last(&fb), "{what}: last spikes");
-    assert_eq!(
-        read_u64(&fa, "state/in_flight_steps"),
-        read_u64(&fb, "state/in_flight_steps"),
-        "{what}: spikes in flight"
-    );
-}
 
 #[test]
 fn a_resumed_run_ends_as_one_that_was_never_stopped() {

@@ -297,6 +297,9 @@ pub struct BackendInfo {
     /// Parts the neurons are cut into (each advanced as a whole by one thread or work-item
     /// group), if the backend cuts them.
     pub parts: Option<usize>,
+    /// Processes (MPI ranks) the neurons are spread over, if more than one place runs them
+    /// (`mpi`); `None`: one process.
+    pub ranks: Option<usize>,
 }
 
 /// A simulator of the model: state that lives on some device, advanced many steps at a time.
@@ -326,5 +329,13 @@ pub trait Backend: Send {
     /// Waits until the device has finished all work queued so far (for honest timings).
     fn sync(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// The out-degree of every neuron, for a backend made from a network not drawn as a
+    /// whole ([`crate::Synapses::Draw`]) that can add them up from what it holds (the cpu
+    /// backend from its parts, or procedural, from every row drawn once more; the `mpi`
+    /// backend: a collective call on every rank); `None`: ask the network.
+    fn out_degrees(&self) -> Result<Option<Vec<u32>>> {
+        Ok(None)
     }
 }

@@ -36,6 +36,21 @@ pub struct NetworkConfig {
     pub epsilon: f64,
     /// How synapses are drawn.
     pub connectivity: Connectivity,
+    /// Whether the synapses are kept in memory or drawn again at every spike.
+    pub storage: Storage,
+}
+
+/// Where a backend keeps the network's synapses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// Drawn once and kept (the backend's own layout).
+    Stored,
+    /// Not kept: when a neuron spikes, its targets are drawn again from the very generators
+    /// that draw the stored network (Knight & Nowotny 2021's procedural connectivity), so the
+    /// spikes are the same. Bernoulli connectivity only; the cpu backend draws them again,
+    /// the others keep the network drawn (the same spikes).
+    Procedural,
 }
 
 /// How the network's synapses are drawn.
@@ -245,6 +260,7 @@ impl Default for NetworkConfig {
             gamma: 0.25,
             epsilon: 0.1,
             connectivity: Connectivity::Bernoulli,
+            storage: Storage::Stored,
         }
     }
 }
@@ -612,6 +628,9 @@ impl Config {
                 ),
             ));
         }
+        if self.network.storage == Storage::Procedural {
+            crate::Draw::new(self).supports_rows()?;
+        }
         if self.network.connectivity == Connectivity::FixedIndegree && self.c_i() > self.n_i() {
             return Err(Error::config(
                 "network.gamma",
@@ -889,7 +908,7 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
 }
 
 /// The default config with every optional key present: the type of every key, for coercion.
-fn schema() -> toml::Table {
+pub fn schema() -> toml::Table {
     let mut full = Config::default();
     full.plot.window = Some([0.0, 1.0]);
     full.plot.rate_max = Some(1.0);

@@ -141,6 +141,7 @@ impl Network {
 /// The network of a config, not drawn yet: draws the synapses onto a range of targets
 /// ([`Draw::cut`]), one source's targets in a range ([`Draw::row_in`]) or the whole network
 /// ([`Draw::network`]), all the same network.
+#[derive(Clone)]
 pub struct Draw {
     n: u32,
     n_e: u32,
@@ -150,6 +151,7 @@ pub struct Draw {
     block: u32,
 }
 
+#[derive(Clone)]
 enum Kind {
     Bernoulli { p: f64, gap: FastGeometric },
     FixedIndegree { c_e: u32, c_i: u32 },
@@ -196,6 +198,14 @@ impl Draw {
     /// Excitatory neurons are 0..n_e.
     pub fn n_e(&self) -> u32 {
         self.n_e
+    }
+
+    /// The connection probability of a Bernoulli network (`None` for fixed in-degree).
+    pub fn probability(&self) -> Option<f64> {
+        match self.kind {
+            Kind::Bernoulli { p, .. } => Some(p),
+            Kind::FixedIndegree { .. } => None,
+        }
     }
 
     /// How the synapses are drawn.
@@ -464,6 +474,7 @@ pub(crate) fn cut_offset(total: u64, range: PartRange) -> Result<u32> {
 /// at every draw (a fifth of the build time). The table holds the very values `powi` returns
 /// (it is filled by calling it), so the network drawn from a seed does not change;
 /// `tests::fast_geometric_draws_what_rand_distr_draws` checks this.
+#[derive(Clone)]
 struct FastGeometric {
     /// rand_distr's sampler, for p = 0 and p >= 2/3 (where it never calls powi).
     plain: Geometric,

@@ -28,7 +28,7 @@ use std::num::NonZeroUsize;
 pub use backend::{
     Backend, BackendInfo, DeviceKind, HostState, InFlight, RecordPlan, Recorder, Tee,
 };
-pub use config::{Config, Connectivity, RecordSpikes, RefractoryInput};
+pub use config::{Config, Connectivity, RecordSpikes, RefractoryInput, Storage};
 pub use connectivity::{Draw, Network, Synapses, TARGET_BLOCK};
 pub use error::{Error, Result};
 pub use model::{Model, NEVER};

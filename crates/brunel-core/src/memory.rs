@@ -105,8 +105,21 @@ pub fn reserved_synapses(config: &Config) -> f64 {
     }
 }
 
-/// The memory of a run of `config` on the backend `facts` describes.
+/// Resident memory of the program before it allocates anything large: code, libraries, HDF5,
+/// thread stacks (a run of 125 neurons peaks at 16 MB).
+pub const PROGRAM_BYTES: u64 = 16 << 20;
+
+/// The memory of a run of `config` on the backend `facts` describes, which is made from the
+/// whole network, drawn first.
 pub fn plan(config: &Config, facts: &BackendFacts) -> Plan {
+    plan_for(config, facts, true)
+}
+
+/// [`plan`], for a backend made from the whole network drawn first (`whole_network`) or from
+/// the network not drawn yet ([`crate::Synapses::Draw`]), which draws its own parts: the
+/// whole network is then never held, and what lives beside the backend's layout while it is
+/// built is the parts being drawn at once (one per thread).
+pub fn plan_for(config: &Config, facts: &BackendFacts, whole_network: bool) -> Plan {
     let n = config.n() as f64;
     let steps = config.steps() as f64;
     let delay = config.delay_steps() as f64;
@@ -203,9 +216,37 @@ pub fn plan(config: &Config, facts: &BackendFacts) -> Plan {
         steps * 8.0,
         shorter,
     );
+    // The program itself, measured: a run of 125 neurons peaks at 16 MB.
+    let program = item(
+        "the program (code, libraries, HDF5)".into(),
+        PROGRAM_BYTES as f64,
+        smaller,
+    );
     let mut build = network.clone();
     build.push(wave);
-    let mut construct = network;
+    let mut construct = if whole_network {
+        network
+    } else {
+        // Fixed in-degree: a part's columns (4 bytes a synapse, 24 a column) and the slots
+        // they are transposed through (4 bytes a synapse), with a cursor per source (4 bytes),
+        // one part at a time (each drawn on all threads). Bernoulli parts are drawn row by row
+        // into their own arrays (reserved up front).
+        let at_once = 1.0;
+        let per_part = config.expected_synapses() / facts.parts.max(1) as f64;
+        match config.network.connectivity {
+            Connectivity::FixedIndegree if facts.bytes_per_synapse > 0.0 => vec![item(
+                "a part's columns being drawn".into(),
+                // The part's own cut (counted with the backend's) is allocated only once its
+                // columns are gone.
+                at_once
+                    * (per_part * (8.0 - facts.bytes_per_synapse)
+                        + n / facts.parts.max(1) as f64 * 24.0
+                        + n * 4.0),
+                "fewer threads (--threads) or a smaller network",
+            )],
+            _ => Vec::new(),
+        }
+    };
     construct.push(degrees.clone());
     construct.extend(backend.iter().cloned());
     let mut run = backend;
@@ -215,7 +256,7 @@ pub fn plan(config: &Config, facts: &BackendFacts) -> Plan {
         counts.clone(),
         spikes("the recorded spikes", 12.0),
     ]);
-    let write = vec![
+    let mut write = vec![
         degrees,
         stats,
         counts,
@@ -223,18 +264,49 @@ pub fn plan(config: &Config, facts: &BackendFacts) -> Plan {
         rate,
         spikes("the spikes written", 16.0),
     ];
+    for items in [&mut build, &mut construct, &mut run, &mut write] {
+        items.push(program.clone());
+    }
+    let mut phases = vec![
+        ("drawing the network", build),
+        ("building the backend", construct),
+        ("running", run),
+        ("writing the result", write),
+    ];
+    if !whole_network {
+        phases.remove(0);
+    }
     Plan {
-        phases: vec![
-            ("drawing the network", build),
-            ("building the backend", construct),
-            ("running", run),
-            ("writing the result", write),
-        ],
+        phases,
         threads: facts.threads,
     }
 }
 
 impl Plan {
+    /// The plan in words: each phase's total and its largest items (bounds marked), a line
+    /// each, the peak first.
+    pub fn describe(&self) -> String {
+        let (peak_phase, peak) = self.peak();
+        let mut out = format!(
+            "memory plan: {:.2} GiB at its peak ({peak_phase})",
+            gib(peak)
+        );
+        for (phase, items) in &self.phases {
+            out.push_str(&format!("\n  {phase}: {:.2} GiB", gib(certain(items))));
+            let mut sorted: Vec<&Item> = items.iter().filter(|i| i.bytes > 0).collect();
+            sorted.sort_by_key(|i| std::cmp::Reverse(i.bytes));
+            for i in sorted.iter().take(4) {
+                out.push_str(&format!(
+                    "\n    {:>9.3} GiB{} {}",
+                    gib(i.bytes),
+                    if i.at_most { " at most" } else { "" },
+                    i.what
+                ));
+            }
+        }
+        out
+    }
+
     /// The phase whose certain items (bounds left out) take the most, with their sum.
     pub fn peak(&self) -> (&'static str, u64) {
         self.phases
@@ -494,10 +566,10 @@ mod tests {
             ..Limit::none()
         };
         assert_eq!(p.check(&limit).unwrap(), None);
-        // 1250 neurons · 12 000 steps / 21 ≈ 7e5 spikes · 28 bytes: 20 MB; a 12 MB machine
-        // holds the run but not that bound.
+        // 1250 neurons · 12 000 steps / 21 ≈ 7e5 spikes · 28 bytes: 20 MB; a machine of the
+        // program's 16 MB and 12 MB more holds the run but not that bound.
         let tight = Limit {
-            physical: Some(12 << 20),
+            physical: Some(PROGRAM_BYTES + (12 << 20)),
             ..Limit::none()
         };
         let note = p.check(&tight).unwrap().expect("a note");

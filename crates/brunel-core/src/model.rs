@@ -1,7 +1,7 @@
 //! The model's constants, resolved once from a [`Config`]: what every backend's time step uses.
 
 use crate::binomial::BinomialTable;
-use crate::config::{Config, RefractoryInput};
+use crate::config::{Config, RefractoryInput, Storage};
 use crate::rng;
 
 /// Constants of one simulation, in the units of the time step (mV, steps).
@@ -41,6 +41,9 @@ pub struct Model {
     pub key: [u32; 2],
     /// Binomial(C_ext, nu_ext·dt) inversion table.
     pub external: BinomialTable,
+    /// Whether the synapses are kept or drawn again at every spike (`network.storage`): a
+    /// backend made from [`crate::Synapses::Draw`] that can draw rows again honours it.
+    pub storage: Storage,
 }
 
 /// Marks a neuron that has not spiked yet in [`crate::HostState::last_spike`].
@@ -67,6 +70,7 @@ impl Model {
             refractory_input: config.neuron.refractory_input,
             key: rng::seed_key(config.simulation.seed),
             external: BinomialTable::new(config.c_ext(), p),
+            storage: config.network.storage,
         }
     }
 

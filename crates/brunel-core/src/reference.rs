@@ -118,6 +118,7 @@ impl Backend for ReferenceBackend {
             threads: 1,
             work_items: None,
             parts: None,
+            ranks: None,
         }
     }
 

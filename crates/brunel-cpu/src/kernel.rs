@@ -6,9 +6,9 @@
 //! expression of [`brunel_core::Model::input`]); only the order in which neurons and steps are
 //! visited differs, and no neuron's result depends on that order.
 
-use brunel_core::{rng, Model};
+use brunel_core::{rng, Draw, Model, PartRange};
 
-use crate::layout::{position, PartSynapses};
+use crate::layout::{position, PartSynapses, Targets};
 use crate::philox::{self, GROUP, LANES, WIDTH};
 
 /// An arrival counter holding both the excitatory and the inhibitory count of one neuron at
@@ -77,13 +77,20 @@ pub(crate) struct Arrival {
 }
 
 /// The spikes of every part in a batch that began at step `first` (`batch[part][j]`: the
-/// part's spikes of step first + j), as one list of arrivals.
+/// part's spikes of step first + j), as one list of arrivals, step by step (all parts' spikes
+/// of step `first`, then of `first + 1`...): delivered in this order, one ring slot of a part's
+/// counters (256 KiB at 65 536 neurons) is written at a time and stays in the cache, where
+/// source part by source part every spike went to another of the delay's slots (D × 256 KiB,
+/// beyond the cache at large networks). The order does not change the counts: integer adds.
 pub(crate) fn arrivals(batch: &[&Vec<Vec<u32>>], first: u64, d: u64, out: &mut Vec<Arrival>) {
     out.clear();
-    for part in batch {
-        for (j, ids) in part.iter().enumerate() {
-            let slot = ((first + j as u64) % d) as u32;
-            out.extend(ids.iter().map(|&source| Arrival { slot, source }));
+    let steps = batch.iter().map(|part| part.len()).max().unwrap_or(0);
+    for j in 0..steps {
+        let slot = ((first + j as u64) % d) as u32;
+        for part in batch {
+            if let Some(ids) = part.get(j) {
+                out.extend(ids.iter().map(|&source| Arrival { slot, source }));
+            }
         }
     }
 }
@@ -138,6 +145,49 @@ pub(crate) fn deliver<C: Counter>(
         }
         for &t in quads.remainder() {
             counters[t as usize] += inc;
+        }
+    }
+}
+
+/// Adds `spikes` to the counters of the part of neurons `range`, from its stored synapses
+/// ([`deliver`]) or, procedural, from each spike's targets drawn again
+/// ([`deliver_procedural`]).
+pub(crate) fn deliver_to<C: Counter>(
+    targets: &Targets,
+    range: PartRange,
+    ring: &mut [C],
+    n_e: u32,
+    spikes: &[Arrival],
+) {
+    match targets {
+        Targets::Stored(synapses) => deliver(synapses, ring, n_e, spikes),
+        Targets::Procedural(draw) => deliver_procedural(draw, range, ring, n_e, spikes),
+    }
+}
+
+/// [`deliver`] for a part that keeps no synapses (procedural storage): each spike's targets in
+/// the part's `range` are drawn again from the generators that draw the stored network
+/// ([`Draw::row_in`]), so the counts are the stored network's.
+#[inline(never)]
+pub(crate) fn deliver_procedural<C: Counter>(
+    draw: &Draw,
+    range: PartRange,
+    ring: &mut [C],
+    n_e: u32,
+    spikes: &[Arrival],
+) {
+    let len = range.len();
+    let mut row = Vec::new();
+    for a in spikes {
+        row.clear();
+        draw.row_in(a.source, range, &mut row);
+        let slot = a.slot as usize;
+        let counters: &mut [C; 1 << 16] = (&mut ring[slot * SLOT..slot * SLOT + (1 << 16)])
+            .try_into()
+            .expect("a ring slot");
+        let inc = if a.source < n_e { C::EXC } else { C::INH };
+        for &t in row.iter() {
+            counters[position((t - range.lo) as usize, len) & 0xFFFF] += inc;
         }
     }
 }

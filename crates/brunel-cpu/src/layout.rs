@@ -3,7 +3,10 @@
 //! neurons, as 16-bit indices local to the part. A part's counters are then written by one
 //! thread only (no atomics), and a synapse costs 2 bytes instead of the core network's 4.
 
-use brunel_core::{Cut, Error, Network, PartRange, Result};
+use std::sync::Arc;
+
+use brunel_core::{Cut, Draw, Error, PartRange, Result, Synapses, TARGET_BLOCK};
+use rayon::prelude::*;
 
 use crate::philox::{LANES, WIDTH};
 
@@ -15,9 +18,19 @@ pub(crate) const MAX_PART: usize = 1 << 16;
 pub(crate) type Range = PartRange;
 
 /// Cuts `n` neurons into at least `min_parts` parts of at most [`MAX_PART`] neurons, as equal
-/// as whole chunks of [`WIDTH`] neurons allow (core's [`brunel_core::partition`]).
+/// as whole chunks of [`WIDTH`] neurons allow (core's [`brunel_core::partition`]). A network
+/// that needs more parts of [`MAX_PART`] than `min_parts` anyway is cut on the Bernoulli
+/// rows' target blocks ([`TARGET_BLOCK`] neurons each, the last one shorter): each block's
+/// generators are then run for one part only, where parts that straddle two blocks draw
+/// both from their starts (twice the work of drawing the network, and, procedural, of every
+/// spike's delivery). The parts only change the speed, never a neuron's arithmetic.
 pub(crate) fn partition(n: u32, min_parts: usize) -> Vec<Range> {
-    brunel_core::partition(n, min_parts, WIDTH, MAX_PART)
+    let block = TARGET_BLOCK as usize;
+    if block == MAX_PART && n as usize > MAX_PART * min_parts.max(1) {
+        brunel_core::partition(n, min_parts, block, MAX_PART)
+    } else {
+        brunel_core::partition(n, min_parts, WIDTH, MAX_PART)
+    }
 }
 
 /// Where the neuron of local index `i` is stored in a part of `len` neurons. Inside each full
@@ -38,10 +51,34 @@ pub(crate) fn position(i: usize, len: usize) -> usize {
 /// target stored as the [`position`] of its local index, in 16 bits.
 pub(crate) type PartSynapses = Cut<u16>;
 
-/// The cut of `network` onto `range`, in the part's storage positions.
-pub(crate) fn cut(network: &Network, range: Range) -> Result<PartSynapses> {
+/// What a part knows of the synapses onto its neurons.
+pub(crate) enum Targets {
+    /// Its cut, kept.
+    Stored(PartSynapses),
+    /// Nothing: each spike's targets in the part are drawn again ([`Draw::row_in`]).
+    Procedural(Arc<Draw>),
+}
+
+impl Targets {
+    /// The cut, if it is kept.
+    pub(crate) fn stored(&self) -> Option<&PartSynapses> {
+        match self {
+            Targets::Stored(s) => Some(s),
+            Targets::Procedural(_) => None,
+        }
+    }
+
+    /// The cut's row offsets (none, procedural).
+    pub(crate) fn offsets(&self) -> &[u32] {
+        self.stored().map_or(&[], |s| s.offsets.as_slice())
+    }
+}
+
+/// The cut of the network onto `range`, in the part's storage positions: cut from the whole
+/// network, or drawn directly ([`Draw::cut`]).
+pub(crate) fn cut(synapses: &Synapses, range: Range) -> Result<PartSynapses> {
     let len = range.len();
-    network
+    synapses
         .cut(range, |local| position(local, len) as u16)
         .map_err(|e| match e {
             Error::Unavailable { message, .. } => Error::Unavailable {
@@ -50,6 +87,48 @@ pub(crate) fn cut(network: &Network, range: Range) -> Result<PartSynapses> {
             },
             other => other,
         })
+}
+
+/// The out-degree of every source: the lengths of its rows in the parts added up, or, where
+/// the parts keep nothing (procedural), its row drawn once more and counted.
+pub(crate) fn out_degrees(draw: &Draw, ranges: &[Range], targets: &[Targets]) -> Vec<u32> {
+    let n = draw.n() as usize;
+    let mut degrees = vec![0u32; n];
+    let stored: Vec<&PartSynapses> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Targets::Stored(s) => Some(s),
+            Targets::Procedural(_) => None,
+        })
+        .collect();
+    if stored.len() == targets.len() {
+        degrees.par_iter_mut().enumerate().for_each(|(s, d)| {
+            *d = stored.iter().map(|c| c.offsets[s + 1] - c.offsets[s]).sum();
+        });
+    } else {
+        let all = PartRange {
+            lo: ranges.first().map_or(0, |r| r.lo),
+            hi: ranges.last().map_or(0, |r| r.hi),
+        };
+        degrees
+            .par_iter_mut()
+            .enumerate()
+            .for_each_init(Vec::new, |row, (s, d)| {
+                row.clear();
+                draw.row_in(s as u32, all, row);
+                *d = row.len() as u32;
+            });
+    }
+    degrees
+}
+
+/// The largest in-degree (of either kind) a procedural part must count, bounded without
+/// drawing the network: an in-degree is Binomial(n, p) at most (mean mu = n p), and Chernoff's
+/// bound P(X >= mu + t) <= exp(-t^2 / (2 (mu + t/3))) with t = 40 sqrt(mu) + 40 is below
+/// e^-500 per neuron: the packed 16-bit counters are used when that stays below 65 536.
+pub(crate) fn max_in_degree_bound(draw: &Draw) -> u64 {
+    let mu = draw.n() as f64 * draw.probability().unwrap_or(1.0);
+    (mu + 40.0 * mu.sqrt() + 40.0).ceil().min(u64::MAX as f64) as u64
 }
 
 #[cfg(test)]

@@ -45,10 +45,13 @@
 mod kernel;
 mod layout;
 mod philox;
+mod rank;
+
+pub use rank::RankEngine;
 
 use brunel_core::{
-    Backend, BackendInfo, DeviceKind, Error, HostState, InFlight, Model, Network, Par, Recorder,
-    Result, NEVER,
+    Backend, BackendInfo, Connectivity, DeviceKind, Draw, Error, HostState, InFlight, Model,
+    Network, Par, Recorder, Result, Storage, Synapses, NEVER,
 };
 use rayon::prelude::*;
 
@@ -57,7 +60,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
-use layout::{PartSynapses, Range};
+use layout::{PartSynapses, Range, Targets};
 
 /// Which neuron loop the backend runs. All give the same bits; they differ in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,8 @@ pub struct CpuBackend {
     asked: usize,
     how: Loop,
     sim: Sim,
+    /// The out-degrees, when made from the network not drawn yet.
+    out_degree: Option<Vec<u32>>,
 }
 
 /// The simulation, with counters wide enough for the network's in-degrees.
@@ -90,60 +95,49 @@ enum Sim {
     Wide(Engine<u64>),
 }
 
-impl CpuBackend {
-    /// Prepares the state and the backend's own layout of `network` for `par` threads. The
-    /// backend keeps no reference to `network`: the caller may drop it.
-    pub fn new(model: &Model, network: &Network, par: Par) -> Result<CpuBackend> {
-        CpuBackend::with_kernel(model, network, par, Kernel::Auto)
+impl Sim {
+    /// The counters, in words (for `info`).
+    fn counters(&self) -> &'static str {
+        match self {
+            Sim::Packed(_) => "16+16-bit counters",
+            Sim::Wide(_) => "32+32-bit counters",
+        }
     }
 
-    /// Like [`CpuBackend::new`], with the neuron loop chosen by the caller; an error if the
-    /// processor lacks what it needs.
-    pub fn with_kernel(
-        model: &Model,
-        network: &Network,
-        par: Par,
-        kernel: Kernel,
-    ) -> Result<CpuBackend> {
-        CpuBackend::build(model, network, par, kernel, PARTS_PER_THREAD)
+    /// Parts the neurons are cut into.
+    fn parts(&self) -> usize {
+        match self {
+            Sim::Packed(e) => e.parts.len(),
+            Sim::Wide(e) => e.parts.len(),
+        }
     }
 
-    /// Tests and tuning: like [`CpuBackend::new`], with `per_thread` parts per thread (at
-    /// least [`MIN_PART`] neurons each) instead of the default.
-    #[doc(hidden)]
-    pub fn with_parts_per_thread(
-        model: &Model,
-        network: &Network,
-        par: Par,
-        per_thread: usize,
-    ) -> Result<CpuBackend> {
-        CpuBackend::build(model, network, par, Kernel::Auto, per_thread)
-    }
-
+    /// The engine over `ranges` (one part each) on `par` threads, each part's synapses from
+    /// `cut` (drawn in parallel), with counters wide enough for their in-degrees.
     fn build(
         model: &Model,
-        network: &Network,
+        ranges: Vec<Range>,
         par: Par,
-        kernel: Kernel,
-        per_thread: usize,
-    ) -> Result<CpuBackend> {
-        if network.n != model.n || network.n_e != model.n_e {
-            return Err(Error::Backend {
-                backend: "cpu".into(),
-                message: format!(
-                    "the network has {} neurons ({} excitatory) but the model {} ({})",
-                    network.n, network.n_e, model.n, model.n_e
-                ),
-            });
-        }
-        if model.delay_steps == 0 {
-            return Err(Error::config(
-                "synapse.delay",
-                "must be at least one time step",
-            ));
-        }
-        let how = resolve(kernel)?;
-        let (ranges, threads) = plan(model.n, par.count(), per_thread);
+        cut: impl Fn(Range) -> Result<PartSynapses> + Sync,
+    ) -> Result<Sim> {
+        let parts = Parts {
+            make: |r| cut(r).map(Targets::Stored),
+            one_at_a_time: false,
+            max_in_bound: None,
+            degrees_of: None,
+        };
+        Ok(Sim::build_parts(model, ranges, par, parts)?.0)
+    }
+
+    /// [`Sim::build`] with each part's [`Targets`] from `parts.make` (drawn in parallel, or one
+    /// part after the other), and the out-degrees where `parts.degrees_of` asks for them.
+    fn build_parts(
+        model: &Model,
+        ranges: Vec<Range>,
+        par: Par,
+        parts: Parts<impl Fn(Range) -> Result<Targets> + Sync>,
+    ) -> Result<(Sim, Option<Vec<u32>>)> {
+        let threads = par.count();
         // Each part keeps two rings (its state's and a batch's copy) of delay_steps slots of SLOT
         // counters (8 bytes at most): refuse what cannot be allocated rather than abort in the
         // allocator.
@@ -163,8 +157,6 @@ impl CpuBackend {
                 });
             }
         }
-        let asked = par.count();
-        let par = Par::threads(threads);
         let pool = match par {
             Par::Seq => None,
             Par::Rayon(n) => Some(
@@ -178,34 +170,175 @@ impl CpuBackend {
                     })?,
             ),
         };
-        let build = || {
-            ranges
-                .par_iter()
-                .map(|&r| layout::cut(network, r))
-                .collect::<Result<Vec<_>>>()
+        let make = &parts.make;
+        let build = || -> Result<Vec<Targets>> {
+            if parts.one_at_a_time {
+                ranges.iter().map(|&r| make(r)).collect()
+            } else {
+                ranges.par_iter().map(|&r| make(r)).collect()
+            }
         };
-        let synapses = match &pool {
+        let targets = match &pool {
             Some(pool) => pool.install(build)?,
             None => ranges
                 .iter()
-                .map(|&r| layout::cut(network, r))
+                .map(|&r| make(r))
                 .collect::<Result<Vec<_>>>()?,
         };
-        let max_in = synapses
-            .iter()
-            .map(|s| s.max_in_exc.max(s.max_in_inh) as u64)
-            .max()
-            .unwrap_or(0);
+        // The out-degrees, for the caller's count of synaptic events: the parts' rows added
+        // up (procedural: every row drawn once more, counted, not kept).
+        let out_degree = parts.degrees_of.map(|draw| {
+            let count = || layout::out_degrees(draw, &ranges, &targets);
+            match &pool {
+                Some(pool) => pool.install(count),
+                None => count(),
+            }
+        });
+        let max_in = parts.max_in_bound.unwrap_or_else(|| {
+            targets
+                .iter()
+                .filter_map(Targets::stored)
+                .map(|s| s.max_in_exc.max(s.max_in_inh) as u64)
+                .max()
+                .unwrap_or(0)
+        });
         let sim = if max_in <= u32::LIMIT {
-            Sim::Packed(Engine::new(model, ranges, synapses, pool))
+            Sim::Packed(Engine::new(model, ranges, targets, pool))
         } else {
-            Sim::Wide(Engine::new(model, ranges, synapses, pool))
+            Sim::Wide(Engine::new(model, ranges, targets, pool))
         };
+        Ok((sim, out_degree))
+    }
+}
+
+/// How [`Sim::build_parts`] makes the parts.
+struct Parts<'d, F> {
+    /// A part's synapses (or none, procedural).
+    make: F,
+    /// Parts made one after the other (each may use every thread), not in parallel.
+    one_at_a_time: bool,
+    /// The largest in-degree, where the parts cannot say (procedural).
+    max_in_bound: Option<u64>,
+    /// The network the out-degrees are counted in, if the caller wants them.
+    degrees_of: Option<&'d Draw>,
+}
+
+impl CpuBackend {
+    /// Prepares the state and the backend's own layout of `network` for `par` threads. The
+    /// backend keeps no reference to `network`: the caller may drop it.
+    pub fn new(model: &Model, network: &Network, par: Par) -> Result<CpuBackend> {
+        CpuBackend::with_kernel(model, network, par, Kernel::Auto)
+    }
+
+    /// Prepares the backend from `synapses`. Given the network not drawn yet
+    /// ([`Synapses::Draw`]), each part draws its own layout directly, in parallel (the whole
+    /// network is never held), or, with `network.storage = "procedural"` ([`Model::storage`]),
+    /// keeps no synapses at all and draws each spike's targets in the part again when it
+    /// delivers it. Given the whole network, it keeps its cut of it, whatever the storage
+    /// (the same spikes).
+    pub fn from_synapses(model: &Model, synapses: &Synapses, par: Par) -> Result<CpuBackend> {
+        CpuBackend::build(model, synapses, par, Kernel::Auto, PARTS_PER_THREAD)
+    }
+
+    /// Like [`CpuBackend::new`], with the neuron loop chosen by the caller; an error if the
+    /// processor lacks what it needs.
+    pub fn with_kernel(
+        model: &Model,
+        network: &Network,
+        par: Par,
+        kernel: Kernel,
+    ) -> Result<CpuBackend> {
+        CpuBackend::build(
+            model,
+            &Synapses::Network(network),
+            par,
+            kernel,
+            PARTS_PER_THREAD,
+        )
+    }
+
+    /// Tests and tuning: like [`CpuBackend::new`], with `per_thread` parts per thread (at
+    /// least [`MIN_PART`] neurons each) instead of the default.
+    #[doc(hidden)]
+    pub fn with_parts_per_thread(
+        model: &Model,
+        network: &Network,
+        par: Par,
+        per_thread: usize,
+    ) -> Result<CpuBackend> {
+        CpuBackend::build(
+            model,
+            &Synapses::Network(network),
+            par,
+            Kernel::Auto,
+            per_thread,
+        )
+    }
+
+    fn build(
+        model: &Model,
+        synapses: &Synapses,
+        par: Par,
+        kernel: Kernel,
+        per_thread: usize,
+    ) -> Result<CpuBackend> {
+        if synapses.n() != model.n || synapses.n_e() != model.n_e {
+            return Err(Error::Backend {
+                backend: "cpu".into(),
+                message: format!(
+                    "the network has {} neurons ({} excitatory) but the model {} ({})",
+                    synapses.n(),
+                    synapses.n_e(),
+                    model.n,
+                    model.n_e
+                ),
+            });
+        }
+        // Procedural: the draw itself, kept (its rows are drawn again at every spike).
+        let procedural = match synapses {
+            Synapses::Draw(draw) if model.storage == Storage::Procedural => {
+                draw.supports_rows().map_err(|e| Error::Unavailable {
+                    backend: "cpu".into(),
+                    message: e.to_string(),
+                })?;
+                Some(std::sync::Arc::new((*draw).clone()))
+            }
+            _ => None,
+        };
+        if model.delay_steps == 0 {
+            return Err(Error::config(
+                "synapse.delay",
+                "must be at least one time step",
+            ));
+        }
+        let how = resolve(kernel)?;
+        let (ranges, threads) = plan(model.n, par.count(), per_thread);
+        let asked = par.count();
+        let par = Par::threads(threads);
+        // Each part's layout drawn (or cut) by itself, the parts in parallel; procedural
+        // parts keep nothing. Fixed in-degree parts are drawn one after the other, each on all
+        // threads (its columns in parallel): the columns and the slots they are transposed
+        // through (8 bytes a synapse) then live for one part at a time.
+        let draw = match synapses {
+            Synapses::Draw(draw) => Some(*draw),
+            Synapses::Network(_) => None,
+        };
+        let parts = Parts {
+            make: |r| match &procedural {
+                Some(draw) => Ok(Targets::Procedural(draw.clone())),
+                None => layout::cut(synapses, r).map(Targets::Stored),
+            },
+            one_at_a_time: draw.is_some_and(|d| d.connectivity() == Connectivity::FixedIndegree),
+            max_in_bound: procedural.as_deref().map(layout::max_in_degree_bound),
+            degrees_of: draw,
+        };
+        let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts)?;
         Ok(CpuBackend {
             par,
             asked,
             how,
             sim,
+            out_degree,
         })
     }
 
@@ -255,10 +388,7 @@ impl CpuBackend {
     /// Parts the neurons are cut into.
     #[doc(hidden)]
     pub fn parts(&self) -> usize {
-        match &self.sim {
-            Sim::Packed(e) => e.parts.len(),
-            Sim::Wide(e) => e.parts.len(),
-        }
+        self.sim.parts()
     }
 
     /// What this backend holds on the host for `n` neurons on `par` threads, for
@@ -276,6 +406,39 @@ impl CpuBackend {
             ring_bytes_per_part_and_step: 2.0 * kernel::SLOT as f64 * 8.0,
             threads: par.count() as u64,
         }
+    }
+
+    /// [`CpuBackend::memory_facts`] for `config`, counting the memory touched: procedural
+    /// storage keeps no synapses and no row offsets; the ring's counters are those of the
+    /// part's neurons (not the whole slot reserved), 4 bytes where the in-degrees allow them (for
+    /// Bernoulli, the bound [`layout::max_in_degree_bound`] uses, a little above the largest
+    /// in-degree a stored network has: its counters may then be 4 bytes where this says 8).
+    pub fn memory_facts_of(
+        config: &brunel_core::Config,
+        par: Par,
+    ) -> brunel_core::memory::BackendFacts {
+        let mut facts = CpuBackend::memory_facts(config.n() as u32, par);
+        if config.network.storage == Storage::Procedural {
+            facts.bytes_per_synapse = 0.0;
+            facts.bytes_per_neuron_and_part = 0.0;
+        }
+        let max_in = match config.network.connectivity {
+            brunel_core::Connectivity::FixedIndegree => config.c_e().max(config.c_i()) as f64,
+            brunel_core::Connectivity::Bernoulli => {
+                let mu = config.n() as f64 * config.network.epsilon;
+                mu + 40.0 * mu.sqrt() + 40.0
+            }
+        };
+        // A part touches the first counters of each slot only, one per neuron (the rest of
+        // the slot is never mapped), in two rings (its state's and a batch's copy): so many
+        // bytes per neuron and step of delay.
+        facts.ring_bytes_per_part_and_step = 0.0;
+        facts.ring_bytes_per_neuron_and_step = if max_in <= u32::LIMIT as f64 {
+            2.0 * 4.0
+        } else {
+            2.0 * 8.0
+        };
+        facts
     }
 
     /// Bytes of synapses held (the backend's own layout).
@@ -313,6 +476,18 @@ fn plan(n: u32, threads: usize, per_thread: usize) -> (Vec<Range>, usize) {
     };
     let ranges = layout::partition(n as u32, wanted);
     (ranges, useful)
+}
+
+/// The neuron loop, in words (for `info`).
+fn loop_words(how: Loop) -> &'static str {
+    match how {
+        Loop::Generic => "generic loop",
+        Loop::Blocks => "32-neuron blocks",
+        #[cfg(target_arch = "x86_64")]
+        Loop::Avx2 => "32-neuron blocks, AVX2",
+        #[cfg(target_arch = "x86_64")]
+        Loop::Avx512 => "32-neuron blocks, AVX-512",
+    }
 }
 
 /// The loop for `kernel` on this processor.
@@ -375,7 +550,7 @@ fn has_avx512() -> bool {
 /// between batches.
 struct Part<C> {
     range: Range,
-    synapses: PartSynapses,
+    synapses: Targets,
     /// The state at the start of the part's next batch. A thread that runs the batch works on
     /// its own copy and, if it is the first to finish, puts its copy here; a thread that finds
     /// another's copy already in place drops its own.
@@ -459,7 +634,7 @@ impl<C: Counter> Engine<C> {
     fn new(
         model: &Model,
         ranges: Vec<Range>,
-        synapses: Vec<PartSynapses>,
+        synapses: Vec<Targets>,
         pool: Option<rayon::ThreadPool>,
     ) -> Engine<C> {
         let d = model.delay_steps as usize;
@@ -492,7 +667,13 @@ impl<C: Counter> Engine<C> {
     }
 
     fn synapse_bytes(&self) -> usize {
-        self.parts.iter().map(|p| p.synapses.bytes()).sum()
+        self.parts
+            .iter()
+            .map(|p| match &p.synapses {
+                Targets::Stored(s) => s.bytes(),
+                Targets::Procedural(_) => 0,
+            })
+            .sum()
     }
 
     fn run(&mut self, how: Loop, steps: u64, recorder: &mut dyn Recorder) -> Result<()> {
@@ -617,22 +798,9 @@ impl<C: Counter> Engine<C> {
 
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
-        let how = match self.how {
-            Loop::Generic => "generic loop",
-            Loop::Blocks => "32-neuron blocks",
-            #[cfg(target_arch = "x86_64")]
-            Loop::Avx2 => "32-neuron blocks, AVX2",
-            #[cfg(target_arch = "x86_64")]
-            Loop::Avx512 => "32-neuron blocks, AVX-512",
-        };
-        let counters = match &self.sim {
-            Sim::Packed(_) => "16+16-bit counters",
-            Sim::Wide(_) => "32+32-bit counters",
-        };
-        let parts = match &self.sim {
-            Sim::Packed(e) => e.parts.len(),
-            Sim::Wide(e) => e.parts.len(),
-        };
+        let how = loop_words(self.how);
+        let counters = self.sim.counters();
+        let parts = self.sim.parts();
         let capped = if self.asked > self.par.count() {
             format!(" ({} asked; the network has work for no more)", self.asked)
         } else {
@@ -648,6 +816,7 @@ impl Backend for CpuBackend {
             threads: self.par.count(),
             work_items: None,
             parts: Some(parts),
+            ranks: None,
         }
     }
 
@@ -677,6 +846,10 @@ impl Backend for CpuBackend {
             Sim::Packed(e) => e.step,
             Sim::Wide(e) => e.step,
         }
+    }
+
+    fn out_degrees(&self) -> Result<Option<Vec<u32>>> {
+        Ok(self.out_degree.clone())
     }
 }
 
@@ -830,8 +1003,9 @@ impl<C: Counter> Section<'_, C> {
                 std::thread::sleep(pause);
             }
         }
-        kernel::deliver(
+        kernel::deliver_to(
             &part.synapses,
+            part.range,
             &mut state.ring,
             self.model.n_e,
             &arrivals.list,

@@ -498,6 +498,7 @@ impl Backend for OpenClBackend {
             threads: 1,
             work_items: Some(self.advance_global),
             parts: (self.parts > 0).then_some(self.parts as usize),
+            ranks: None,
         }
     }
 

@@ -254,6 +254,33 @@ pub fn child_only(marker: &str, child: &str, parent: &str) {
     );
 }
 
+/// Whether Open MPI's `mpirun` runs here; why not otherwise (for the mpi backend's tests).
+pub fn mpirun_ready() -> Result<(), String> {
+    match std::process::Command::new("mpirun")
+        .arg("--version")
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "`mpirun --version` failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "no `mpirun` here ({e}); install Open MPI (`cargo xtask setup`)"
+        )),
+    }
+}
+
+/// `mpirun --oversubscribe -np k` (more ranks than cores on a small machine), allowed to run
+/// as root as CI does; the caller adds the program and its arguments.
+pub fn mpirun(k: usize) -> std::process::Command {
+    let mut cmd = std::process::Command::new("mpirun");
+    cmd.args(["--oversubscribe", "-np", &k.to_string()])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    cmd
+}
+
 /// The folder of the shipped configs: `BRUNEL_CONFIGS` if set (a prepared GPU check runs the
 /// test binaries away from the source tree), else the repository's `configs/`.
 pub fn configs_dir() -> PathBuf {
