@@ -339,8 +339,10 @@ static REGISTRY: [Entry; 4] = [
         // over the launcher's ranks); the plan still counts the whole network as drawn, which
         // a rank drawing its cut only never holds: an upper bound.
         memory: |config, setup| {
-            let cpu = brunel_cpu::CpuBackend::memory_facts(
-                config.n() as u32,
+            // The cpu engine's facts (procedural storage: no synapses), each rank holding its
+            // share of the synapses.
+            let cpu = brunel_cpu::CpuBackend::memory_facts_of(
+                config,
                 Par::threads(mpi::threads(setup.threads)),
             );
             brunel_core::memory::BackendFacts {

@@ -60,7 +60,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
-use layout::{PartSynapses, Range, Targets};
+use layout::{Range, Targets};
 
 /// Which neuron loop the backend runs. All give the same bits; they differ in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,25 +112,9 @@ impl Sim {
         }
     }
 
-    /// The engine over `ranges` (one part each) on `par` threads, each part's synapses from
-    /// `cut` (drawn in parallel), with counters wide enough for their in-degrees.
-    fn build(
-        model: &Model,
-        ranges: Vec<Range>,
-        par: Par,
-        cut: impl Fn(Range) -> Result<PartSynapses> + Sync,
-    ) -> Result<Sim> {
-        let parts = Parts {
-            make: |r| cut(r).map(Targets::Stored),
-            one_at_a_time: false,
-            max_in_bound: None,
-            degrees_of: None,
-        };
-        Ok(Sim::build_parts(model, ranges, par, parts)?.0)
-    }
-
-    /// [`Sim::build`] with each part's [`Targets`] from `parts.make` (drawn in parallel, or one
-    /// part after the other), and the out-degrees where `parts.degrees_of` asks for them.
+    /// The engine over `ranges` (one part each) on `par` threads, with each part's [`Targets`]
+    /// from `parts.make` (drawn in parallel, or one part after the other), and the out-degrees
+    /// where `parts.degrees_of` asks for them.
     fn build_parts(
         model: &Model,
         ranges: Vec<Range>,
@@ -212,15 +196,31 @@ impl Sim {
 }
 
 /// How [`Sim::build_parts`] makes the parts.
-struct Parts<'d, F> {
+pub(crate) struct Parts<'d, F> {
     /// A part's synapses (or none, procedural).
-    make: F,
+    pub(crate) make: F,
     /// Parts made one after the other (each may use every thread), not in parallel.
-    one_at_a_time: bool,
+    pub(crate) one_at_a_time: bool,
     /// The largest in-degree, where the parts cannot say (procedural).
-    max_in_bound: Option<u64>,
+    pub(crate) max_in_bound: Option<u64>,
     /// The network the out-degrees are counted in, if the caller wants them.
-    degrees_of: Option<&'d Draw>,
+    pub(crate) degrees_of: Option<&'d Draw>,
+}
+
+/// Procedural storage ([`Model::storage`]) from the network not drawn yet: the draw itself,
+/// kept (its rows are drawn again at every spike); `None` for stored parts (and whenever the
+/// whole network is given: its cut gives the same spikes).
+fn procedural_draw(model: &Model, synapses: &Synapses) -> Result<Option<Arc<Draw>>> {
+    match synapses {
+        Synapses::Draw(draw) if model.storage == Storage::Procedural => {
+            draw.supports_rows().map_err(|e| Error::Unavailable {
+                backend: "cpu".into(),
+                message: e.to_string(),
+            })?;
+            Ok(Some(Arc::new((*draw).clone())))
+        }
+        _ => Ok(None),
+    }
 }
 
 impl CpuBackend {
@@ -294,17 +294,7 @@ impl CpuBackend {
                 ),
             });
         }
-        // Procedural: the draw itself, kept (its rows are drawn again at every spike).
-        let procedural = match synapses {
-            Synapses::Draw(draw) if model.storage == Storage::Procedural => {
-                draw.supports_rows().map_err(|e| Error::Unavailable {
-                    backend: "cpu".into(),
-                    message: e.to_string(),
-                })?;
-                Some(std::sync::Arc::new((*draw).clone()))
-            }
-            _ => None,
-        };
+        let procedural = procedural_draw(model, synapses)?;
         if model.delay_steps == 0 {
             return Err(Error::config(
                 "synapse.delay",

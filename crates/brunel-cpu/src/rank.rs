@@ -9,12 +9,17 @@
 //! Philox stream is that of its block of global ids) and therefore every bit is the same as
 //! in one process, whatever the number of ranges.
 
-use brunel_core::{BackendInfo, Cut, DeviceKind, Error, HostState, Model, Par, PartRange, Result};
+use brunel_core::{
+    BackendInfo, Connectivity, Cut, DeviceKind, Error, HostState, Model, Par, PartRange, Result,
+    Synapses,
+};
 
 use crate::kernel::Arrival;
-use crate::layout;
+use crate::layout::{self, Targets};
 use crate::philox::WIDTH;
-use crate::{loop_words, plan, resolve, Kernel, Loop, Sim, PARTS_PER_THREAD};
+use crate::{
+    loop_words, plan, procedural_draw, resolve, Kernel, Loop, Parts, Sim, PARTS_PER_THREAD,
+};
 
 /// The cpu engine on the neurons of one range (global ids), advanced a batch at a time.
 pub struct RankEngine {
@@ -23,6 +28,9 @@ pub struct RankEngine {
     par: Par,
     asked: usize,
     sim: Sim,
+    /// Out-degrees onto the range, counted when the parts were made (procedural parts keep no
+    /// rows to count them in later).
+    out_degree: Option<Vec<u32>>,
 }
 
 /// Captures the spikes of one batch, step by step (ids ascending).
@@ -45,6 +53,56 @@ impl RankEngine {
         range: PartRange,
         par: Par,
         cut: impl Fn(PartRange) -> Result<Cut<u16>> + Sync,
+    ) -> Result<RankEngine> {
+        let parts = Parts {
+            make: |r| {
+                cut(r).map(Targets::Stored).map_err(|e| match e {
+                    Error::Unavailable { message, .. } => Error::Unavailable {
+                        backend: "cpu".into(),
+                        message,
+                    },
+                    other => other,
+                })
+            },
+            one_at_a_time: false,
+            max_in_bound: None,
+            degrees_of: None,
+        };
+        RankEngine::build(model, range, par, parts)
+    }
+
+    /// The engine for the neurons of `range` on `par` threads from `synapses`: the parts'
+    /// cuts drawn directly (or cut from a whole network), or, with procedural storage
+    /// ([`Model::storage`]) and the network not drawn yet, no synapses kept (each spike's
+    /// targets in a part drawn again), as the cpu backend does.
+    pub fn from_synapses(
+        model: &Model,
+        range: PartRange,
+        par: Par,
+        synapses: &Synapses,
+    ) -> Result<RankEngine> {
+        let procedural = procedural_draw(model, synapses)?;
+        let draw = match synapses {
+            Synapses::Draw(draw) => Some(*draw),
+            Synapses::Network(_) => None,
+        };
+        let parts = Parts {
+            make: |r| match &procedural {
+                Some(draw) => Ok(Targets::Procedural(draw.clone())),
+                None => layout::cut(synapses, r).map(Targets::Stored),
+            },
+            one_at_a_time: draw.is_some_and(|d| d.connectivity() == Connectivity::FixedIndegree),
+            max_in_bound: procedural.as_deref().map(layout::max_in_degree_bound),
+            degrees_of: procedural.as_deref(),
+        };
+        RankEngine::build(model, range, par, parts)
+    }
+
+    fn build(
+        model: &Model,
+        range: PartRange,
+        par: Par,
+        parts: Parts<impl Fn(PartRange) -> Result<Targets> + Sync>,
     ) -> Result<RankEngine> {
         let bad = |message: String| Error::Backend {
             backend: "cpu".into(),
@@ -79,21 +137,14 @@ impl RankEngine {
             })
             .collect();
         let par = Par::threads(threads);
-        let sim = Sim::build(model, ranges, par, |r| {
-            cut(r).map_err(|e| match e {
-                Error::Unavailable { message, .. } => Error::Unavailable {
-                    backend: "cpu".into(),
-                    message,
-                },
-                other => other,
-            })
-        })?;
+        let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts)?;
         Ok(RankEngine {
             range,
             how,
             par,
             asked,
             sim,
+            out_degree,
         })
     }
 
@@ -131,6 +182,9 @@ impl RankEngine {
 
     /// The synapses from each of the `n` neurons of the network onto this range.
     pub fn out_degrees(&self) -> Vec<u32> {
+        if let Some(counted) = &self.out_degree {
+            return counted.clone();
+        }
         let n = match &self.sim {
             Sim::Packed(e) => e.model.n,
             Sim::Wide(e) => e.model.n,
@@ -142,14 +196,8 @@ impl RankEngine {
             }
         };
         match &self.sim {
-            Sim::Packed(e) => e
-                .parts
-                .iter()
-                .for_each(|p| add(p.synapses.offsets())),
-            Sim::Wide(e) => e
-                .parts
-                .iter()
-                .for_each(|p| add(p.synapses.offsets())),
+            Sim::Packed(e) => e.parts.iter().for_each(|p| add(p.synapses.offsets())),
+            Sim::Wide(e) => e.parts.iter().for_each(|p| add(p.synapses.offsets())),
         }
         degrees
     }

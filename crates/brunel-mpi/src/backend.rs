@@ -220,8 +220,8 @@ impl MpiBackend {
     /// directly from the seed ([`Synapses::Draw`]: time and memory ∝ the rank's share) or cut
     /// from a whole network. A collective call: every rank of the job must make it.
     pub fn new(model: &Model, synapses: &Synapses, par: Par) -> Result<MpiBackend> {
-        MpiBackend::from_cuts(model, par, |r| {
-            synapses.cut(r, |l| RankEngine::position(l, r.len()))
+        MpiBackend::with_engine(model, |range| {
+            RankEngine::from_synapses(model, range, par, synapses)
         })
     }
 
@@ -232,6 +232,15 @@ impl MpiBackend {
         model: &Model,
         par: Par,
         cut: impl Fn(PartRange) -> Result<Cut<u16>> + Sync,
+    ) -> Result<MpiBackend> {
+        MpiBackend::with_engine(model, |range| RankEngine::new(model, range, par, &cut))
+    }
+
+    /// Makes this rank's backend with the engine `engine(range)` makes for this rank's range.
+    /// A collective call.
+    fn with_engine(
+        model: &Model,
+        engine: impl FnOnce(PartRange) -> Result<RankEngine>,
     ) -> Result<MpiBackend> {
         let world = session::world()?;
         let (rank, size) = (world.rank() as usize, world.size() as usize);
@@ -246,8 +255,7 @@ impl MpiBackend {
             format!("{model:?} {exchange:?}").as_bytes(),
         )?;
         let ranges = ranges(model.n, size);
-        let engine =
-            RankEngine::new(model, ranges[rank], par, cut).map_err(|e| on_rank(rank, size, e))?;
+        let engine = engine(ranges[rank]).map_err(|e| on_rank(rank, size, e))?;
         let test_fail = std::env::var("BRUNEL_TEST_MPI_FAIL").ok().and_then(|v| {
             let mut it = v.splitn(3, ':');
             let r: usize = it.next()?.parse().ok()?;

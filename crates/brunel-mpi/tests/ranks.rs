@@ -84,7 +84,7 @@ mod with_mpi {
                         "mpirun -np {k}: a run differs from the reference:\n{text}"
                     );
                     let cases = text.matches("SAME ").count();
-                    assert_eq!(cases, 18, "mpirun -np {k}: cases compared:\n{text}");
+                    assert_eq!(cases, 22, "mpirun -np {k}: cases compared:\n{text}");
                     eprintln!(
                         "{k} rank(s): {cases} cases the same, {:.1} s",
                         t.elapsed().as_secs_f64()
@@ -168,6 +168,19 @@ mod with_mpi {
                     &mid_config(connectivity, rule),
                     threads,
                     (i + threads) % 2 == 0,
+                );
+            }
+            // Procedural storage (Bernoulli): each rank keeps no synapses and draws each
+            // spike's targets in its parts again.
+            for (connectivity, rule) in [VARIANTS[0], VARIANTS[1]] {
+                let mut config = mid_config(connectivity, rule);
+                config.network.storage = brunel_core::Storage::Procedural;
+                config.validate().expect("valid");
+                check(
+                    &format!("mid-size procedural ({connectivity:?}, {rule:?})"),
+                    &config,
+                    threads,
+                    true,
                 );
             }
         }
