@@ -84,7 +84,7 @@ mod with_mpi {
                         "mpirun -np {k}: a run differs from the reference:\n{text}"
                     );
                     let cases = text.matches("SAME ").count();
-                    assert_eq!(cases, 22, "mpirun -np {k}: cases compared:\n{text}");
+                    assert_eq!(cases, 26, "mpirun -np {k}: cases compared:\n{text}");
                     eprintln!(
                         "{k} rank(s): {cases} cases the same, {:.1} s",
                         t.elapsed().as_secs_f64()
@@ -161,6 +161,15 @@ mod with_mpi {
                     threads,
                     true,
                 );
+                if connectivity == Connectivity::Bernoulli {
+                    config.network.storage = brunel_core::Storage::Procedural;
+                    check(
+                        &format!("panel {letter} procedural ({connectivity:?}, {rule:?})"),
+                        &config,
+                        threads,
+                        true,
+                    );
+                }
             }
             for (i, (connectivity, rule)) in VARIANTS.into_iter().enumerate() {
                 check(
