@@ -36,8 +36,8 @@ use brunel_core::{
     SpikeRecorder, Storage,
 };
 use brunel_suite::{
-    assert_same, candidates, compare, is_required, make, make_from_draw, panel, passed, reference,
-    run_in_pieces, skip, unavailable, Outcome, PANELS,
+    assert_same, candidates, compare, is_required, make, make_from_draw, mid_config, panel, passed,
+    reference, run_in_pieces, skip, unavailable, Outcome, PANELS,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 use proptest::prelude::*;
@@ -112,21 +112,6 @@ fn fig8(entry: &Entry, i: usize, threads: usize) -> String {
         &got,
     );
     format!("{spikes} spikes")
-}
-
-/// A mid-size network (2 500 neurons) in an active regime.
-fn mid_config(connectivity: Connectivity, rule: RefractoryInput) -> Config {
-    let mut config = Config::default();
-    config.network.n_e = 2000;
-    config.network.connectivity = connectivity;
-    config.neuron.refractory_input = rule;
-    config.synapse.j = 0.5;
-    config.synapse.g = 4.0;
-    config.input.ratio = 1.5;
-    config.simulation.duration = 100.0;
-    config.simulation.seed = 7;
-    config.validate().expect("valid");
-    config
 }
 
 /// Runs the mid-size network of both connectivities on each of `threads` (once, for a backend

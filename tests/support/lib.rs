@@ -9,8 +9,8 @@ use brunel_core::{Backend, Draw, Model, Network, Synapses};
 
 pub use brunel_backends::{all, candidates, oracle};
 pub use brunel_testkit::{
-    assert_same, compare, compare_states, is_required, log, panel, passed, reference, required,
-    run_in_pieces, skip, Outcome, PANELS, REGIMES,
+    assert_same, compare, compare_states, is_required, log, mid_config, panel, passed, reference,
+    required, run_in_pieces, skip, Outcome, PANELS, REGIMES,
 };
 
 /// Why `entry` cannot run here, or `None` when it can (probed once, before any network is

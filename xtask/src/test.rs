@@ -35,7 +35,7 @@ pub fn run(extra: &[String]) -> Result<(), String> {
     let tests = util::run(
         util::cargo()
             .args(["test", "--workspace", "--release"])
-            .args(util::mpi_features())
+            .args(util::mpi_features(true))
             .args(extra)
             .env("BRUNEL_TEST_LOG", &log),
     );

@@ -65,7 +65,7 @@ pub fn repeats_value<'a>(it: &mut impl Iterator<Item = &'a String>) -> Result<us
 pub fn build_brunel() -> Result<PathBuf, String> {
     run(cargo()
         .args(["build", "--release", "-p", "brunel-cli"])
-        .args(mpi_features()))?;
+        .args(mpi_features(false)))?;
     Ok(project_root().join("target/release/brunel"))
 }
 
@@ -83,17 +83,17 @@ pub fn mpi_installed() -> bool {
     works("mpicc", "--showme:version") && works("mpirun", "--version")
 }
 
-/// The cargo arguments that build the mpi backend in where Open MPI is installed (the
-/// binary, the suite and brunel-mpi's own tests); none elsewhere, where its tests are skipped
-/// with that reason.
-pub fn mpi_features() -> Vec<&'static str> {
-    if mpi_installed() {
-        vec![
+/// The cargo arguments that build the mpi backend in where Open MPI is installed: for the
+/// binary alone (`-p brunel-cli`), or for the whole workspace (the binary, the suite and
+/// brunel-mpi's own tests); none elsewhere, where its tests are skipped with that reason.
+pub fn mpi_features(workspace: bool) -> Vec<&'static str> {
+    match (mpi_installed(), workspace) {
+        (false, _) => Vec::new(),
+        (true, false) => vec!["--features", "mpi"],
+        (true, true) => vec![
             "--features",
             "brunel-cli/mpi,brunel-mpi/mpi,brunel-suite/mpi",
-        ]
-    } else {
-        Vec::new()
+        ],
     }
 }
 

@@ -61,6 +61,11 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
     }
     let original = Config::from_toml_with(&c.config, "the checkpoint's config", &[])?;
     let config = Config::from_toml_with(&c.config, "the checkpoint's config", &overrides)?;
+    // Every rank of an MPI job must continue the same checkpoint to the same step.
+    brunel_backends::parallel::agree(
+        "the checkpoint (its config and step) or --duration",
+        &format!("{}\nstep = {}", config.to_toml(), c.state.step),
+    )?;
     let model = Model::new(&config);
     let done = c.state.step;
     let recorded: u64 = c.spikes.counts.iter().map(|&k| k as u64).sum();

@@ -13,10 +13,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{ok, output_within, same_results, same_state, stderr, Scratch};
-
-/// 2 500 neurons in an active regime, every spike recorded.
-const ACTIVE: &str = "[network]\nn_e = 2000\n[synapse]\nj = 0.5\ng = 4.0\n[input]\nratio = 1.5\n[simulation]\nduration = 60.0\nseed = 3\n[record]\nspikes = \"all\"\n";
+use common::{ok, output_within, same_results, same_state, stderr, Scratch, ACTIVE};
 
 /// Whether this test can run: the binary has the mpi backend and `mpirun` runs.
 fn ready() -> Result<(), String> {

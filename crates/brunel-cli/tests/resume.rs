@@ -5,10 +5,7 @@
 
 mod common;
 
-use common::{ok, same_results, same_state, signal, stderr, wait_for, Scratch};
-
-/// 2 500 neurons in an active regime (spikes from the first milliseconds on).
-const ACTIVE: &str = "[network]\nn_e = 2000\n[synapse]\nj = 0.5\ng = 4.0\n[input]\nratio = 1.5\n[simulation]\nduration = 60.0\nseed = 3\n[record]\nspikes = \"all\"\n";
+use common::{ok, same_results, same_state, signal, stderr, wait_for, Scratch, ACTIVE};
 
 #[test]
 fn a_resumed_run_ends_as_one_that_was_never_stopped() {

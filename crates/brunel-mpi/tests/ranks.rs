@@ -29,7 +29,9 @@ mod with_mpi {
         Backend, Config, Connectivity, Draw, Model, Network, Par, RefractoryInput, Synapses,
     };
     use brunel_mpi::MpiBackend;
-    use brunel_testkit::{compare, panel, reference, run_in_pieces, run_or_skip, PANELS};
+    use brunel_testkit::{
+        compare, mid_config, panel, reference, run_in_pieces, run_or_skip, PANELS,
+    };
 
     const MARKER: &str = "BRUNEL_MPI_CHILD";
 
@@ -92,21 +94,6 @@ mod with_mpi {
                 covered.join(", ")
             },
         );
-    }
-
-    /// The mid-size network of `connectivity` and `rule`.
-    fn mid(connectivity: Connectivity, rule: RefractoryInput) -> Config {
-        let mut config = Config::default();
-        config.network.n_e = 2000;
-        config.network.connectivity = connectivity;
-        config.neuron.refractory_input = rule;
-        config.synapse.j = 0.5;
-        config.synapse.g = 4.0;
-        config.input.ratio = 1.5;
-        config.simulation.duration = 100.0;
-        config.simulation.seed = 7;
-        config.validate().expect("valid");
-        config
     }
 
     const VARIANTS: [(Connectivity, RefractoryInput); 4] = [
@@ -178,7 +165,7 @@ mod with_mpi {
             for (i, (connectivity, rule)) in VARIANTS.into_iter().enumerate() {
                 check(
                     &format!("mid-size ({connectivity:?}, {rule:?})"),
-                    &mid(connectivity, rule),
+                    &mid_config(connectivity, rule),
                     threads,
                     (i + threads) % 2 == 0,
                 );
@@ -186,7 +173,7 @@ mod with_mpi {
         }
         // A state taken from the reference mid-batch, continued on this job's ranks.
         for (connectivity, rule) in [VARIANTS[0], VARIANTS[3]] {
-            let config = mid(connectivity, rule);
+            let config = mid_config(connectivity, rule);
             let model = Model::new(&config);
             let network = Network::build(&config, Par::threads(0));
             let want = reference(&model, &network, model.steps);

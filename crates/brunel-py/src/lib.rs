@@ -530,6 +530,7 @@ fn backends(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("oracle", e.oracle)?;
         d.set_item("honours_threads", e.honours.threads)?;
         d.set_item("honours_device", e.honours.device)?;
+        d.set_item("distributed", e.distributed)?;
         let devices = PyList::empty(py);
         for dev in &p.devices {
             let dd = PyDict::new(py);

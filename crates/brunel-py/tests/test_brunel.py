@@ -19,7 +19,9 @@ import brunel
 from conftest import cli, configs_dir, skip
 
 PANEL_C = configs_dir() / "fig8_c.toml"
-BACKENDS = [b["name"] for b in brunel.backends()]
+# A distributed backend (mpi) spreads one run over the ranks of `mpirun ... brunel run`; an
+# embedding refuses it (crates/brunel-mpi and crates/brunel-cli/tests/mpi.rs test it).
+BACKENDS = [b["name"] for b in brunel.backends() if not b["distributed"]]
 
 
 def panel_c(ms: float = 300.0) -> brunel.Config:
@@ -418,6 +420,11 @@ def test_theory_gives_the_clis_numbers():
         brunel.theory(PANEL_C, set={"neuron.refractory_input": "accumulate"})
 
 
+def test_a_distributed_backend_is_refused():
+    with pytest.raises(Exception, match="mpirun -np K brunel run"):
+        brunel.run(PANEL_C, backend="mpi")
+
+
 def test_backends_are_the_registrys():
     try:
         import tomllib
@@ -426,7 +433,13 @@ def test_backends_are_the_registrys():
     listed = tomllib.loads(cli("backends", "--format", "toml").stdout)["backend"]
     ours = brunel.backends()
     assert [b["name"] for b in ours] == [b["name"] for b in listed]
-    assert [b["available"] for b in ours] == [b["available"] for b in listed]
+    # The package and the binary may be built with other features: the mpi backend is built
+    # into the binary where Open MPI is installed, never into the package (which refuses it).
+    local = [b for b in listed if not b["distributed"]]
+    assert [b["available"] for b in ours if not b["distributed"]] == [
+        b["available"] for b in local
+    ]
+    assert [b["distributed"] for b in ours] == [b["distributed"] for b in listed]
     assert any(b["available"] for b in ours)
 
 

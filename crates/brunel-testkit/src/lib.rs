@@ -289,6 +289,25 @@ pub fn configs_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs"))
 }
 
+/// A mid-size network (2 500 neurons) in an active regime, of `connectivity` and `rule`, 100 ms:
+/// what the equivalence suites run every backend on.
+pub fn mid_config(
+    connectivity: brunel_core::Connectivity,
+    rule: brunel_core::RefractoryInput,
+) -> Config {
+    let mut config = Config::default();
+    config.network.n_e = 2000;
+    config.network.connectivity = connectivity;
+    config.neuron.refractory_input = rule;
+    config.synapse.j = 0.5;
+    config.synapse.g = 4.0;
+    config.input.ratio = 1.5;
+    config.simulation.duration = 100.0;
+    config.simulation.seed = 7;
+    config.validate().expect("valid");
+    config
+}
+
 /// The Fig. 8 panels, in order, by their letter.
 pub const PANELS: [&str; 4] = ["a", "b", "c", "d"];
 

@@ -81,6 +81,10 @@ seed = 11
 title = "small: g=5, ν_ext/ν_thr=2"
 "#;
 
+/// 2 500 neurons in an active regime (spikes from the first milliseconds on), every spike
+/// recorded.
+pub const ACTIVE: &str = "[network]\nn_e = 2000\n[synapse]\nj = 0.5\ng = 4.0\n[input]\nratio = 1.5\n[simulation]\nduration = 60.0\nseed = 3\n[record]\nspikes = \"all\"\n";
+
 /// A scratch folder the binary runs in.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
