@@ -13,20 +13,15 @@
 //!   batch of (up to) D steps between two exchanges of spikes, as NEST does with its minimum
 //!   delay: one synchronisation per D steps. A batch is: deliver the previous batch's spikes
 //!   into the counters, then advance the neurons.
-//! - **Parts claimed, not assigned, and run again when their thread stalls.** In every batch
-//!   each part is claimed (a compare-and-swap of its batch count) by whichever thread gets to
-//!   it first: a thread tries its own share first (the same parts every batch, warm in its
-//!   caches), then the other threads' shares from their far ends. A thread runs a part on its
-//!   own copy of the part's state (potentials, last spikes, counters: [`State`]); the first
-//!   copy to finish becomes the part's state, a later one is dropped. A thread that has
-//!   finished its parts and waits for the batch spins for a quarter of a part's time (at
-//!   least [`SPIN`], the threads' spread on a quiet machine) and then runs every part still
-//!   unfinished itself, from the part's state at the start of the batch, so that on a shared
-//!   machine a thread that the system takes off its core, before or in the middle of a part,
-//!   holds nobody up. Both copies compute the same bits (nothing depends on the thread), so
-//!   the result does not depend on which finishes first. What remains is a sleep on a
-//!   condition variable for a finishing thread's last instructions.
-//!   Threads the network has too little work for are not started: at most one per block
+//! - **Parts claimed, not assigned.** In every batch each part is claimed (a compare-and-swap
+//!   of its batch count) by whichever thread gets to it first: a thread tries its own share
+//!   first (the same parts every batch, warm in its caches), then the other threads' shares
+//!   from their far ends. On a shared machine a thread that the system keeps off its core when
+//!   a batch begins does not hold the others up: one of them takes its part. A thread
+//!   starts a batch once every part of the previous one is finished (a count of finished parts,
+//!   [`Progress`]); waiting, it spins for up to [`SPIN`] (the threads' spread on a quiet
+//!   machine), then sleeps on a condition variable, leaving its core to the thread it waits
+//!   for. Threads the network has too little work for are not started: at most one per block
 //!   of 32 neurons, and beyond the machine's cores one per [`MIN_PART`] neurons.
 //! - **Sections.** One call into the thread pool runs up to 2 048 steps of whole batches, as one
 //!   task per thread (not a call on every thread: a thread that gets no core during a section is
@@ -56,7 +51,7 @@ use brunel_core::{
 use rayon::prelude::*;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
@@ -122,11 +117,9 @@ impl Sim {
         parts: Parts<impl Fn(Range) -> Result<Targets> + Sync>,
     ) -> Result<(Sim, Option<Vec<u32>>)> {
         let threads = par.count();
-        // Each part keeps two rings (its state's and a batch's copy) of delay_steps slots of SLOT
-        // counters (8 bytes at most): refuse what cannot be allocated rather than abort in the
-        // allocator.
-        let ring_bytes =
-            2.0 * ranges.len() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
+        // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
+        // what cannot be allocated rather than abort in the allocator.
+        let ring_bytes = ranges.len() as f64 * kernel::SLOT as f64 * model.delay_steps as f64 * 8.0;
         if let Some(total) = brunel_core::config::total_memory_bytes() {
             if ring_bytes > total as f64 / 2.0 {
                 return Err(Error::Unavailable {
@@ -210,14 +203,14 @@ pub(crate) struct Parts<'d, F> {
 /// Procedural storage ([`Model::storage`]) from the network not drawn yet: the draw itself,
 /// kept (its rows are drawn again at every spike); `None` for stored parts (and whenever the
 /// whole network is given: its cut gives the same spikes).
-fn procedural_draw(model: &Model, synapses: &Synapses) -> Result<Option<Arc<Draw>>> {
+fn procedural_draw(model: &Model, synapses: &Synapses) -> Result<Option<std::sync::Arc<Draw>>> {
     match synapses {
         Synapses::Draw(draw) if model.storage == Storage::Procedural => {
             draw.supports_rows().map_err(|e| Error::Unavailable {
                 backend: "cpu".into(),
                 message: e.to_string(),
             })?;
-            Ok(Some(Arc::new((*draw).clone())))
+            Ok(Some(std::sync::Arc::new((*draw).clone())))
         }
         _ => Ok(None),
     }
@@ -343,29 +336,7 @@ impl CpuBackend {
         self
     }
 
-    /// Tests only: the thread of pool index `thread` pauses for `pause` inside every part it
-    /// claims, after it has copied the part's state, as if the system took its core away in
-    /// the middle of the part: the others run the part again (the result must not change).
-    #[doc(hidden)]
-    pub fn with_test_stall(mut self, thread: usize, pause: Duration) -> CpuBackend {
-        match &mut self.sim {
-            Sim::Packed(e) => e.test_stall = Some((thread, pause)),
-            Sim::Wide(e) => e.test_stall = Some((thread, pause)),
-        }
-        self
-    }
-
-    /// Tests and tuning: how many part batches a waiting thread has run again so far.
-    #[doc(hidden)]
-    pub fn redone(&self) -> u64 {
-        match &self.sim {
-            Sim::Packed(e) => e.redone.load(Ordering::Relaxed),
-            Sim::Wide(e) => e.redone.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Tests and tuning: how many (part, batch) pairs each thread of the pool has run so far
-    /// (first to finish).
+    /// Tests and tuning: how many (part, batch) pairs each thread of the pool has run so far.
     #[doc(hidden)]
     pub fn part_runs(&self) -> Vec<u64> {
         let runs = match &self.sim {
@@ -383,17 +354,16 @@ impl CpuBackend {
 
     /// What this backend holds on the host for `n` neurons on `par` threads, for
     /// [`brunel_core::memory::plan`]: u16 targets and u32 row offsets per part, v, last spike
-    /// (two copies: the part's state and the copy a batch runs on) and in-degrees per neuron,
-    /// two rings of slots of counters (8 bytes at most) per part.
+    /// and in-degrees per neuron, a ring of slots of counters (8 bytes at most) per part.
     pub fn memory_facts(n: u32, par: Par) -> brunel_core::memory::BackendFacts {
         brunel_core::memory::BackendFacts {
             name: "cpu".into(),
             bytes_per_synapse: 2.0,
             parts: layout::partition(n, par.count()).len() as u64,
             bytes_per_neuron_and_part: 4.0,
-            bytes_per_neuron: 40.0,
+            bytes_per_neuron: 24.0,
             ring_bytes_per_neuron_and_step: 0.0,
-            ring_bytes_per_part_and_step: 2.0 * kernel::SLOT as f64 * 8.0,
+            ring_bytes_per_part_and_step: kernel::SLOT as f64 * 8.0,
             threads: par.count() as u64,
         }
     }
@@ -420,13 +390,12 @@ impl CpuBackend {
             }
         };
         // A part touches the first counters of each slot only, one per neuron (the rest of
-        // the slot is never mapped), in two rings (its state's and a batch's copy): so many
-        // bytes per neuron and step of delay.
+        // the slot is never mapped): so many bytes per neuron and step of delay.
         facts.ring_bytes_per_part_and_step = 0.0;
         facts.ring_bytes_per_neuron_and_step = if max_in <= u32::LIMIT as f64 {
-            2.0 * 4.0
+            4.0
         } else {
-            2.0 * 8.0
+            8.0
         };
         facts
     }
@@ -536,58 +505,13 @@ fn has_avx512() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
-/// One part: its synapses (read by every thread that runs the part) and its neurons' state
-/// between batches.
+/// One part: its synapses, neurons and counters.
 struct Part<C> {
     range: Range,
     synapses: Targets,
-    /// The state at the start of the part's next batch. A thread that runs the batch works on
-    /// its own copy and, if it is the first to finish, puts its copy here; a thread that finds
-    /// another's copy already in place drops its own.
-    state: Mutex<Arc<State<C>>>,
-    /// States no thread holds any more, reused as copies (each the size of this part's).
-    spare: Mutex<Vec<State<C>>>,
-}
-
-/// A part's neurons and arrival counters, at the start of the batch that begins at `step`.
-struct State<C> {
-    step: u64,
     v: Vec<f64>,
     last: Vec<i64>,
     ring: Vec<C>,
-    /// Whether every counter of the ring is zero: true after a full batch (each of its D steps
-    /// takes and clears its slot), false after a shorter one (a run that ends between two
-    /// exchanges leaves arrivals of later steps in the ring).
-    clean: bool,
-}
-
-impl<C: Counter> State<C> {
-    fn new(len: usize, d: usize, v_init: f64) -> State<C> {
-        State {
-            step: 0,
-            v: vec![v_init; len],
-            last: vec![NEVER_INTERNAL; len],
-            ring: vec![C::default(); kernel::SLOT * d],
-            clean: true,
-        }
-    }
-
-    /// Makes this state a copy of `from` (of the same part), touching only the counters in use
-    /// (the first `len` of each slot) and only when one of the two rings is not all zero.
-    fn copy_from(&mut self, from: &State<C>) {
-        let len = from.v.len();
-        self.step = from.step;
-        self.v.copy_from_slice(&from.v);
-        self.last.copy_from_slice(&from.last);
-        if !(from.clean && self.clean) {
-            let slots = from.ring.len() / kernel::SLOT;
-            for slot in 0..slots {
-                let at = slot * kernel::SLOT;
-                self.ring[at..at + len].copy_from_slice(&from.ring[at..at + len]);
-            }
-        }
-        self.clean = from.clean;
-    }
 }
 
 /// Steps per parallel section (rounded down to whole batches, at least one): the spikes of a
@@ -600,19 +524,12 @@ struct Engine<C> {
     /// The Binomial table as u32 thresholds (X = number of thresholds <= u).
     thresholds: Vec<u32>,
     pool: Option<rayon::ThreadPool>,
-    parts: Vec<Part<C>>,
-    /// Part batches run by each thread of the pool, since the start (first to finish only).
+    /// In each batch, a part is locked by the one thread that claimed it: never contended.
+    parts: Vec<Mutex<Part<C>>>,
+    /// Part batches run by each thread of the pool, since the start.
     runs: Vec<AtomicU64>,
-    /// Part batches a thread ran again because the thread that claimed it had not finished it
-    /// (on a shared machine: because the system kept that thread off its core), since the start.
-    redone: AtomicU64,
-    /// How long one part's batch takes, in nanoseconds (a running estimate): how long a thread
-    /// waits for another before it runs that thread's part itself.
-    part_nanos: AtomicU64,
     /// Tests only: one thread pauses this long at the start of each batch.
     test_delay: Option<(usize, Duration)>,
-    /// Tests only: one thread pauses this long inside each part it claims.
-    test_stall: Option<(usize, Duration)>,
     /// Spikes of the last batch run, not yet delivered.
     pending: Vec<Arrival>,
     /// Spikes of the last delay steps, for `state`.
@@ -631,11 +548,14 @@ impl<C: Counter> Engine<C> {
         let parts = ranges
             .into_iter()
             .zip(synapses)
-            .map(|(range, synapses)| Part {
-                range,
-                synapses,
-                state: Mutex::new(Arc::new(State::new(range.len(), d, model.v_init))),
-                spare: Mutex::new(Vec::new()),
+            .map(|(range, synapses)| {
+                Mutex::new(Part {
+                    range,
+                    synapses,
+                    v: vec![model.v_init; range.len()],
+                    last: vec![NEVER_INTERNAL; range.len()],
+                    ring: vec![C::default(); kernel::SLOT * d],
+                })
             })
             .collect();
         Engine {
@@ -646,10 +566,7 @@ impl<C: Counter> Engine<C> {
                 .collect(),
             pool,
             parts,
-            redone: AtomicU64::new(0),
-            part_nanos: AtomicU64::new(0),
             test_delay: None,
-            test_stall: None,
             pending: Vec::new(),
             in_flight: InFlight::new(model.delay_steps),
             step: 0,
@@ -659,7 +576,7 @@ impl<C: Counter> Engine<C> {
     fn synapse_bytes(&self) -> usize {
         self.parts
             .iter()
-            .map(|p| match &p.synapses {
+            .map(|p| match &lock(p).synapses {
                 Targets::Stored(s) => s.bytes(),
                 Targets::Procedural(_) => 0,
             })
@@ -687,10 +604,7 @@ impl<C: Counter> Engine<C> {
                 claimed: (0..self.parts.len()).map(|_| AtomicUsize::new(0)).collect(),
                 progress: Progress::new(threads),
                 runs: &self.runs,
-                redone: &self.redone,
-                part_nanos: &self.part_nanos,
                 test_delay: self.test_delay,
-                test_stall: self.test_stall,
             };
             match &self.pool {
                 // One task per thread, not one call on each (`broadcast`): a thread that the
@@ -737,12 +651,12 @@ impl<C: Counter> Engine<C> {
         let mut v = Vec::with_capacity(self.model.n as usize);
         let mut last_spike = Vec::with_capacity(self.model.n as usize);
         for part in &self.parts {
-            let state = Arc::clone(&lock(&part.state));
+            let part = lock(part);
             let len = part.range.len();
             for i in 0..len {
                 let p = layout::position(i, len);
-                v.push(state.v[p]);
-                let last = state.last[p];
+                v.push(part.v[p]);
+                let last = part.last[p];
                 last_spike.push(if last < 0 { NEVER } else { last });
             }
         }
@@ -756,18 +670,17 @@ impl<C: Counter> Engine<C> {
 
     fn load_state(&mut self, state: &HostState) -> Result<()> {
         state.check(&self.model)?;
-        let d = self.model.delay_steps as usize;
         for part in &self.parts {
+            let mut part = lock(part);
+            let part = &mut *part;
             let (lo, len) = (part.range.lo as usize, part.range.len());
-            let mut fresh = State::new(len, d, self.model.v_init);
             for i in 0..len {
                 let p = layout::position(i, len);
-                fresh.v[p] = state.v[lo + i];
+                part.v[p] = state.v[lo + i];
                 let last = state.last_spike[lo + i];
-                fresh.last[p] = if last == NEVER { NEVER_INTERNAL } else { last };
+                part.last[p] = if last == NEVER { NEVER_INTERNAL } else { last };
             }
-            fresh.step = state.step;
-            *lock(&part.state) = Arc::new(fresh);
+            part.ring.fill(C::default());
         }
         // The spikes in flight are delivered before the next batch, into the slots of their
         // arrival steps (a spike of step k arrives at k + D, in slot k mod D).
@@ -843,51 +756,37 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Locks a mutex; a poisoned lock (a panic in another thread) is passed through, the panic
+/// Locks a part; a poisoned lock (a panic in another thread) is passed through, the panic
 /// itself has already failed the run.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<C>(part: &Mutex<Part<C>>) -> MutexGuard<'_, Part<C>> {
+    part.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One parallel section: `steps` steps from `k0`, in batches of up to one delay. In every
 /// batch each part is claimed by one thread, whichever comes first (a thread tries its own
 /// parts first, then the others'), and a thread starts on a batch once every part of the
-/// previous one is finished ([`Section::finish`]): a part that its claimant has not finished
-/// after a while is run again by the waiting thread, and the first copy to finish counts.
+/// previous one is finished ([`Progress`]).
 struct Section<'a, C> {
     how: Loop,
     model: &'a Model,
     thresholds: &'a [u32],
-    parts: &'a [Part<C>],
+    parts: &'a [Mutex<Part<C>>],
     k0: u64,
     steps: u64,
     threads: usize,
     /// Spikes of the batch before the section.
     pending: &'a [Arrival],
     /// `spikes[batch * parts + part]`: that part's spikes of each step of the batch, set once
-    /// by the first thread to finish the part's batch, read by all once the batch is finished.
+    /// by the thread that ran the part, read by all once the batch is finished.
     spikes: Vec<OnceLock<Vec<Vec<u32>>>>,
     /// `claimed[part]`: batches of the section that part has been claimed for; the thread
-    /// that moves it from `b` to `b + 1` runs the part's batch `b` first.
+    /// that moves it from `b` to `b + 1` runs the part's batch `b`.
     claimed: Vec<AtomicUsize>,
     progress: Progress,
     /// Parts run by each thread (for tests and tuning).
     runs: &'a [AtomicU64],
-    /// Parts run again by a thread that waited for them.
-    redone: &'a AtomicU64,
-    /// Running estimate of one part's batch, in nanoseconds.
-    part_nanos: &'a AtomicU64,
     /// A pause at the start of each batch for one thread (tests only).
     test_delay: Option<(usize, Duration)>,
-    /// A pause of one thread inside each part it claims, once it has copied the part's state
-    /// (tests only).
-    test_stall: Option<(usize, Duration)>,
-}
-
-/// The arrivals of one batch, computed once per thread and batch when first needed.
-struct Arrivals {
-    batch: Option<usize>,
-    list: Vec<Arrival>,
 }
 
 impl<C: Counter> Section<'_, C> {
@@ -897,154 +796,68 @@ impl<C: Counter> Section<'_, C> {
         let d = self.model.delay_steps as u64;
         let n_parts = self.parts.len();
         let order = claim_order(t % self.threads, self.threads, n_parts);
-        let mut arrivals = Arrivals {
-            batch: None,
-            list: Vec::new(),
-        };
+        let mut arrivals = Vec::new();
         let mut ran = 0;
         let batches = self.steps.div_ceil(d) as usize;
         for bi in 0..batches {
+            let kb = self.k0 + bi as u64 * d;
+            let b = d.min(self.steps - bi as u64 * d) as usize;
             if bi > 0 {
-                // Every part's spikes of the previous batch are complete.
-                ran += self.finish(bi - 1, &order, &mut arrivals);
+                // Every part's spikes of the previous (full) batch are complete.
+                self.progress.wait_for(bi * n_parts);
             }
             if let Some((slow, pause)) = self.test_delay {
                 if slow == t {
                     std::thread::sleep(pause);
                 }
             }
+            let mut have_arrivals = false;
             for &p in &order {
                 if self.claimed[p]
                     .compare_exchange(bi, bi + 1, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
+                    .is_err()
                 {
-                    ran += self.run_part(p, bi, &mut arrivals, t) as u64;
+                    continue;
                 }
+                if !have_arrivals {
+                    if bi == 0 {
+                        arrivals.clear();
+                        arrivals.extend_from_slice(self.pending);
+                    } else {
+                        let previous: Vec<&Vec<Vec<u32>>> = self.spikes
+                            [(bi - 1) * n_parts..bi * n_parts]
+                            .iter()
+                            .map(|s| s.get().expect("set before the batch was finished"))
+                            .collect();
+                        kernel::arrivals(&previous, kb - d, d, &mut arrivals);
+                    }
+                    have_arrivals = true;
+                }
+                let mut part = lock(&self.parts[p]);
+                let part = &mut *part;
+                kernel::deliver_to(
+                    &part.synapses,
+                    part.range,
+                    &mut part.ring,
+                    self.model.n_e,
+                    &arrivals,
+                );
+                let mut out = vec![Vec::new(); b];
+                let view = PartView {
+                    lo: part.range.lo,
+                    v: &mut part.v,
+                    last: &mut part.last,
+                    ring: &mut part.ring,
+                };
+                kernel::update(self.how, self.model, self.thresholds, view, kb, b, &mut out);
+                self.spikes[bi * n_parts + p]
+                    .set(out)
+                    .expect("each part's batch is set once");
+                ran += 1;
+                self.progress.finished_one(n_parts);
             }
-        }
-        if batches > 0 {
-            ran += self.finish(batches - 1, &order, &mut arrivals);
         }
         self.runs[t % self.runs.len()].fetch_add(ran, Ordering::Relaxed);
-    }
-
-    /// Returns once batch `bi` is finished. A waiting thread first spins (the threads' usual
-    /// spread), then, if the batch is still not finished, runs every part of it that is not
-    /// finished yet itself (from the part's state at the start of the batch: the same bits
-    /// as its claimant's), then sleeps for what is left. Returns the parts this thread was
-    /// first to finish.
-    fn finish(&self, bi: usize, order: &[usize], arrivals: &mut Arrivals) -> u64 {
-        let n_parts = self.parts.len();
-        let target = (bi + 1) * n_parts;
-        // A quarter of a part's batch, at least SPIN: on a quiet machine the others finish
-        // within that; on a shared one a thread kept off its core stays off for milliseconds.
-        let patience = Duration::from_nanos(self.part_nanos.load(Ordering::Relaxed) / 4).max(SPIN);
-        if self.progress.wait_a_while(target, patience) {
-            return 0;
-        }
-        let mut ran = 0;
-        for &p in order {
-            if self.spikes[bi * n_parts + p].get().is_none()
-                && self.run_part(p, bi, arrivals, usize::MAX)
-            {
-                ran += 1;
-                self.redone.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.progress.wait_for(target);
-        ran
-    }
-
-    /// Runs part `p`'s batch `bi` on a copy of the part's state; if this is the first copy to
-    /// finish, it becomes the part's state and its spikes the part's spikes of the batch.
-    /// Returns whether it was first (false also when the batch was finished before it began).
-    /// `claimant`: the pool index of the thread that claimed it, `usize::MAX` when run again.
-    fn run_part(&self, p: usize, bi: usize, arrivals: &mut Arrivals, claimant: usize) -> bool {
-        let d = self.model.delay_steps as u64;
-        let n_parts = self.parts.len();
-        let kb = self.k0 + bi as u64 * d;
-        let b = d.min(self.steps - bi as u64 * d) as usize;
-        let part = &self.parts[p];
-        let input = Arc::clone(&lock(&part.state));
-        if input.step != kb {
-            return false; // finished by another thread already
-        }
-        let start = Instant::now();
-        if arrivals.batch != Some(bi) {
-            if bi == 0 {
-                arrivals.list.clear();
-                arrivals.list.extend_from_slice(self.pending);
-            } else {
-                let previous: Vec<&Vec<Vec<u32>>> = self.spikes[(bi - 1) * n_parts..bi * n_parts]
-                    .iter()
-                    .map(|s| s.get().expect("set before the batch was finished"))
-                    .collect();
-                kernel::arrivals(&previous, kb - d, d, &mut arrivals.list);
-            }
-            arrivals.batch = Some(bi);
-        }
-        let spare = lock(&part.spare).pop();
-        let mut state =
-            spare.unwrap_or_else(|| State::new(part.range.len(), d as usize, self.model.v_init));
-        state.copy_from(&input);
-        drop(input);
-        if let Some((slow, pause)) = self.test_stall {
-            if slow == claimant {
-                std::thread::sleep(pause);
-            }
-        }
-        kernel::deliver_to(
-            &part.synapses,
-            part.range,
-            &mut state.ring,
-            self.model.n_e,
-            &arrivals.list,
-        );
-        if self.spikes[bi * n_parts + p].get().is_some() {
-            // Another copy finished while this one delivered (this thread was off its core):
-            // this copy's counters hold arrivals, so it goes back as a ring to be cleared.
-            state.clean = false;
-            lock(&part.spare).push(state);
-            return false;
-        }
-        let mut out = vec![Vec::new(); b];
-        let view = PartView {
-            lo: part.range.lo,
-            v: &mut state.v,
-            last: &mut state.last,
-            ring: &mut state.ring,
-        };
-        kernel::update(self.how, self.model, self.thresholds, view, kb, b, &mut out);
-        state.step = kb + b as u64;
-        state.clean = b as u64 == d;
-        // First to finish: its state and spikes are the part's (under the part's lock, so that
-        // a thread about to start the batch again sees either the old state or both).
-        let mut slot = lock(&part.state);
-        if slot.step != kb {
-            drop(slot);
-            lock(&part.spare).push(state);
-            return false;
-        }
-        let old = std::mem::replace(&mut *slot, Arc::new(state));
-        self.spikes[bi * n_parts + p]
-            .set(out)
-            .expect("the first to finish sets the spikes");
-        drop(slot);
-        if let Ok(old) = Arc::try_unwrap(old) {
-            lock(&part.spare).push(old);
-        }
-        let nanos = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
-        let estimate = self.part_nanos.load(Ordering::Relaxed);
-        self.part_nanos.store(
-            if estimate == 0 {
-                nanos
-            } else {
-                (estimate * 7 + nanos) / 8
-            },
-            Ordering::Relaxed,
-        );
-        self.progress.finished_one(n_parts);
-        true
     }
 }
 
@@ -1106,44 +919,24 @@ impl Progress {
         }
     }
 
-    /// Waits up to `patience` for `target` parts to be finished (spinning, or asleep when
-    /// there are more threads than cores); whether they are.
-    fn wait_a_while(&self, target: usize, patience: Duration) -> bool {
+    /// Returns once `target` parts are finished.
+    fn wait_for(&self, target: usize) {
         if self.finished.load(Ordering::Acquire) >= target {
-            return true;
+            return;
         }
-        let start = Instant::now();
         if !self.spin.is_zero() {
+            let start = Instant::now();
             let mut spins = 0u32;
             while self.finished.load(Ordering::Acquire) < target {
                 std::hint::spin_loop();
                 spins += 1;
-                if spins.is_multiple_of(64) && start.elapsed() >= patience {
+                if spins.is_multiple_of(64) && start.elapsed() >= self.spin {
                     break;
                 }
             }
-            return self.finished.load(Ordering::Acquire) >= target;
-        }
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        while self.finished.load(Ordering::SeqCst) < target {
-            let Some(left) = patience.checked_sub(start.elapsed()) else {
-                break;
-            };
-            guard = self
-                .wake
-                .wait_timeout(guard, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        self.finished.load(Ordering::SeqCst) >= target
-    }
-
-    /// Returns once `target` parts are finished, asleep.
-    fn wait_for(&self, target: usize) {
-        if self.finished.load(Ordering::Acquire) >= target {
-            return;
+            if self.finished.load(Ordering::Acquire) >= target {
+                return;
+            }
         }
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.sleepers.fetch_add(1, Ordering::SeqCst);

@@ -196,8 +196,14 @@ impl RankEngine {
             }
         };
         match &self.sim {
-            Sim::Packed(e) => e.parts.iter().for_each(|p| add(p.synapses.offsets())),
-            Sim::Wide(e) => e.parts.iter().for_each(|p| add(p.synapses.offsets())),
+            Sim::Packed(e) => e
+                .parts
+                .iter()
+                .for_each(|p| add(crate::lock(p).synapses.offsets())),
+            Sim::Wide(e) => e
+                .parts
+                .iter()
+                .for_each(|p| add(crate::lock(p).synapses.offsets())),
         }
         degrees
     }
