@@ -21,7 +21,7 @@
 
 use rand::seq::index;
 use rand::{Rng, SeedableRng};
-use rand_distr::{Distribution, Geometric};
+use rand_distr::{Distribution, Exp1, Geometric};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
 
@@ -153,7 +153,7 @@ pub struct Draw {
 
 #[derive(Clone)]
 enum Kind {
-    Bernoulli { p: f64, gap: FastGeometric },
+    Bernoulli { p: f64, gap: Skip },
     FixedIndegree { c_e: u32, c_i: u32 },
 }
 
@@ -174,7 +174,7 @@ impl Draw {
         let kind = match config.network.connectivity {
             Connectivity::Bernoulli => Kind::Bernoulli {
                 p: config.network.epsilon,
-                gap: FastGeometric::new(config.network.epsilon),
+                gap: Skip::new(config.network.epsilon, config.n() as u32 > TARGET_BLOCK),
             },
             Connectivity::FixedIndegree => Kind::FixedIndegree {
                 c_e: config.c_e() as u32,
@@ -253,16 +253,7 @@ impl Draw {
     /// with probability p, by geometric skips (the gap to the next target is Geometric(p)).
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn segment(
-        &self,
-        s: u32,
-        b: u32,
-        p: f64,
-        gap: &FastGeometric,
-        lo: u32,
-        hi: u32,
-        out: &mut Vec<u32>,
-    ) {
+    fn segment(&self, s: u32, b: u32, p: f64, gap: &Skip, lo: u32, hi: u32, out: &mut Vec<u32>) {
         let start = b as u64 * self.block as u64;
         let end = (start + self.block as u64).min(hi as u64);
         if p >= 1.0 {
@@ -272,7 +263,7 @@ impl Draw {
         let mut rng = Pcg64::from_seed(rng::connectivity_seed_block(self.seed, s, b));
         let mut t = start;
         loop {
-            t += gap.sample(&mut rng);
+            t = t.saturating_add(gap.sample(&mut rng));
             if t >= end {
                 break;
             }
@@ -467,6 +458,40 @@ pub(crate) fn cut_offset(total: u64, range: PartRange) -> Result<u32> {
             range.lo, range.hi
         ),
     })
+}
+
+/// The gap before the next target of a Bernoulli row: a Geometric(p) variate (failures before
+/// the first success), drawn one of two ways.
+#[derive(Clone)]
+enum Skip {
+    /// rand_distr's `Geometric`, draw for draw: networks of one block (at most
+    /// [`TARGET_BLOCK`] neurons, the paper's among them), drawn as they always were.
+    Legacy(FastGeometric),
+    /// ⌊E / λ⌋ with E ~ Exp(1) (rand_distr's ziggurat `Exp1`) and λ = −ln(1 − p): the same
+    /// distribution (P(gap ≥ k) = e^(−λk) = (1 − p)^k) from one exponential draw instead of
+    /// about five uniform ones and their branches: networks of more than one block.
+    Exponential { scale: f64 },
+}
+
+impl Skip {
+    fn new(p: f64, fast: bool) -> Skip {
+        if fast && p > 0.0 && p < 1.0 {
+            Skip::Exponential {
+                scale: -1.0 / (-p).ln_1p(),
+            }
+        } else {
+            Skip::Legacy(FastGeometric::new(p))
+        }
+    }
+
+    #[inline]
+    fn sample(&self, rng: &mut Pcg64) -> u64 {
+        match self {
+            Skip::Legacy(g) => g.sample(rng),
+            // `as` saturates: an exponential far in the tail is a gap past any row's end.
+            Skip::Exponential { scale } => (rng.sample::<f64, _>(Exp1) * scale) as u64,
+        }
+    }
 }
 
 /// rand_distr 0.5's `Geometric` sampler, draw for draw and bit for bit, with the rejection
@@ -755,6 +780,39 @@ mod tests {
         assert!(Draw::new(&config(400, 0.1, Connectivity::Bernoulli, 1))
             .supports_rows()
             .is_ok());
+    }
+
+    #[test]
+    fn the_exponential_skip_is_geometric() {
+        // Failures before the first success: mean (1 − p)/p, variance (1 − p)/p², P(0) = p.
+        for &p in &[0.5, 0.1, 0.01, 0.001] {
+            let skip = Skip::new(p, true);
+            assert!(matches!(skip, Skip::Exponential { .. }));
+            let mut rng = Pcg64::from_seed([3; 32]);
+            let draws = 400_000;
+            let xs: Vec<f64> = (0..draws).map(|_| skip.sample(&mut rng) as f64).collect();
+            let mean = xs.iter().sum::<f64>() / draws as f64;
+            let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / draws as f64;
+            let zeros = xs.iter().filter(|&&x| x == 0.0).count() as f64 / draws as f64;
+            let (m, v) = ((1.0 - p) / p, (1.0 - p) / (p * p));
+            // Six standard errors of each estimate.
+            assert!(
+                (mean - m).abs() < 6.0 * (v / draws as f64).sqrt(),
+                "p = {p}: mean {mean} vs {m}"
+            );
+            assert!(
+                (var / v - 1.0).abs() < 0.03,
+                "p = {p}: variance {var} vs {v}"
+            );
+            assert!(
+                (zeros - p).abs() < 6.0 * (p * (1.0 - p) / draws as f64).sqrt(),
+                "p = {p}: P(0) {zeros} vs {p}"
+            );
+        }
+        // One block: the legacy draw; p = 0 and p = 1 too.
+        assert!(matches!(Skip::new(0.1, false), Skip::Legacy(_)));
+        assert!(matches!(Skip::new(0.0, true), Skip::Legacy(_)));
+        assert!(matches!(Skip::new(1.0, true), Skip::Legacy(_)));
     }
 
     #[test]
