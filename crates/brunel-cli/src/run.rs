@@ -355,16 +355,19 @@ pub fn execute(mut job: Job) -> Result<()> {
     let t = Instant::now();
     let cpu_start = cpu_seconds();
     let plan = job.checkpoint.clone();
-    // A run that checkpoints keeps its recorded spikes in memory (a checkpoint holds them);
-    // any other streams them into the result file as it goes.
+    // A run that checkpoints keeps its recorded spikes in memory (a checkpoint holds them), and
+    // so does an MPI job (every rank holds them; rank 0 writes the file at the end, so that a
+    // rank killed mid-run leaves no file of any rank behind); any other streams them into the
+    // result file as it goes.
+    let mpi_job = brunel_backends::parallel::rank().is_some();
     let mut stream = match &plan {
-        None => Some(output::SpikeFile::create(
+        None if !mpi_job => Some(output::SpikeFile::create(
             &job.out,
             model.n,
             model.dt,
             job.spikes.select,
         )?),
-        Some(_) => None,
+        _ => None,
     };
     {
         let spikes: &mut dyn Recorder = match stream.as_mut() {
