@@ -37,7 +37,12 @@ pub fn run(extra: &[String]) -> Result<(), String> {
             .args(["test", "--workspace", "--release"])
             .args(util::mpi_features(true))
             .args(extra)
-            .env("BRUNEL_TEST_LOG", &log),
+            .env("BRUNEL_TEST_LOG", &log)
+            // The unit tests write and read HDF5 files in one process, many threads at once: a
+            // read has intermittently found the file it just wrote locked ("unable to lock
+            // file, errno = 11") in a fresh-clone CI run. Until that is understood, the test
+            // processes do not take HDF5's advisory file locks (the program itself still does).
+            .env("HDF5_USE_FILE_LOCKING", "FALSE"),
     );
     let python = python_suite(&brunel, &log);
     // Printed whether the tests passed or not.
