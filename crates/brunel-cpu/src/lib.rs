@@ -51,7 +51,7 @@ use brunel_core::{
 use rayon::prelude::*;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
@@ -200,17 +200,38 @@ pub(crate) struct Parts<'d, F> {
     pub(crate) degrees_of: Option<&'d Draw>,
 }
 
+/// The parts of `synapses`: each part's cut drawn (or cut from the whole network), fixed
+/// in-degree parts one after the other (each on all threads: the columns and the slots they are
+/// transposed through, 8 bytes a synapse, then live for one part at a time); with `procedural`
+/// ([`procedural_draw`]) no synapses kept. Counts no out-degrees (`degrees_of` is the caller's).
+pub(crate) fn parts_of<'a>(
+    synapses: &'a Synapses<'a>,
+    procedural: &'a Option<Arc<Draw>>,
+) -> Parts<'a, impl Fn(Range) -> Result<Targets> + Sync + 'a> {
+    let fixed =
+        matches!(synapses, Synapses::Draw(d) if d.connectivity() == Connectivity::FixedIndegree);
+    Parts {
+        make: move |r| match procedural {
+            Some(draw) => Ok(Targets::Procedural(draw.clone())),
+            None => layout::cut(synapses, r).map(Targets::Stored),
+        },
+        one_at_a_time: fixed,
+        max_in_bound: procedural.as_deref().map(layout::max_in_degree_bound),
+        degrees_of: None,
+    }
+}
+
 /// Procedural storage ([`Model::storage`]) from the network not drawn yet: the draw itself,
 /// kept (its rows are drawn again at every spike); `None` for stored parts (and whenever the
 /// whole network is given: its cut gives the same spikes).
-fn procedural_draw(model: &Model, synapses: &Synapses) -> Result<Option<std::sync::Arc<Draw>>> {
+fn procedural_draw(model: &Model, synapses: &Synapses) -> Result<Option<Arc<Draw>>> {
     match synapses {
         Synapses::Draw(draw) if model.storage == Storage::Procedural => {
             draw.supports_rows().map_err(|e| Error::Unavailable {
                 backend: "cpu".into(),
                 message: e.to_string(),
             })?;
-            Ok(Some(std::sync::Arc::new((*draw).clone())))
+            Ok(Some(Arc::new((*draw).clone())))
         }
         _ => Ok(None),
     }
@@ -302,18 +323,13 @@ impl CpuBackend {
         // parts keep nothing. Fixed in-degree parts are drawn one after the other, each on all
         // threads (its columns in parallel): the columns and the slots they are transposed
         // through (8 bytes a synapse) then live for one part at a time.
-        let draw = match synapses {
-            Synapses::Draw(draw) => Some(*draw),
-            Synapses::Network(_) => None,
-        };
+        // The caller holds no network to count the out-degrees in when it hands the draw.
         let parts = Parts {
-            make: |r| match &procedural {
-                Some(draw) => Ok(Targets::Procedural(draw.clone())),
-                None => layout::cut(synapses, r).map(Targets::Stored),
+            degrees_of: match synapses {
+                Synapses::Draw(draw) => Some(*draw),
+                Synapses::Network(_) => None,
             },
-            one_at_a_time: draw.is_some_and(|d| d.connectivity() == Connectivity::FixedIndegree),
-            max_in_bound: procedural.as_deref().map(layout::max_in_degree_bound),
-            degrees_of: draw,
+            ..parts_of(synapses, &procedural)
         };
         let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts)?;
         Ok(CpuBackend {

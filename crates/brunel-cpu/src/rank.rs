@@ -10,15 +10,15 @@
 //! in one process, whatever the number of ranges.
 
 use brunel_core::{
-    BackendInfo, Connectivity, Cut, DeviceKind, Error, HostState, Model, Par, PartRange, Result,
-    Synapses,
+    BackendInfo, Cut, DeviceKind, Error, HostState, Model, Par, PartRange, Result, Synapses,
 };
 
 use crate::kernel::Arrival;
 use crate::layout::{self, Targets};
 use crate::philox::WIDTH;
 use crate::{
-    loop_words, plan, procedural_draw, resolve, Kernel, Loop, Parts, Sim, PARTS_PER_THREAD,
+    loop_words, parts_of, plan, procedural_draw, resolve, Kernel, Loop, Parts, Sim,
+    PARTS_PER_THREAD,
 };
 
 /// The cpu engine on the neurons of one range (global ids), advanced a batch at a time.
@@ -82,18 +82,10 @@ impl RankEngine {
         synapses: &Synapses,
     ) -> Result<RankEngine> {
         let procedural = procedural_draw(model, synapses)?;
-        let draw = match synapses {
-            Synapses::Draw(draw) => Some(*draw),
-            Synapses::Network(_) => None,
-        };
+        // Stored parts' out-degrees are counted from their rows later; procedural ones now.
         let parts = Parts {
-            make: |r| match &procedural {
-                Some(draw) => Ok(Targets::Procedural(draw.clone())),
-                None => layout::cut(synapses, r).map(Targets::Stored),
-            },
-            one_at_a_time: draw.is_some_and(|d| d.connectivity() == Connectivity::FixedIndegree),
-            max_in_bound: procedural.as_deref().map(layout::max_in_degree_bound),
             degrees_of: procedural.as_deref(),
+            ..parts_of(synapses, &procedural)
         };
         RankEngine::build(model, range, par, parts)
     }
