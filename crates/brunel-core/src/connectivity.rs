@@ -26,6 +26,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use rand_distr::{Distribution, Exp1, Geometric};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, Connectivity};
 use crate::error::{Error, Result};
@@ -49,9 +50,10 @@ pub struct Network {
     pub targets: Vec<u32>,
 }
 
-/// Sources per bucket of [`Draw::bucketed_rows`]: a bucket's counts (16 KiB) and the ends of
-/// its rows being filled (a cache line each, 128 KiB) stay in a core's caches.
-const SOURCE_BUCKET: u32 = 1 << (32 - LOCAL_BITS);
+/// Sources per bucket of [`Draw::bucketed_rows`] (at most; fewer where an entry's 32 bits
+/// need more for the target): few enough lists are open while the columns are drawn, and a
+/// bucket's counts (64 KiB) and the ends of its rows being filled stay in a core's caches.
+const SOURCE_BUCKET: u32 = 1 << 13;
 
 /// Bits of a bucket entry's target (its place in the range): the rest hold the source's
 /// place in its bucket.
@@ -159,6 +161,10 @@ pub struct Draw {
     kind: Kind,
     /// Targets per Bernoulli block: [`TARGET_BLOCK`] (smaller in tests).
     block: u32,
+    /// The lists of [`Draw::bucketed_rows`], emptied, kept for the next cut: the parts of a
+    /// backend, cut one after the other, reuse the same memory instead of faulting in fresh
+    /// pages each time (a cut's lists, 4 bytes a synapse, live while the draw does).
+    scratch: Arc<Mutex<Vec<Vec<u32>>>>,
 }
 
 #[derive(Clone)]
@@ -222,6 +228,7 @@ impl Draw {
             seed: config.simulation.seed,
             kind,
             block: TARGET_BLOCK,
+            scratch: Arc::default(),
         }
     }
 
@@ -388,8 +395,8 @@ impl Draw {
     /// while they last, as the columns of [`Draw::columns_to_rows`]). At most 2²¹ targets.
     ///
     /// The range is cut into one chunk of targets per thread (at most 16). Each chunk draws its
-    /// columns, one after the other, and appends each synapse (source, target) to the list of
-    /// its source's bucket. Then each bucket, in parallel, counts its sources' synapses in
+    /// columns, 32 at a time, sorts their synapses (source, target) by the bucket of the source
+    /// and appends each bucket's run to that bucket's list. Then each bucket, in parallel, counts its sources' synapses in
     /// every chunk's list, which gives its rows' offsets (after the buckets before it), and
     /// fills its rows from the chunks' lists in chunk order: rows come out ascending, as a
     /// sequential transposition makes them, on any number of threads.
@@ -406,7 +413,13 @@ impl Draw {
         let per_column = (c_e + c_i) as usize;
         let len = range.len();
         let total = len * per_column;
-        let width = SOURCE_BUCKET as usize;
+        // An entry's bits: the target's place in the range (as few bits as it needs), then the
+        // source's in its bucket (the rest, at most 2^13 sources: fewer, larger buckets keep
+        // fewer lists open while the columns are drawn).
+        let local_bits = (usize::BITS - len.saturating_sub(1).leading_zeros()).max(1);
+        let width_bits = (32 - local_bits).min(SOURCE_BUCKET.trailing_zeros());
+        let width = 1usize << width_bits;
+        let low = (1u32 << local_bits) - 1;
         let buckets = n.div_ceil(width);
         let chunks = rayon::current_num_threads()
             .min(16)
@@ -437,19 +450,49 @@ impl Draw {
             .par_iter()
             .map(|&chunk| -> Result<Vec<Vec<u32>>> {
                 let mut lists = Vec::with_capacity(buckets);
-                for b in 0..buckets {
-                    let mut list = Vec::new();
-                    reserve(&mut list, expected(b, chunk.len()), what)?;
-                    lists.push(list);
+                {
+                    let mut kept = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+                    let from = kept.len().saturating_sub(buckets);
+                    lists.extend(kept.drain(from..));
                 }
+                lists.resize_with(buckets, Vec::new);
+                for (b, list) in lists.iter_mut().enumerate() {
+                    list.clear();
+                    reserve(list, expected(b, chunk.len()), what)?;
+                }
+                // A batch of columns at a time is sorted by bucket (in the cache) and appended
+                // to the lists a run per bucket, not a synapse at a time.
+                const BATCH: u32 = 32;
                 let mut drawer = self.columns();
-                let mut column = Vec::with_capacity(per_column);
-                for t in chunk.lo..chunk.hi {
+                let mut column = Vec::with_capacity(per_column * BATCH as usize);
+                let mut sorted = vec![0u32; per_column * BATCH as usize];
+                let mut at = vec![0usize; buckets + 1];
+                let in_bucket = width as u32 - 1;
+                for first in (chunk.lo..chunk.hi).step_by(BATCH as usize) {
                     column.clear();
-                    drawer.draw(t, &mut column);
-                    let local = t - range.lo;
+                    for t in first..chunk.hi.min(first + BATCH) {
+                        drawer.draw(t, &mut column);
+                    }
+                    at.fill(0);
                     for &s in &column {
-                        lists[s as usize / width].push((s % SOURCE_BUCKET) << LOCAL_BITS | local);
+                        at[(s >> width_bits) as usize + 1] += 1;
+                    }
+                    for b in 0..buckets {
+                        at[b + 1] += at[b];
+                    }
+                    for (i, sources) in column.chunks_exact(per_column).enumerate() {
+                        let local = first - range.lo + i as u32;
+                        for &s in sources {
+                            let at = &mut at[(s >> width_bits) as usize];
+                            sorted[*at] = (s & in_bucket) << local_bits | local;
+                            *at += 1;
+                        }
+                    }
+                    // Bucket b's run now ends at at[b] and starts where b − 1's ends.
+                    let mut start = 0;
+                    for (list, &end) in lists.iter_mut().zip(&at) {
+                        list.extend_from_slice(&sorted[start..end]);
+                        start = end;
                     }
                 }
                 Ok(lists)
@@ -481,7 +524,7 @@ impl Draw {
                 let mut at = vec![0usize; offsets.len()];
                 for lists in &drawn {
                     for &e in &lists[b] {
-                        at[(e >> LOCAL_BITS) as usize] += 1;
+                        at[(e >> local_bits) as usize] += 1;
                     }
                 }
                 let mut sum = 0;
@@ -493,8 +536,8 @@ impl Draw {
                 }
                 for lists in &drawn {
                     for &e in &lists[b] {
-                        let at = &mut at[(e >> LOCAL_BITS) as usize];
-                        piece[*at].write(map((e & ((1 << LOCAL_BITS) - 1)) as usize));
+                        let at = &mut at[(e >> local_bits) as usize];
+                        piece[*at].write(map((e & low) as usize));
                         *at += 1;
                     }
                 }
@@ -502,6 +545,8 @@ impl Draw {
         // SAFETY: the buckets' pieces cover 0..total, and each bucket wrote every slot of its
         // piece (its counts add up to the piece's length, and it wrote one slot per count).
         unsafe { targets.set_len(total) };
+        let mut kept = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        kept.extend(drawn.into_iter().flatten());
         Ok((offsets, targets))
     }
 
@@ -628,6 +673,11 @@ impl Draw {
     fn fixed_indegree_network(&self) -> Result<Network> {
         let all = PartRange { lo: 0, hi: self.n };
         let (offsets, targets) = self.rows(all, |t| t as u32, "the network's synapses")?;
+        // The whole network's lists are as large as it: not kept.
+        self.scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         Ok(Network {
             n: self.n,
             n_e: self.n_e,
@@ -1217,7 +1267,9 @@ mod tests {
     fn both_transpositions_give_the_rows_of_a_sequential_one() {
         // Draw::rows takes the buckets up to 2^21 targets, the per-chunk counts beyond: the
         // same rows as turning the columns into rows one target after the other.
-        for (n_e, epsilon) in [(4_000, 0.05), (112_000, 0.0005)] {
+        // Ranges of 3 000, 139 000 and 1.12 million targets: buckets of 2^13, 2^13 and 2^11
+        // sources.
+        for (n_e, epsilon) in [(4_000, 0.05), (112_000, 0.0005), (900_000, 0.00001)] {
             let draw = Draw::new(&config(n_e, epsilon, Connectivity::FixedIndegree, 21));
             let n = draw.n();
             let range = PartRange {
