@@ -395,7 +395,7 @@ impl Draw {
     /// while they last, as the columns of [`Draw::columns_to_rows`]). At most 2²¹ targets.
     ///
     /// The range is cut into one chunk of targets per thread (at most 16). Each chunk draws its
-    /// columns, 32 at a time, sorts their synapses (source, target) by the bucket of the source
+    /// columns, 96 at a time, sorts their synapses (source, target) by the bucket of the source
     /// and appends each bucket's run to that bucket's list. Then each bucket, in parallel, counts its sources' synapses in
     /// every chunk's list, which gives its rows' offsets (after the buckets before it), and
     /// fills its rows from the chunks' lists in chunk order: rows come out ascending, as a
@@ -462,7 +462,7 @@ impl Draw {
                 }
                 // A batch of columns at a time is sorted by bucket (in the cache) and appended
                 // to the lists a run per bucket, not a synapse at a time.
-                const BATCH: u32 = 32;
+                const BATCH: u32 = 96;
                 let mut drawer = self.columns();
                 let mut column = Vec::with_capacity(per_column * BATCH as usize);
                 let mut sorted = vec![0u32; per_column * BATCH as usize];
