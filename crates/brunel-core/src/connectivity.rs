@@ -13,17 +13,20 @@
 //!   they are needed (procedural storage). Block 0's seed is the one whole rows had before
 //!   blocks existed: a network of at most B neurons (the paper's 12 500) is unchanged.
 //! - Fixed in-degree: column `t` (the sources of target `t`) by the generator seeded from
-//!   (seed, t), so a range of targets is drawn from its own columns only.
+//!   (seed, t), so a range of targets is drawn from its own columns only. Networks of at most
+//!   [`TARGET_BLOCK`] neurons draw each column with rand's `index::sample`, as they always
+//!   did; larger ones by bounded uniform draws with rejection of repeats ([`Sources`]).
 //!
 //! [`Draw`] is the network of a config before it is drawn: it draws the [`Cut`] onto a range
 //! of targets directly, or one source's targets in a range. [`Network`] is the whole network,
 //! drawn, for backends that keep all of it.
 
 use rand::seq::index;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_distr::{Distribution, Exp1, Geometric};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
+use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, Connectivity};
 use crate::error::{Error, Result};
@@ -46,6 +49,15 @@ pub struct Network {
     /// Targets, row after row.
     pub targets: Vec<u32>,
 }
+
+/// Sources per bucket of [`Draw::bucketed_rows`] (at most; fewer where an entry's 32 bits
+/// need more for the target): few enough lists are open while the columns are drawn, and a
+/// bucket's counts (64 KiB) and the ends of its rows being filled stay in a core's caches.
+const SOURCE_BUCKET: u32 = 1 << 13;
+
+/// Bits of a bucket entry's target (its place in the range): the rest hold the source's
+/// place in its bucket.
+const LOCAL_BITS: u32 = 21;
 
 /// Column generators are told apart from row generators by this bit of the index.
 const COLUMN_STREAM: u32 = 1 << 31;
@@ -149,12 +161,36 @@ pub struct Draw {
     kind: Kind,
     /// Targets per Bernoulli block: [`TARGET_BLOCK`] (smaller in tests).
     block: u32,
+    /// The lists of [`Draw::bucketed_rows`], emptied, kept for the next cut: the parts of a
+    /// backend, cut one after the other, reuse the same memory instead of faulting in fresh
+    /// pages each time (a cut's lists, 4 bytes a synapse, live while the draw does).
+    scratch: Arc<Mutex<Vec<Vec<u32>>>>,
 }
 
 #[derive(Clone)]
 enum Kind {
-    Bernoulli { p: f64, gap: Skip },
-    FixedIndegree { c_e: u32, c_i: u32 },
+    Bernoulli {
+        p: f64,
+        gap: Skip,
+    },
+    FixedIndegree {
+        c_e: u32,
+        c_i: u32,
+        sources: Sources,
+    },
+}
+
+/// How a fixed in-degree column draws its distinct sources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sources {
+    /// rand's `index::sample`, draw for draw: networks of one block (at most [`TARGET_BLOCK`]
+    /// neurons, the paper's among them), drawn as they always were.
+    Legacy,
+    /// Uniform draws in `0..n` (Lemire's multiply-and-reject on 32-bit halves of the
+    /// generator's words), a value drawn before rejected (a bitset of `n` bits): a uniform
+    /// c-subset; where c > n / 2, the n − c sources left out are drawn so instead. Networks
+    /// of more than one block.
+    Rejection,
 }
 
 impl std::fmt::Debug for Draw {
@@ -179,6 +215,11 @@ impl Draw {
             Connectivity::FixedIndegree => Kind::FixedIndegree {
                 c_e: config.c_e() as u32,
                 c_i: config.c_i() as u32,
+                sources: if config.n() as u32 > TARGET_BLOCK {
+                    Sources::Rejection
+                } else {
+                    Sources::Legacy
+                },
             },
         };
         Draw {
@@ -187,6 +228,7 @@ impl Draw {
             seed: config.simulation.seed,
             kind,
             block: TARGET_BLOCK,
+            scratch: Arc::default(),
         }
     }
 
@@ -278,14 +320,18 @@ impl Draw {
     /// `self.network(par)?.cut(range, map)`, drawn from the range's own generators (Bernoulli:
     /// the blocks it overlaps; fixed in-degree: its columns), in time and memory proportional
     /// to the synapses onto the range (plus the row offsets of every source).
-    pub fn cut<T>(&self, range: PartRange, map: impl Fn(usize) -> T) -> Result<Cut<T>> {
+    pub fn cut<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+    ) -> Result<Cut<T>> {
         let range = PartRange {
             lo: range.lo.min(self.n),
             hi: range.hi.min(self.n),
         };
         match self.kind {
             Kind::Bernoulli { .. } => self.bernoulli_cut(range, map),
-            Kind::FixedIndegree { c_e, c_i } => self.fixed_indegree_cut(range, c_e, c_i, map),
+            Kind::FixedIndegree { .. } => self.fixed_indegree_cut(range, map),
         }
     }
 
@@ -305,48 +351,21 @@ impl Draw {
         Ok(cut.finish())
     }
 
-    fn fixed_indegree_cut<T>(
+    fn fixed_indegree_cut<T: Send>(
         &self,
         range: PartRange,
-        c_e: u32,
-        c_i: u32,
-        map: impl Fn(usize) -> T,
+        map: impl Fn(usize) -> T + Sync,
     ) -> Result<Cut<T>> {
-        let columns: Vec<Vec<u32>> = (range.lo..range.hi)
-            .into_par_iter()
-            .map(|t| column(self.seed, self.n, self.n_e, c_e, c_i, t))
-            .collect();
-        // Transpose: count per source, then fill rows in ascending target order.
-        let mut offsets = vec![0u32; self.n as usize + 1];
-        let mut total = 0u64;
-        for col in &columns {
-            total += col.len() as u64;
-            for &s in col {
-                offsets[s as usize + 1] += 1;
-            }
-        }
-        cut_offset(total, range)?;
-        for i in 0..self.n as usize {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut fill = offsets.clone();
-        let mut slots: Vec<Option<T>> = Vec::new();
-        reserve(&mut slots, total as usize, "the synapses onto a part")?;
-        slots.resize_with(total as usize, || None);
-        for (local, col) in columns.iter().enumerate() {
-            for &s in col {
-                let at = &mut fill[s as usize];
-                slots[*at as usize] = Some(map(local));
-                *at += 1;
-            }
-        }
-        drop(columns);
-        let mut targets = Vec::new();
-        reserve(&mut targets, total as usize, "the synapses onto a part")?;
-        targets.extend(slots.into_iter().map(|t| t.expect("every slot is filled")));
+        let Kind::FixedIndegree { c_e, c_i, .. } = self.kind else {
+            unreachable!()
+        };
+        // Every target draws exactly c_e + c_i sources.
+        cut_offset(range.len() as u64 * (c_e + c_i) as u64, range)?;
+        let (offsets, targets) = self.rows(range, map, "the synapses onto a part")?;
         Ok(Cut {
             range,
-            offsets,
+            // Every offset is at most the last, checked above to fit.
+            offsets: offsets.into_iter().map(|o| o as u32).collect(),
             targets,
             // Every target draws exactly c_e and c_i sources.
             max_in_exc: if range.is_empty() { 0 } else { c_e },
@@ -354,13 +373,316 @@ impl Draw {
         })
     }
 
+    /// The columns of the targets in `range` turned into rows: the row offsets by source
+    /// (length n + 1) and the targets, each `map(t − range.lo)`, ascending within each row.
+    /// [`Draw::bucketed_rows`] for ranges of up to 2²¹ targets (the faster),
+    /// [`Draw::columns_to_rows`] beyond: the same rows.
+    fn rows<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+        what: &str,
+    ) -> Result<(Vec<u64>, Vec<T>)> {
+        if range.len() <= 1 << LOCAL_BITS {
+            self.bucketed_rows(range, map, what)
+        } else {
+            self.columns_to_rows(range, map, what)
+        }
+    }
+
+    /// [`Draw::rows`] by way of buckets of [`SOURCE_BUCKET`] sources, so that every step
+    /// reads and writes memory in order or within a cache-sized piece (4 bytes a synapse
+    /// while they last, as the columns of [`Draw::columns_to_rows`]). At most 2²¹ targets.
+    ///
+    /// The range is cut into one chunk of targets per thread (at most 16). Each chunk draws its
+    /// columns, 96 at a time, sorts their synapses (source, target) by the bucket of the source
+    /// and appends each bucket's run to that bucket's list. Then each bucket, in parallel, counts its sources' synapses in
+    /// every chunk's list, which gives its rows' offsets (after the buckets before it), and
+    /// fills its rows from the chunks' lists in chunk order: rows come out ascending, as a
+    /// sequential transposition makes them, on any number of threads.
+    fn bucketed_rows<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+        what: &str,
+    ) -> Result<(Vec<u64>, Vec<T>)> {
+        let n = self.n as usize;
+        let Kind::FixedIndegree { c_e, c_i, .. } = self.kind else {
+            unreachable!()
+        };
+        let per_column = (c_e + c_i) as usize;
+        let len = range.len();
+        let total = len * per_column;
+        // An entry's bits: the target's place in the range (as few bits as it needs), then the
+        // source's in its bucket (the rest, at most 2^13 sources: fewer, larger buckets keep
+        // fewer lists open while the columns are drawn).
+        let local_bits = (usize::BITS - len.saturating_sub(1).leading_zeros()).max(1);
+        let width_bits = (32 - local_bits).min(SOURCE_BUCKET.trailing_zeros());
+        let width = 1usize << width_bits;
+        let low = (1u32 << local_bits) - 1;
+        let buckets = n.div_ceil(width);
+        let chunks = rayon::current_num_threads()
+            .min(16)
+            .min(len.div_ceil(1024))
+            .max(1);
+        let bounds: Vec<PartRange> = (0..chunks)
+            .map(|p| PartRange {
+                lo: range.lo + (p * len / chunks) as u32,
+                hi: range.lo + ((p + 1) * len / chunks) as u32,
+            })
+            .collect();
+        // The expected synapses of a chunk of `targets` from bucket b, plus six standard
+        // deviations: where the lists are reserved to (pages never written are never mapped).
+        let (p_e, p_i) = (
+            c_e as f64 / self.n_e.max(1) as f64,
+            c_i as f64 / (self.n - self.n_e).max(1) as f64,
+        );
+        let expected = |b: usize, targets: usize| {
+            let (lo, hi) = ((b * width) as u32, ((b + 1) * width).min(n) as u32);
+            let exc = self.n_e.clamp(lo, hi) - lo;
+            let mean = targets as f64 * (exc as f64 * p_e + (hi - lo - exc) as f64 * p_i);
+            (mean + 6.0 * mean.sqrt() + 16.0) as usize
+        };
+        debug_assert!(len <= 1 << LOCAL_BITS);
+        // Each chunk's synapses, one list per bucket: (source − the bucket's first) << 21 |
+        // (target − range.lo).
+        let drawn: Vec<Vec<Vec<u32>>> = bounds
+            .par_iter()
+            .map(|&chunk| -> Result<Vec<Vec<u32>>> {
+                let mut lists = Vec::with_capacity(buckets);
+                {
+                    let mut kept = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+                    let from = kept.len().saturating_sub(buckets);
+                    lists.extend(kept.drain(from..));
+                }
+                lists.resize_with(buckets, Vec::new);
+                for (b, list) in lists.iter_mut().enumerate() {
+                    list.clear();
+                    reserve(list, expected(b, chunk.len()), what)?;
+                }
+                // A batch of columns at a time is sorted by bucket (in the cache) and appended
+                // to the lists a run per bucket, not a synapse at a time.
+                const BATCH: u32 = 96;
+                let mut drawer = self.columns();
+                let mut column = Vec::with_capacity(per_column * BATCH as usize);
+                let mut sorted = vec![0u32; per_column * BATCH as usize];
+                let mut at = vec![0usize; buckets + 1];
+                let in_bucket = width as u32 - 1;
+                for first in (chunk.lo..chunk.hi).step_by(BATCH as usize) {
+                    column.clear();
+                    for t in first..chunk.hi.min(first + BATCH) {
+                        drawer.draw(t, &mut column);
+                    }
+                    at.fill(0);
+                    for &s in &column {
+                        at[(s >> width_bits) as usize + 1] += 1;
+                    }
+                    for b in 0..buckets {
+                        at[b + 1] += at[b];
+                    }
+                    for (i, sources) in column.chunks_exact(per_column).enumerate() {
+                        let local = first - range.lo + i as u32;
+                        for &s in sources {
+                            let at = &mut at[(s >> width_bits) as usize];
+                            sorted[*at] = (s & in_bucket) << local_bits | local;
+                            *at += 1;
+                        }
+                    }
+                    // Bucket b's run now ends at at[b] and starts where b − 1's ends.
+                    let mut start = 0;
+                    for (list, &end) in lists.iter_mut().zip(&at) {
+                        list.extend_from_slice(&sorted[start..end]);
+                        start = end;
+                    }
+                }
+                Ok(lists)
+            })
+            .collect::<Result<_>>()?;
+        let mut offsets = Vec::new();
+        reserve(&mut offsets, n + 1, "the row offsets")?;
+        offsets.resize(n + 1, 0u64);
+        offsets[n] = total as u64;
+        let mut targets: Vec<T> = Vec::new();
+        reserve(&mut targets, total, what)?;
+        // Each bucket's slots: where its rows start, and the piece of the array they fill.
+        let mut slots = &mut targets.spare_capacity_mut()[..total];
+        let mut pieces = Vec::with_capacity(buckets);
+        let mut start = 0usize;
+        for b in 0..buckets {
+            let size: usize = drawn.iter().map(|lists| lists[b].len()).sum();
+            let (piece, rest) = std::mem::take(&mut slots).split_at_mut(size);
+            pieces.push((start, piece));
+            slots = rest;
+            start += size;
+        }
+        debug_assert_eq!(start, total);
+        offsets[..n]
+            .par_chunks_mut(width)
+            .zip(pieces.into_par_iter())
+            .enumerate()
+            .for_each(|(b, (offsets, (start, piece)))| {
+                let mut at = vec![0usize; offsets.len()];
+                for lists in &drawn {
+                    for &e in &lists[b] {
+                        at[(e >> local_bits) as usize] += 1;
+                    }
+                }
+                let mut sum = 0;
+                for (offset, at) in offsets.iter_mut().zip(at.iter_mut()) {
+                    *offset = (start + sum) as u64;
+                    let count = *at;
+                    *at = sum;
+                    sum += count;
+                }
+                for lists in &drawn {
+                    for &e in &lists[b] {
+                        let at = &mut at[(e >> local_bits) as usize];
+                        piece[*at].write(map((e & low) as usize));
+                        *at += 1;
+                    }
+                }
+            });
+        // SAFETY: the buckets' pieces cover 0..total, and each bucket wrote every slot of its
+        // piece (its counts add up to the piece's length, and it wrote one slot per count).
+        unsafe { targets.set_len(total) };
+        let mut kept = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        kept.extend(drawn.into_iter().flatten());
+        Ok((offsets, targets))
+    }
+
+    /// [`Draw::rows`] for any range.
+    ///
+    /// The range is cut into one chunk of targets per thread (at most 16). Each chunk draws its
+    /// columns (kept, 4 bytes a synapse) and counts them per source; the counts' prefix sums
+    /// over sources and chunks give every chunk its own slots in every row, after those of the
+    /// chunks before it; then each chunk fills its slots, in its targets' order. So rows come
+    /// out ascending, as a sequential transposition makes them, on any number of threads.
+    fn columns_to_rows<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+        what: &str,
+    ) -> Result<(Vec<u64>, Vec<T>)> {
+        let n = self.n as usize;
+        let Kind::FixedIndegree { c_e, c_i, .. } = self.kind else {
+            unreachable!()
+        };
+        let per_column = (c_e + c_i) as usize;
+        let len = range.len();
+        let chunks = rayon::current_num_threads()
+            .min(16)
+            .min(len.div_ceil(1024))
+            .max(1);
+        let bounds: Vec<PartRange> = (0..chunks)
+            .map(|p| PartRange {
+                lo: range.lo + (p * len / chunks) as u32,
+                hi: range.lo + ((p + 1) * len / chunks) as u32,
+            })
+            .collect();
+        // Each chunk: its columns, one after the other, and its count of each source.
+        let drawn: Vec<(Vec<u32>, Vec<u64>)> = bounds
+            .par_iter()
+            .map(|&chunk| -> Result<(Vec<u32>, Vec<u64>)> {
+                let mut columns = Vec::new();
+                reserve(&mut columns, chunk.len() * per_column, what)?;
+                let mut counts = Vec::new();
+                reserve(&mut counts, n, "a count of synapses per source")?;
+                counts.resize(n, 0u64);
+                let mut drawer = self.columns();
+                for t in chunk.lo..chunk.hi {
+                    let from = columns.len();
+                    drawer.draw(t, &mut columns);
+                    for &s in &columns[from..] {
+                        counts[s as usize] += 1;
+                    }
+                }
+                Ok((columns, counts))
+            })
+            .collect::<Result<_>>()?;
+        // Row offsets, and where each chunk's part of each row starts (in place of its counts).
+        let (columns, mut starts): (Vec<Vec<u32>>, Vec<Vec<u64>>) = drawn.into_iter().unzip();
+        let mut offsets = Vec::new();
+        reserve(&mut offsets, n + 1, "the row offsets")?;
+        let mut total = 0u64;
+        for s in 0..n {
+            offsets.push(total);
+            for chunk in starts.iter_mut() {
+                let count = chunk[s];
+                chunk[s] = total;
+                total += count;
+            }
+        }
+        offsets.push(total);
+        let mut targets: Vec<T> = Vec::new();
+        reserve(&mut targets, total as usize, what)?;
+        let slots = Slots(targets.as_mut_ptr());
+        bounds
+            .par_iter()
+            .zip(columns.par_iter())
+            .zip(starts.par_iter_mut())
+            .for_each(|((&chunk, columns), at)| {
+                let slots = &slots;
+                for (t, column) in (chunk.lo..chunk.hi).zip(columns.chunks_exact(per_column)) {
+                    let local = (t - range.lo) as usize;
+                    for &s in column {
+                        let slot = &mut at[s as usize];
+                        // SAFETY: chunk p's slots in row s are starts[p][s] .. starts[p][s] +
+                        // (its count of s), inside 0..total (reserved above) and disjoint from
+                        // every other chunk's and row's; each is written once.
+                        unsafe { slots.0.add(*slot as usize).write(map(local)) };
+                        *slot += 1;
+                    }
+                }
+            });
+        // SAFETY: the chunks' slots cover 0..total (the counts add up to it, and every counted
+        // source was written above, from the same columns), so every element is initialised.
+        unsafe { targets.set_len(total as usize) };
+        Ok((offsets, targets))
+    }
+
+    /// A drawer of this network's fixed in-degree columns (one per thread: it keeps a bitset).
+    fn columns(&self) -> Columns {
+        let Kind::FixedIndegree { c_e, c_i, sources } = self.kind else {
+            unreachable!()
+        };
+        let n_i = self.n - self.n_e;
+        Columns {
+            seed: self.seed,
+            n_e: self.n_e,
+            n_i,
+            c_e,
+            c_i,
+            sources,
+            seen: match sources {
+                Sources::Legacy => Vec::new(),
+                Sources::Rejection => vec![0u64; (self.n_e.max(n_i) as usize).div_ceil(64)],
+            },
+        }
+    }
+
     /// The whole network, drawn on `par` threads.
     pub fn network(&self, par: Par) -> Result<Network> {
         par.install(|| match self.kind {
             Kind::Bernoulli { p, .. } => self.bernoulli_network(p),
-            Kind::FixedIndegree { c_e, c_i } => {
-                fixed_indegree(self.n, self.n_e, c_e, c_i, self.seed)
-            }
+            Kind::FixedIndegree { .. } => self.fixed_indegree_network(),
+        })
+    }
+
+    /// The paper's: every target draws exactly `c_e` distinct excitatory and `c_i` distinct
+    /// inhibitory sources; the columns are then turned into rows.
+    fn fixed_indegree_network(&self) -> Result<Network> {
+        let all = PartRange { lo: 0, hi: self.n };
+        let (offsets, targets) = self.rows(all, |t| t as u32, "the network's synapses")?;
+        // The whole network's lists are as large as it: not kept.
+        self.scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        Ok(Network {
+            n: self.n,
+            n_e: self.n_e,
+            offsets,
+            targets,
         })
     }
 
@@ -441,7 +763,11 @@ impl Synapses<'_> {
     }
 
     /// The synapses onto `range` (see [`Network::cut`] and [`Draw::cut`]: the same cut).
-    pub fn cut<T>(&self, range: PartRange, map: impl Fn(usize) -> T) -> Result<Cut<T>> {
+    pub fn cut<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+    ) -> Result<Cut<T>> {
         match self {
             Synapses::Network(net) => net.cut(range, map),
             Synapses::Draw(draw) => draw.cut(range, map),
@@ -571,64 +897,130 @@ impl FastGeometric {
     }
 }
 
-/// The sources of target `t` (fixed in-degree): `c_e` distinct excitatory ones, then `c_i`
-/// distinct inhibitory ones, from the column's own generator.
-fn column(seed: u64, n: u32, n_e: u32, c_e: u32, c_i: u32, t: u32) -> Vec<u32> {
-    let n_i = n - n_e;
-    let mut rng = Pcg64::from_seed(rng::connectivity_seed(seed, t | COLUMN_STREAM));
-    let mut sources = Vec::with_capacity((c_e + c_i) as usize);
-    sources.extend(
-        index::sample(&mut rng, n_e as usize, c_e as usize)
-            .iter()
-            .map(|s| s as u32),
-    );
-    sources.extend(
-        index::sample(&mut rng, n_i as usize, c_i as usize)
-            .iter()
-            .map(|s| n_e + s as u32),
-    );
-    sources
+/// The slots of a row array being filled by several threads at once, each its own.
+struct Slots<T>(*mut T);
+
+// SAFETY: the threads write disjoint slots (see `Draw::columns_to_rows`), each a `T: Send`.
+unsafe impl<T: Send> Sync for Slots<T> {}
+
+/// Draws the columns of a fixed in-degree network: the sources of target `t` are `c_e`
+/// distinct excitatory ones, then `c_i` distinct inhibitory ones, from the column's own
+/// generator (seeded from (seed, t)).
+struct Columns {
+    seed: u64,
+    n_e: u32,
+    n_i: u32,
+    c_e: u32,
+    c_i: u32,
+    sources: Sources,
+    /// [`Sources::Rejection`]'s bitset of the values drawn so far (all zero between columns).
+    seen: Vec<u64>,
 }
 
-/// The paper's: every target draws exactly `c_e` distinct excitatory and `c_i` distinct
-/// inhibitory sources; the columns are then turned into rows.
-fn fixed_indegree(n: u32, n_e: u32, c_e: u32, c_i: u32, seed: u64) -> Result<Network> {
-    let columns: Vec<Vec<u32>> = (0..n)
-        .into_par_iter()
-        .map(|t| column(seed, n, n_e, c_e, c_i, t))
-        .collect();
-    // Transpose: count per source, then fill rows in ascending target order.
-    let mut counts = vec![0u64; n as usize + 1];
-    for col in &columns {
-        for &s in col {
-            counts[s as usize + 1] += 1;
+impl Columns {
+    /// Appends the sources of target `t` to `out`.
+    fn draw(&mut self, t: u32, out: &mut Vec<u32>) {
+        let mut rng = Pcg64::from_seed(rng::connectivity_seed(self.seed, t | COLUMN_STREAM));
+        match self.sources {
+            Sources::Legacy => {
+                out.extend(
+                    index::sample(&mut rng, self.n_e as usize, self.c_e as usize)
+                        .iter()
+                        .map(|s| s as u32),
+                );
+                out.extend(
+                    index::sample(&mut rng, self.n_i as usize, self.c_i as usize)
+                        .iter()
+                        .map(|s| self.n_e + s as u32),
+                );
+            }
+            Sources::Rejection => {
+                let mut bits = Halves { rng, spare: None };
+                distinct(&mut bits, self.n_e, self.c_e, 0, &mut self.seen, out);
+                distinct(&mut bits, self.n_i, self.c_i, self.n_e, &mut self.seen, out);
+            }
         }
     }
-    for i in 0..n as usize {
-        counts[i + 1] += counts[i];
-    }
-    let offsets = counts;
-    let mut fill = offsets.clone();
-    let mut targets = Vec::new();
-    reserve(
-        &mut targets,
-        offsets[n as usize] as usize,
-        "the network's synapses",
-    )?;
-    targets.resize(offsets[n as usize] as usize, 0u32);
-    for (t, col) in columns.iter().enumerate() {
-        for &s in col {
-            let at = &mut fill[s as usize];
-            targets[*at as usize] = t as u32;
-            *at += 1;
+}
+
+/// 32-bit uniform words, two from each of the generator's 64-bit ones.
+struct Halves {
+    rng: Pcg64,
+    spare: Option<u32>,
+}
+
+impl Halves {
+    #[inline]
+    fn next(&mut self) -> u32 {
+        match self.spare.take() {
+            Some(w) => w,
+            None => {
+                let w = self.rng.next_u64();
+                self.spare = Some((w >> 32) as u32);
+                w as u32
+            }
         }
     }
-    Ok(Network {
-        n,
-        n_e,
-        offsets,
-        targets,
-    })
+
+    /// Uniform in `0..n` (n > 0), exactly: Lemire's multiply-and-reject (the high half of
+    /// word × n, a word whose low half falls below 2³² mod n drawn again).
+    #[inline]
+    fn below(&mut self, n: u32) -> u32 {
+        let mut m = self.next() as u64 * n as u64;
+        if (m as u32) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u32) < threshold {
+                m = self.next() as u64 * n as u64;
+            }
+        }
+        (m >> 32) as u32
+    }
+}
+
+/// Appends `c` distinct values of `0..n`, each plus `base`, to `out`: a uniform c-subset.
+/// Draws uniform values and rejects those drawn before (`seen`: a bitset of at least `n`
+/// bits, all zero, left all zero); where c > n / 2, draws the n − c values left out so and
+/// appends the others, ascending.
+fn distinct(bits: &mut Halves, n: u32, c: u32, base: u32, seen: &mut [u64], out: &mut Vec<u32>) {
+    debug_assert!(c <= n && seen.len() * 64 >= n as usize);
+    let mark = |seen: &mut [u64], x: u32| -> bool {
+        let (word, bit) = ((x >> 6) as usize, 1u64 << (x & 63));
+        let new = seen[word] & bit == 0;
+        seen[word] |= bit;
+        new
+    };
+    if c as u64 * 2 <= n as u64 {
+        let from = out.len();
+        while out.len() - from < c as usize {
+            let x = bits.below(n);
+            if mark(seen, x) {
+                out.push(base + x);
+            }
+        }
+        for &s in &out[from..] {
+            seen[((s - base) >> 6) as usize] = 0;
+        }
+    } else {
+        let mut left_out = 0;
+        while left_out < n - c {
+            if mark(seen, bits.below(n)) {
+                left_out += 1;
+            }
+        }
+        let words = (n as usize).div_ceil(64);
+        for (w, word) in seen[..words].iter_mut().enumerate() {
+            let mut free = !*word;
+            while free != 0 {
+                let x = (w as u32) * 64 + free.trailing_zeros();
+                if x >= n {
+                    break;
+                }
+                out.push(base + x);
+                free &= free - 1;
+            }
+            *word = 0;
+        }
+    }
 }
 
 /// Reserves room for exactly `len` more items, or says what could not be allocated.
@@ -680,10 +1072,21 @@ mod tests {
             PartRange { lo: 64, hi: 200 },
             PartRange { lo: 200, hi: 500 },
         ];
-        for connectivity in [Connectivity::Bernoulli, Connectivity::FixedIndegree] {
+        for (connectivity, rejection) in [
+            (Connectivity::Bernoulli, false),
+            (Connectivity::FixedIndegree, false),
+            (Connectivity::FixedIndegree, true),
+        ] {
             let mut draw = Draw::new(&config(400, 0.1, connectivity, 11));
             // Blocks of 64 targets: the ranges above start and end inside blocks and across them.
             draw.block = 64;
+            if rejection {
+                draw.kind = Kind::FixedIndegree {
+                    c_e: 40,
+                    c_i: 10,
+                    sources: Sources::Rejection,
+                };
+            }
             let net = draw.network(Par::Seq).unwrap();
             assert_eq!(net.n, 500);
             let from_cuts = rows_from_cuts(&draw, &ranges);
@@ -767,6 +1170,186 @@ mod tests {
             .map(|t| t - b)
             .collect();
         assert_ne!(shifted, net.row_in(3, PartRange { lo: 0, hi: b }));
+    }
+
+    /// The sources of every target, read from the network's rows (ascending).
+    fn columns_of(net: &Network) -> Vec<Vec<u32>> {
+        let mut columns = vec![Vec::new(); net.n as usize];
+        for s in 0..net.n {
+            for &t in net.row(s) {
+                columns[t as usize].push(s);
+            }
+        }
+        columns
+    }
+
+    #[test]
+    fn a_fixed_indegree_network_of_one_block_is_drawn_as_before() {
+        // Before the rejection sampler, column t was drawn by rand's index::sample from the
+        // generator of connectivity_seed(seed, t | 2^31): a network of at most TARGET_BLOCK
+        // neurons is unchanged.
+        let c = config(10_000, 0.1, Connectivity::FixedIndegree, 99);
+        let draw = Draw::new(&c);
+        assert!(matches!(
+            draw.kind,
+            Kind::FixedIndegree {
+                sources: Sources::Legacy,
+                ..
+            }
+        ));
+        let columns = columns_of(&draw.network(Par::threads(3)).unwrap());
+        for t in (0..12_500u32).step_by(89) {
+            let mut rng = Pcg64::from_seed(rng::connectivity_seed(99, t | (1 << 31)));
+            let mut old: Vec<u32> = index::sample(&mut rng, 10_000, 1000)
+                .iter()
+                .map(|s| s as u32)
+                .collect();
+            old.extend(
+                index::sample(&mut rng, 2500, 250)
+                    .iter()
+                    .map(|s| 10_000 + s as u32),
+            );
+            old.sort_unstable();
+            assert_eq!(columns[t as usize], old, "column {t}");
+        }
+    }
+
+    #[test]
+    fn fixed_indegree_beyond_one_block_draws_distinct_sources_on_any_thread_count() {
+        // 140 000 neurons: the rejection sampler; C_E = 112, C_I = 28.
+        let draw = Draw::new(&config(112_000, 0.001, Connectivity::FixedIndegree, 8));
+        assert!(matches!(
+            draw.kind,
+            Kind::FixedIndegree {
+                c_e: 112,
+                c_i: 28,
+                sources: Sources::Rejection,
+            }
+        ));
+        let net = draw.network(Par::threads(3)).unwrap();
+        assert_eq!(net, draw.network(Par::Seq).unwrap());
+        // Rows strictly ascending: no source twice in a column.
+        for s in 0..net.n {
+            assert!(net.row(s).windows(2).all(|w| w[0] < w[1]), "row {s}");
+        }
+        let (exc, inh) = net.in_degrees();
+        assert!(exc.iter().all(|&d| d == 112) && inh.iter().all(|&d| d == 28));
+        // A source's out-degree is Binomial(n, c / n_pop): mean and variance.
+        let degrees = net.out_degrees();
+        for (pop, c, n_pop) in [
+            (0..112_000usize, 112.0, 112_000.0),
+            (112_000..140_000, 28.0, 28_000.0),
+        ] {
+            let d: Vec<f64> = degrees[pop].iter().map(|&d| d as f64).collect();
+            let k = d.len() as f64;
+            let mean = d.iter().sum::<f64>() / k;
+            let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / k;
+            let p = c / n_pop;
+            let (m, v) = (140_000.0 * p, 140_000.0 * p * (1.0 - p));
+            // The mean is exact (every column has c sources); the variance within 6 SE
+            // (SE of a sample variance ≈ v·sqrt(2/k)).
+            assert!((mean - m).abs() < 1e-9, "mean {mean} vs {m}");
+            assert!(
+                (var - v).abs() < 6.0 * v * (2.0 / k).sqrt(),
+                "variance {var} vs {v}"
+            );
+        }
+        // Cuts, on any thread count, are the network's.
+        let range = PartRange {
+            lo: TARGET_BLOCK - 10,
+            hi: TARGET_BLOCK + 5000,
+        };
+        let cut = Par::threads(2).install(|| draw.cut(range, |l| l as u32).unwrap());
+        assert_eq!(cut, net.cut(range, |l| l as u32).unwrap());
+    }
+
+    #[test]
+    fn both_transpositions_give_the_rows_of_a_sequential_one() {
+        // Draw::rows takes the buckets up to 2^21 targets, the per-chunk counts beyond: the
+        // same rows as turning the columns into rows one target after the other.
+        // Ranges of 3 000, 139 000 and 1.12 million targets: buckets of 2^13, 2^13 and 2^11
+        // sources.
+        for (n_e, epsilon) in [(4_000, 0.05), (112_000, 0.0005), (900_000, 0.00001)] {
+            let draw = Draw::new(&config(n_e, epsilon, Connectivity::FixedIndegree, 21));
+            let n = draw.n();
+            let range = PartRange {
+                lo: 3,
+                hi: n - 1000,
+            };
+            let mut rows = vec![Vec::new(); n as usize];
+            let mut drawer = draw.columns();
+            let mut column = Vec::new();
+            for t in range.lo..range.hi {
+                column.clear();
+                drawer.draw(t, &mut column);
+                for &s in &column {
+                    rows[s as usize].push(t - range.lo);
+                }
+            }
+            let mut offsets = vec![0u64];
+            for row in &rows {
+                offsets.push(offsets.last().unwrap() + row.len() as u64);
+            }
+            let expected = (offsets, rows.concat());
+            for threads in [1, 3] {
+                Par::threads(threads).install(|| {
+                    let id = |l: usize| l as u32;
+                    let bucketed = draw.bucketed_rows(range, id, "test").unwrap();
+                    assert!(
+                        bucketed == expected,
+                        "buckets, {threads} threads, n_e {n_e}"
+                    );
+                    let counted = draw.columns_to_rows(range, id, "test").unwrap();
+                    assert!(counted == expected, "counts, {threads} threads, n_e {n_e}");
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn the_rejection_sampler_draws_uniform_subsets() {
+        // Every 2-subset and 4-subset of 6 values equally often (chi-square, 14 degrees of
+        // freedom), the plain rejection and the complement branch, plus a base offset.
+        for (c, base) in [(2u32, 0u32), (4, 100)] {
+            let mut seen = vec![0u64; 1];
+            let mut counts = std::collections::HashMap::new();
+            let draws = 150_000;
+            let mut bits = Halves {
+                rng: Pcg64::from_seed([5; 32]),
+                spare: None,
+            };
+            let mut out = Vec::new();
+            for _ in 0..draws {
+                out.clear();
+                distinct(&mut bits, 6, c, base, &mut seen, &mut out);
+                assert_eq!(seen[0], 0, "the bitset is left clear");
+                assert!(out.iter().all(|&x| (base..base + 6).contains(&x)));
+                let mut subset = out.clone();
+                subset.sort_unstable();
+                subset.dedup();
+                assert_eq!(subset.len(), c as usize, "{out:?}");
+                *counts.entry(subset).or_insert(0u32) += 1;
+            }
+            assert_eq!(counts.len(), 15);
+            let e = draws as f64 / 15.0;
+            let chi2: f64 = counts.values().map(|&k| (k as f64 - e).powi(2) / e).sum();
+            // P(chi2_14 > 45) ≈ 4e-5.
+            assert!(chi2 < 45.0, "c = {c}: chi-square {chi2}, {counts:?}");
+        }
+        // Lemire's bounded draw: uniform over a range that is not a power of two.
+        let mut bits = Halves {
+            rng: Pcg64::from_seed([6; 32]),
+            spare: None,
+        };
+        let mut counts = [0u32; 7];
+        for _ in 0..70_000 {
+            counts[bits.below(7) as usize] += 1;
+        }
+        let chi2: f64 = counts
+            .iter()
+            .map(|&k| (k as f64 - 10_000.0).powi(2) / 10_000.0)
+            .sum();
+        assert!(chi2 < 30.0, "{counts:?}");
     }
 
     #[test]

@@ -227,21 +227,17 @@ pub fn plan_for(config: &Config, facts: &BackendFacts, whole_network: bool) -> P
     let mut construct = if whole_network {
         network
     } else {
-        // Fixed in-degree: a part's columns (4 bytes a synapse, 24 a column) and the slots
-        // they are transposed through (4 bytes a synapse), with a cursor per source (4 bytes),
-        // one part at a time (each drawn on all threads). Bernoulli parts are drawn row by row
+        // Fixed in-degree: a part's synapses in the lists they are transposed through (4 bytes
+        // a synapse, kept for the next part), next to the part's own cut (counted with the
+        // backend's), and its row offsets as 8-byte numbers before they become the cut's, one
+        // part at a time (each drawn on all threads). Bernoulli parts are drawn row by row
         // into their own arrays (reserved up front).
         let at_once = 1.0;
         let per_part = config.expected_synapses() / facts.parts.max(1) as f64;
         match config.network.connectivity {
             Connectivity::FixedIndegree if facts.bytes_per_synapse > 0.0 => vec![item(
                 "a part's columns being drawn".into(),
-                // The part's own cut (counted with the backend's) is allocated only once its
-                // columns are gone.
-                at_once
-                    * (per_part * (8.0 - facts.bytes_per_synapse)
-                        + n / facts.parts.max(1) as f64 * 24.0
-                        + n * 4.0),
+                at_once * (per_part * 4.0 + n * 8.0),
                 "fewer threads (--threads) or a smaller network",
             )],
             _ => Vec::new(),

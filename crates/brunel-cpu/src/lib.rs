@@ -201,8 +201,8 @@ pub(crate) struct Parts<'d, F> {
 }
 
 /// The parts of `synapses`: each part's cut drawn (or cut from the whole network), fixed
-/// in-degree parts one after the other (each on all threads: the columns and the slots they are
-/// transposed through, 8 bytes a synapse, then live for one part at a time); with `procedural`
+/// in-degree parts one after the other (each on all threads: the lists of synapses they are
+/// transposed through, 4 bytes a synapse, then live for one part at a time); with `procedural`
 /// ([`procedural_draw`]) no synapses kept. Counts no out-degrees (`degrees_of` is the caller's).
 pub(crate) fn parts_of<'a>(
     synapses: &'a Synapses<'a>,
