@@ -56,7 +56,10 @@ fn a_slow_thread_changes_who_runs_what_but_not_the_bits() {
         assert_eq!(backend.info().threads, threads);
         let parts = backend.parts();
         assert_eq!(parts, threads * per_thread, "parts on {threads} threads");
-        let mut backend = backend.with_test_delay(slow, Duration::from_micros(400));
+        // The pause is longer than a scheduler's slice (1.5-3 ms), so that on a loaded machine
+        // the other threads being taken off their cores for a slice does not leave the slow
+        // thread most of the parts (400 us was seen to fail so once, under load 4).
+        let mut backend = backend.with_test_delay(slow, Duration::from_millis(4));
         let what =
             format!("{threads} threads, {parts} parts, thread {slow} slow, pieces {pieces:?}");
         let got = run(&mut backend, steps, &pieces);
