@@ -7,6 +7,9 @@ R = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 loads = sys.argv[3].split(',') if len(sys.argv) > 3 else ['quiet','busy','pinned']
 work = sys.argv[4] if len(sys.argv) > 4 else 'c'
 root = os.environ.get('BRUNEL_ROOT', '.')  # the repository
+# BUSY_SAME_GROUP=1: the busy loop stays in this script's session (so in its autogroup, where
+# the kernel groups by session) instead of a session of its own.
+own_session = os.environ.get('BUSY_SAME_GROUP') != '1'
 def one(b, threads):
     args = [b, 'run', f'{root}/configs/fig8_c.toml', '--backend', 'cpu', '--threads', str(threads),
             '--record', 'none', '--quiet', '--force', '--out', '/tmp/bb/o.h5', '--summary', '/tmp/bb/s.toml']
@@ -17,9 +20,9 @@ def one(b, threads):
 for load in loads:
     busy = None
     if load == 'busy':
-        busy = subprocess.Popen(['timeout', '900', 'sh', '-c', 'while :; do :; done'], start_new_session=True)
+        busy = subprocess.Popen(['timeout', '900', 'sh', '-c', 'while :; do :; done'], start_new_session=own_session)
     elif load == 'pinned':
-        busy = subprocess.Popen(['timeout', '900', 'taskset', '-c', '0', 'sh', '-c', 'while :; do :; done'], start_new_session=True)
+        busy = subprocess.Popen(['timeout', '900', 'taskset', '-c', '0', 'sh', '-c', 'while :; do :; done'], start_new_session=own_session)
     time.sleep(0.5)
     res = {}
     for name, b in bins.items():
@@ -30,7 +33,11 @@ for load in loads:
                 res.setdefault((name, t), []).append(one(b, t))
     if busy:
         import signal
-        os.killpg(busy.pid, signal.SIGKILL); busy.wait()
+        if own_session:
+            os.killpg(busy.pid, signal.SIGKILL)
+        else:
+            busy.terminate()  # timeout passes it on to the loop
+        busy.wait()
     print(f'load={load} load_avg={os.getloadavg()[0]:.2f}')
     for name in bins:
         m1 = statistics.median(res[(name,1)]); m0 = statistics.median(res[(name,0)])
