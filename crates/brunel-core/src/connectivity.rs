@@ -421,16 +421,7 @@ impl Draw {
         let width = 1usize << width_bits;
         let low = (1u32 << local_bits) - 1;
         let buckets = n.div_ceil(width);
-        let chunks = rayon::current_num_threads()
-            .min(16)
-            .min(len.div_ceil(1024))
-            .max(1);
-        let bounds: Vec<PartRange> = (0..chunks)
-            .map(|p| PartRange {
-                lo: range.lo + (p * len / chunks) as u32,
-                hi: range.lo + ((p + 1) * len / chunks) as u32,
-            })
-            .collect();
+        let bounds = target_chunks(range);
         // The expected synapses of a chunk of `targets` from bucket b, plus six standard
         // deviations: where the lists are reserved to (pages never written are never mapped).
         let (p_e, p_i) = (
@@ -568,17 +559,7 @@ impl Draw {
             unreachable!()
         };
         let per_column = (c_e + c_i) as usize;
-        let len = range.len();
-        let chunks = rayon::current_num_threads()
-            .min(16)
-            .min(len.div_ceil(1024))
-            .max(1);
-        let bounds: Vec<PartRange> = (0..chunks)
-            .map(|p| PartRange {
-                lo: range.lo + (p * len / chunks) as u32,
-                hi: range.lo + ((p + 1) * len / chunks) as u32,
-            })
-            .collect();
+        let bounds = target_chunks(range);
         // Each chunk: its columns, one after the other, and its count of each source.
         let drawn: Vec<(Vec<u32>, Vec<u64>)> = bounds
             .par_iter()
@@ -773,6 +754,23 @@ impl Synapses<'_> {
             Synapses::Draw(draw) => draw.cut(range, map),
         }
     }
+}
+
+/// `range` cut into one chunk of targets per thread of the current pool (at most 16, each of
+/// at least about 1 024 targets, at least one chunk), in order: how the transpositions of
+/// [`Draw::rows`] share the targets out.
+fn target_chunks(range: PartRange) -> Vec<PartRange> {
+    let len = range.len();
+    let chunks = rayon::current_num_threads()
+        .min(16)
+        .min(len.div_ceil(1024))
+        .max(1);
+    (0..chunks)
+        .map(|p| PartRange {
+            lo: range.lo + (p * len / chunks) as u32,
+            hi: range.lo + ((p + 1) * len / chunks) as u32,
+        })
+        .collect()
 }
 
 /// A cut's row offset: an error when more than 2³² synapses end in the range.
