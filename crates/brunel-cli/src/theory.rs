@@ -317,11 +317,14 @@ impl Grid {
             Config::from_toml_with(text, origin, &all)
                 .with_context(|| format!("the grid point {}", overrides.join(" ")))
         };
-        // Every point's config first: a bad key or value is refused before any work.
-        let configs: Vec<Config> = (0..n)
+        // Every point's config first: a bad key or value is refused before any work. The
+        // error named is the first bad point in grid order, whichever thread found an error
+        // first (rayon's short-circuiting collect would name whichever it met first).
+        let configs: Vec<Result<Config>> = (0..n)
             .into_par_iter()
             .map(|k| config_at(&grid::assignments(&axes, &grid::point_index(&axes, k))))
-            .collect::<Result<_>>()?;
+            .collect();
+        let configs: Vec<Config> = configs.into_iter().collect::<Result<_>>()?;
         let points: Vec<Prediction> = configs.par_iter().map(theory::predict).collect();
         // Neighbour pairs whose lowest state's stability differs.
         let mut pairs = Vec::new();
