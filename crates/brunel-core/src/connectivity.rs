@@ -330,18 +330,65 @@ impl Draw {
             hi: range.hi.min(self.n),
         };
         match self.kind {
-            Kind::Bernoulli { .. } => self.bernoulli_cut(range, map),
+            Kind::Bernoulli { .. } => self.bernoulli_cut(range, map, true),
             Kind::FixedIndegree { .. } => self.fixed_indegree_cut(range, map),
         }
     }
 
-    fn bernoulli_cut<T>(&self, range: PartRange, map: impl Fn(usize) -> T) -> Result<Cut<T>> {
+    /// [`Draw::cut`], except that a Bernoulli cut counts no in-degrees: its `max_in_exc` and
+    /// `max_in_inh` are [`Draw::max_in_degree_bound`] (capped at `u32::MAX`), not the largest
+    /// in-degrees drawn. The synapses are the same. Counting is a scattered increment per
+    /// synapse over the range's neurons (a sixth of the build of a 1.25 M-neuron network);
+    /// a caller that only needs a bound saves it.
+    pub fn cut_bounded<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+    ) -> Result<Cut<T>> {
+        let range = PartRange {
+            lo: range.lo.min(self.n),
+            hi: range.hi.min(self.n),
+        };
+        match self.kind {
+            Kind::Bernoulli { .. } => self.bernoulli_cut(range, map, false),
+            Kind::FixedIndegree { .. } => self.fixed_indegree_cut(range, map),
+        }
+    }
+
+    /// A bound on any neuron's in-degree of either kind, known without drawing. Bernoulli: an
+    /// in-degree is Binomial(n, p) at most (mean mu = n p), and Chernoff's bound
+    /// P(X >= mu + t) <= exp(-t^2 / (2 (mu + t/3))) with t = 40 sqrt(mu) + 40 is below e^-500
+    /// per neuron (and no in-degree exceeds n). Fixed in-degree: the larger of C_E and C_I.
+    pub fn max_in_degree_bound(&self) -> u64 {
+        match self.kind {
+            Kind::Bernoulli { p, .. } => {
+                let mu = self.n as f64 * p;
+                (mu + 40.0 * mu.sqrt() + 40.0).ceil().min(self.n as f64) as u64
+            }
+            Kind::FixedIndegree { c_e, c_i, .. } => c_e.max(c_i) as u64,
+        }
+    }
+
+    fn bernoulli_cut<T>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T,
+        count: bool,
+    ) -> Result<Cut<T>> {
         let Kind::Bernoulli { p, .. } = self.kind else {
             unreachable!()
         };
         let mean = range.len() as f64 * self.n as f64 * p;
         let expected = mean + 6.0 * (mean * (1.0 - p)).sqrt() + 1.0;
         let mut cut = CutBuilder::new(self.n, self.n_e, range, expected as usize)?;
+        if !count {
+            let bound = if range.is_empty() {
+                0
+            } else {
+                self.max_in_degree_bound().min(u32::MAX as u64) as u32
+            };
+            cut = cut.uncounted((bound, bound));
+        }
         let mut row = Vec::new();
         for s in 0..self.n {
             row.clear();
@@ -754,6 +801,19 @@ impl Synapses<'_> {
             Synapses::Draw(draw) => draw.cut(range, map),
         }
     }
+
+    /// [`Synapses::cut`], with the largest in-degrees possibly a bound
+    /// ([`Draw::cut_bounded`]) rather than counted: the same synapses.
+    pub fn cut_bounded<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+    ) -> Result<Cut<T>> {
+        match self {
+            Synapses::Network(net) => net.cut(range, map),
+            Synapses::Draw(draw) => draw.cut_bounded(range, map),
+        }
+    }
 }
 
 /// `range` cut into one chunk of targets per thread of the current pool (at most 16, each of
@@ -1108,6 +1168,30 @@ mod tests {
             assert_eq!(cut.max_in_exc, *exc[64..200].iter().max().unwrap());
             assert_eq!(cut.max_in_inh, *inh[64..200].iter().max().unwrap());
             assert_eq!(cut, net.cut(PartRange { lo: 64, hi: 200 }, |l| l).unwrap());
+            // Bounded: the same synapses, in-degrees bounded, not counted (Bernoulli).
+            let bounded = draw
+                .cut_bounded(PartRange { lo: 64, hi: 200 }, |l| l)
+                .unwrap();
+            assert_eq!(
+                (&bounded.offsets, &bounded.targets),
+                (&cut.offsets, &cut.targets)
+            );
+            let bound = draw.max_in_degree_bound() as u32;
+            assert!(
+                bound >= cut.max_in_exc.max(cut.max_in_inh),
+                "{connectivity:?}"
+            );
+            match connectivity {
+                Connectivity::Bernoulli => {
+                    assert_eq!((bounded.max_in_exc, bounded.max_in_inh), (bound, bound));
+                    assert!(bound < 500, "the bound at n = 500, p = 0.1 is below n");
+                }
+                Connectivity::FixedIndegree => assert_eq!(bounded, cut),
+            }
+            let empty = draw
+                .cut_bounded(PartRange { lo: 64, hi: 64 }, |l| l)
+                .unwrap();
+            assert_eq!((empty.max_in_exc, empty.max_in_inh), (0, 0));
         }
     }
 

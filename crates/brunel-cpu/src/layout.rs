@@ -8,6 +8,7 @@ use std::sync::Arc;
 use brunel_core::{Cut, Draw, Error, PartRange, Result, Synapses, TARGET_BLOCK};
 use rayon::prelude::*;
 
+use crate::kernel::Counter;
 use crate::philox::{LANES, WIDTH};
 
 /// Most neurons in one part, so that local indices fit u16.
@@ -75,18 +76,29 @@ impl Targets {
 }
 
 /// The cut of the network onto `range`, in the part's storage positions: cut from the whole
-/// network, or drawn directly ([`Draw::cut`]).
+/// network, or drawn directly ([`Draw::cut_bounded`]: the largest in-degrees, which only
+/// choose the width of the counters, may be the bound of [`Draw::max_in_degree_bound`]).
 pub(crate) fn cut(synapses: &Synapses, range: Range) -> Result<PartSynapses> {
     let len = range.len();
-    synapses
-        .cut(range, |local| position(local, len) as u16)
-        .map_err(|e| match e {
-            Error::Unavailable { message, .. } => Error::Unavailable {
-                backend: "cpu".into(),
-                message,
-            },
-            other => other,
-        })
+    let map = |local| position(local, len) as u16;
+    // Where the bound would choose the wide counters, the in-degrees are counted: the
+    // largest drawn may still fit the packed ones.
+    let bounded = match synapses {
+        Synapses::Draw(draw) => draw.max_in_degree_bound() <= <u32 as Counter>::LIMIT,
+        Synapses::Network(_) => false,
+    };
+    if bounded {
+        synapses.cut_bounded(range, map)
+    } else {
+        synapses.cut(range, map)
+    }
+    .map_err(|e| match e {
+        Error::Unavailable { message, .. } => Error::Unavailable {
+            backend: "cpu".into(),
+            message,
+        },
+        other => other,
+    })
 }
 
 /// The out-degree of every source: the lengths of its rows in the parts added up, or, where
@@ -120,15 +132,6 @@ pub(crate) fn out_degrees(draw: &Draw, ranges: &[Range], targets: &[Targets]) ->
             });
     }
     degrees
-}
-
-/// The largest in-degree (of either kind) a procedural part must count, bounded without
-/// drawing the network: an in-degree is Binomial(n, p) at most (mean mu = n p), and Chernoff's
-/// bound P(X >= mu + t) <= exp(-t^2 / (2 (mu + t/3))) with t = 40 sqrt(mu) + 40 is below
-/// e^-500 per neuron: the packed 16-bit counters are used when that stays below 65 536.
-pub(crate) fn max_in_degree_bound(draw: &Draw) -> u64 {
-    let mu = draw.n() as f64 * draw.probability().unwrap_or(1.0);
-    (mu + 40.0 * mu.sqrt() + 40.0).ceil().min(u64::MAX as f64) as u64
 }
 
 #[cfg(test)]

@@ -216,7 +216,7 @@ pub(crate) fn parts_of<'a>(
             None => layout::cut(synapses, r).map(Targets::Stored),
         },
         one_at_a_time: fixed,
-        max_in_bound: procedural.as_deref().map(layout::max_in_degree_bound),
+        max_in_bound: procedural.as_deref().map(Draw::max_in_degree_bound),
         degrees_of: None,
     }
 }
@@ -387,7 +387,7 @@ impl CpuBackend {
     /// [`CpuBackend::memory_facts`] for `config`, counting the memory touched: procedural
     /// storage keeps no synapses and no row offsets; the ring's counters are those of the
     /// part's neurons (not the whole slot reserved), 4 bytes where the in-degrees allow them (for
-    /// Bernoulli, the bound [`layout::max_in_degree_bound`] uses, a little above the largest
+    /// Bernoulli, the bound [`Draw::max_in_degree_bound`] uses, a little above the largest
     /// in-degree a stored network has: its counters may then be 4 bytes where this says 8).
     pub fn memory_facts_of(
         config: &brunel_core::Config,
