@@ -52,8 +52,10 @@ pub struct Network {
 
 /// Sources per bucket of [`Draw::bucketed_rows`] (at most; fewer where an entry's 32 bits
 /// need more for the target): few enough lists are open while the columns are drawn, and a
-/// bucket's counts (64 KiB) and the ends of its rows being filled stay in a core's caches.
-const SOURCE_BUCKET: u32 = 1 << 13;
+/// bucket's counts (32 KiB) and the ends of its rows being filled stay in a core's caches
+/// (2^12 sources and batches of 48 columns: 0.89x the 1.25 M fixed in-degree build of 2^13 and
+/// 96 on a Zen 3 with 512 KiB of L2, `benches/results/2026-12-07-amd-epyc-2c/build-bounded.md`).
+const SOURCE_BUCKET: u32 = 1 << 12;
 
 /// Bits of a bucket entry's target (its place in the range): the rest hold the source's
 /// place in its bucket.
@@ -442,7 +444,7 @@ impl Draw {
     /// while they last, as the columns of [`Draw::columns_to_rows`]). At most 2²¹ targets.
     ///
     /// The range is cut into one chunk of targets per thread (at most 16). Each chunk draws its
-    /// columns, 96 at a time, sorts their synapses (source, target) by the bucket of the source
+    /// columns, 48 at a time, sorts their synapses (source, target) by the bucket of the source
     /// and appends each bucket's run to that bucket's list. Then each bucket, in parallel, counts its sources' synapses in
     /// every chunk's list, which gives its rows' offsets (after the buckets before it), and
     /// fills its rows from the chunks' lists in chunk order: rows come out ascending, as a
@@ -461,7 +463,7 @@ impl Draw {
         let len = range.len();
         let total = len * per_column;
         // An entry's bits: the target's place in the range (as few bits as it needs), then the
-        // source's in its bucket (the rest, at most 2^13 sources: fewer, larger buckets keep
+        // source's in its bucket (the rest, at most 2^12 sources: fewer, larger buckets keep
         // fewer lists open while the columns are drawn).
         let local_bits = (usize::BITS - len.saturating_sub(1).leading_zeros()).max(1);
         let width_bits = (32 - local_bits).min(SOURCE_BUCKET.trailing_zeros());
@@ -500,7 +502,7 @@ impl Draw {
                 }
                 // A batch of columns at a time is sorted by bucket (in the cache) and appended
                 // to the lists a run per bucket, not a synapse at a time.
-                const BATCH: u32 = 96;
+                const BATCH: u32 = 48;
                 let mut drawer = self.columns();
                 let mut column = Vec::with_capacity(per_column * BATCH as usize);
                 let mut sorted = vec![0u32; per_column * BATCH as usize];
@@ -1349,7 +1351,7 @@ mod tests {
     fn both_transpositions_give_the_rows_of_a_sequential_one() {
         // Draw::rows takes the buckets up to 2^21 targets, the per-chunk counts beyond: the
         // same rows as turning the columns into rows one target after the other.
-        // Ranges of 3 000, 139 000 and 1.12 million targets: buckets of 2^13, 2^13 and 2^11
+        // Ranges of 3 000, 139 000 and 1.12 million targets: buckets of 2^12, 2^12 and 2^11
         // sources.
         for (n_e, epsilon) in [(4_000, 0.05), (112_000, 0.0005), (900_000, 0.00001)] {
             let draw = Draw::new(&config(n_e, epsilon, Connectivity::FixedIndegree, 21));
