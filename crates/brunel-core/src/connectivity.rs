@@ -287,8 +287,57 @@ impl Draw {
         if range.lo >= hi {
             return;
         }
-        for b in range.lo / self.block..=(hi - 1) / self.block {
-            self.segment(s, b, p, gap, range.lo, hi, out);
+        let (first, last) = (range.lo / self.block, (hi - 1) / self.block);
+        if first == last || p >= 1.0 {
+            for b in first..=last {
+                self.segment(s, b, p, gap, range.lo, hi, out);
+            }
+            return;
+        }
+        // Several blocks: their generators seeded eight at a time.
+        for b in (first..=last).step_by(rng::SEEDS) {
+            let blocks: [u32; rng::SEEDS] =
+                std::array::from_fn(|j| b.saturating_add(j as u32).min(last));
+            let seeds = rng::connectivity_seeds_block(self.seed, &[s; rng::SEEDS], &blocks);
+            for (&block, seed) in blocks.iter().zip(seeds).take((last - b + 1) as usize) {
+                self.segment_from(Pcg64::from_seed(seed), block, p, gap, range.lo, hi, out);
+            }
+        }
+    }
+
+    /// [`Draw::row_in`] for several sources: `each(i, row)` gets the targets of `sources[i]`
+    /// in `range`, ascending, for every i in order (Bernoulli only). The same rows; the
+    /// generators of eight rows are seeded at once.
+    pub fn rows_in(&self, sources: &[u32], range: PartRange, mut each: impl FnMut(usize, &[u32])) {
+        let Kind::Bernoulli { p, ref gap } = self.kind else {
+            debug_assert!(false, "rows_in on fixed in-degree");
+            return;
+        };
+        let hi = range.hi.min(self.n);
+        let mut rows: [Vec<u32>; rng::SEEDS] = Default::default();
+        for (c, chunk) in sources.chunks(rng::SEEDS).enumerate() {
+            for row in &mut rows {
+                row.clear();
+            }
+            if range.lo < hi {
+                let index: [u32; rng::SEEDS] =
+                    std::array::from_fn(|j| chunk.get(j).copied().unwrap_or(chunk[0]));
+                for b in range.lo / self.block..=(hi - 1) / self.block {
+                    if p >= 1.0 || chunk.len() == 1 {
+                        for (&s, row) in chunk.iter().zip(&mut rows) {
+                            self.segment(s, b, p, gap, range.lo, hi, row);
+                        }
+                        continue;
+                    }
+                    let seeds = rng::connectivity_seeds_block(self.seed, &index, &[b; rng::SEEDS]);
+                    for (seed, row) in seeds.into_iter().zip(&mut rows).take(chunk.len()) {
+                        self.segment_from(Pcg64::from_seed(seed), b, p, gap, range.lo, hi, row);
+                    }
+                }
+            }
+            for (j, row) in rows.iter().enumerate().take(chunk.len()) {
+                each(c * rng::SEEDS + j, row);
+            }
         }
     }
 
@@ -298,13 +347,32 @@ impl Draw {
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn segment(&self, s: u32, b: u32, p: f64, gap: &Skip, lo: u32, hi: u32, out: &mut Vec<u32>) {
-        let start = b as u64 * self.block as u64;
-        let end = (start + self.block as u64).min(hi as u64);
         if p >= 1.0 {
+            let start = b as u64 * self.block as u64;
+            let end = (start + self.block as u64).min(hi as u64);
             out.extend(start.max(lo as u64) as u32..end as u32);
             return;
         }
-        let mut rng = Pcg64::from_seed(rng::connectivity_seed_block(self.seed, s, b));
+        let rng = Pcg64::from_seed(rng::connectivity_seed_block(self.seed, s, b));
+        self.segment_from(rng, b, p, gap, lo, hi, out);
+    }
+
+    /// [`Draw::segment`] from the block's generator, seeded (p < 1).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn segment_from(
+        &self,
+        mut rng: Pcg64,
+        b: u32,
+        p: f64,
+        gap: &Skip,
+        lo: u32,
+        hi: u32,
+        out: &mut Vec<u32>,
+    ) {
+        debug_assert!(p < 1.0);
+        let start = b as u64 * self.block as u64;
+        let end = (start + self.block as u64).min(hi as u64);
         let mut t = start;
         loop {
             t = t.saturating_add(gap.sample(&mut rng));
@@ -1162,6 +1230,40 @@ mod tests {
                         draw.row_in(s, r, &mut row);
                     }
                     assert_eq!(row, net.row(s), "row_in, row {s}");
+                }
+            }
+            if connectivity == Connectivity::Bernoulli {
+                // A row over eleven blocks (seeded eight at a time) is its blocks' rows, each
+                // seeded alone.
+                let mut odd = draw.clone();
+                odd.block = 48;
+                for s in [0, 1, 77, net.n - 1] {
+                    let mut whole = Vec::new();
+                    odd.row_in(s, PartRange { lo: 0, hi: net.n }, &mut whole);
+                    let mut pieces = Vec::new();
+                    for lo in (0..net.n).step_by(48) {
+                        let hi = (lo + 48).min(net.n);
+                        odd.row_in(s, PartRange { lo, hi }, &mut pieces);
+                    }
+                    assert_eq!(whole, pieces, "row {s} over eleven blocks");
+                    assert!(!whole.is_empty());
+                }
+                // Several rows at once, over ranges of one block, several blocks, and all.
+                let sources: Vec<u32> = (0..net.n).rev().step_by(3).collect();
+                let all = PartRange { lo: 0, hi: net.n };
+                for r in ranges.iter().copied().chain([all]) {
+                    let mut seen = 0;
+                    draw.rows_in(&sources, r, |i, row| {
+                        assert_eq!(i, seen, "rows in order");
+                        seen += 1;
+                        assert_eq!(
+                            row,
+                            net.row_in(sources[i], r),
+                            "rows_in, row {}",
+                            sources[i]
+                        );
+                    });
+                    assert_eq!(seen, sources.len());
                 }
             }
             // The cut's in-degrees agree with the network's.

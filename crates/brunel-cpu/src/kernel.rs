@@ -167,7 +167,8 @@ pub(crate) fn deliver_to<C: Counter>(
 
 /// [`deliver`] for a part that keeps no synapses (procedural storage): each spike's targets in
 /// the part's `range` are drawn again from the generators that draw the stored network
-/// ([`Draw::row_in`]), so the counts are the stored network's.
+/// ([`Draw::rows_in`], eight spikes' generators seeded at once), so the counts are the stored
+/// network's.
 #[inline(never)]
 pub(crate) fn deliver_procedural<C: Counter>(
     draw: &Draw,
@@ -177,19 +178,18 @@ pub(crate) fn deliver_procedural<C: Counter>(
     spikes: &[Arrival],
 ) {
     let len = range.len();
-    let mut row = Vec::new();
-    for a in spikes {
-        row.clear();
-        draw.row_in(a.source, range, &mut row);
+    let sources: Vec<u32> = spikes.iter().map(|a| a.source).collect();
+    draw.rows_in(&sources, range, |i, row| {
+        let a = &spikes[i];
         let slot = a.slot as usize;
         let counters: &mut [C; 1 << 16] = (&mut ring[slot * SLOT..slot * SLOT + (1 << 16)])
             .try_into()
             .expect("a ring slot");
         let inc = if a.source < n_e { C::EXC } else { C::INH };
-        for &t in row.iter() {
+        for &t in row {
             counters[position((t - range.lo) as usize, len) & 0xFFFF] += inc;
         }
-    }
+    });
 }
 
 /// One part's neurons and counters during a batch.

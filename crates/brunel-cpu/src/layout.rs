@@ -122,13 +122,15 @@ pub(crate) fn out_degrees(draw: &Draw, ranges: &[Range], targets: &[Targets]) ->
             lo: ranges.first().map_or(0, |r| r.lo),
             hi: ranges.last().map_or(0, |r| r.hi),
         };
+        // Rows drawn a chunk of sources at a time ([`Draw::rows_in`] seeds eight at once).
+        const CHUNK: usize = 256;
         degrees
-            .par_iter_mut()
+            .par_chunks_mut(CHUNK)
             .enumerate()
-            .for_each_init(Vec::new, |row, (s, d)| {
-                row.clear();
-                draw.row_in(s as u32, all, row);
-                *d = row.len() as u32;
+            .for_each(|(c, degrees)| {
+                let sources: Vec<u32> =
+                    (0..degrees.len()).map(|i| (c * CHUNK + i) as u32).collect();
+                draw.rows_in(&sources, all, |i, row| degrees[i] = row.len() as u32);
             });
     }
     degrees
