@@ -395,14 +395,7 @@ impl Draw {
         range: PartRange,
         map: impl Fn(usize) -> T + Sync,
     ) -> Result<Cut<T>> {
-        let range = PartRange {
-            lo: range.lo.min(self.n),
-            hi: range.hi.min(self.n),
-        };
-        match self.kind {
-            Kind::Bernoulli { .. } => self.bernoulli_cut(range, map, true),
-            Kind::FixedIndegree { .. } => self.fixed_indegree_cut(range, map),
-        }
+        self.cut_counting(range, map, true)
     }
 
     /// [`Draw::cut`], except that a Bernoulli cut counts no in-degrees: its `max_in_exc` and
@@ -415,12 +408,22 @@ impl Draw {
         range: PartRange,
         map: impl Fn(usize) -> T + Sync,
     ) -> Result<Cut<T>> {
+        self.cut_counting(range, map, false)
+    }
+
+    /// [`Draw::cut`] (`count`) or [`Draw::cut_bounded`].
+    fn cut_counting<T: Send>(
+        &self,
+        range: PartRange,
+        map: impl Fn(usize) -> T + Sync,
+        count: bool,
+    ) -> Result<Cut<T>> {
         let range = PartRange {
             lo: range.lo.min(self.n),
             hi: range.hi.min(self.n),
         };
         match self.kind {
-            Kind::Bernoulli { .. } => self.bernoulli_cut(range, map, false),
+            Kind::Bernoulli { .. } => self.bernoulli_cut(range, map, count),
             Kind::FixedIndegree { .. } => self.fixed_indegree_cut(range, map),
         }
     }
@@ -869,19 +872,6 @@ impl Synapses<'_> {
         match self {
             Synapses::Network(net) => net.cut(range, map),
             Synapses::Draw(draw) => draw.cut(range, map),
-        }
-    }
-
-    /// [`Synapses::cut`], with the largest in-degrees possibly a bound
-    /// ([`Draw::cut_bounded`]) rather than counted: the same synapses.
-    pub fn cut_bounded<T: Send>(
-        &self,
-        range: PartRange,
-        map: impl Fn(usize) -> T + Sync,
-    ) -> Result<Cut<T>> {
-        match self {
-            Synapses::Network(net) => net.cut(range, map),
-            Synapses::Draw(draw) => draw.cut_bounded(range, map),
         }
     }
 }

@@ -81,16 +81,13 @@ impl Targets {
 pub(crate) fn cut(synapses: &Synapses, range: Range) -> Result<PartSynapses> {
     let len = range.len();
     let map = |local| position(local, len) as u16;
-    // Where the bound would choose the wide counters, the in-degrees are counted: the
-    // largest drawn may still fit the packed ones.
-    let bounded = match synapses {
-        Synapses::Draw(draw) => draw.max_in_degree_bound() <= <u32 as Counter>::LIMIT,
-        Synapses::Network(_) => false,
-    };
-    if bounded {
-        synapses.cut_bounded(range, map)
-    } else {
-        synapses.cut(range, map)
+    match synapses {
+        // Where the bound would choose the wide counters, the in-degrees are counted: the
+        // largest drawn may still fit the packed ones.
+        Synapses::Draw(draw) if draw.max_in_degree_bound() <= <u32 as Counter>::LIMIT => {
+            draw.cut_bounded(range, map)
+        }
+        _ => synapses.cut(range, map),
     }
     .map_err(|e| match e {
         Error::Unavailable { message, .. } => Error::Unavailable {
