@@ -287,21 +287,8 @@ impl Draw {
         if range.lo >= hi {
             return;
         }
-        let (first, last) = (range.lo / self.block, (hi - 1) / self.block);
-        if first == last || p >= 1.0 {
-            for b in first..=last {
-                self.segment(s, b, p, gap, range.lo, hi, out);
-            }
-            return;
-        }
-        // Several blocks: their generators seeded eight at a time.
-        for b in (first..=last).step_by(rng::SEEDS) {
-            let blocks: [u32; rng::SEEDS] =
-                std::array::from_fn(|j| b.saturating_add(j as u32).min(last));
-            let seeds = rng::connectivity_seeds_block(self.seed, &[s; rng::SEEDS], &blocks);
-            for (&block, seed) in blocks.iter().zip(seeds).take((last - b + 1) as usize) {
-                self.segment_from(Pcg64::from_seed(seed), block, p, gap, range.lo, hi, out);
-            }
+        for b in range.lo / self.block..=(hi - 1) / self.block {
+            self.segment(s, b, p, gap, range.lo, hi, out);
         }
     }
 
@@ -1223,8 +1210,7 @@ mod tests {
                 }
             }
             if connectivity == Connectivity::Bernoulli {
-                // A row over eleven blocks (seeded eight at a time) is its blocks' rows, each
-                // seeded alone.
+                // A row over eleven blocks is its blocks' rows, each drawn alone.
                 let mut odd = draw.clone();
                 odd.block = 48;
                 for s in [0, 1, 77, net.n - 1] {

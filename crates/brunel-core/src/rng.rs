@@ -65,11 +65,17 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     let mut k = key;
     for r in 0..10 {
         if r > 0 {
-            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+            k = next_key(k);
         }
         ctr = round(ctr, k);
     }
     ctr
+}
+
+/// The key of the next round (a Weyl sequence).
+#[inline(always)]
+fn next_key(k: [u32; 2]) -> [u32; 2] {
+    [k[0].wrapping_add(W0), k[1].wrapping_add(W1)]
 }
 
 /// The key of a seed.
@@ -102,13 +108,21 @@ pub fn connectivity_seed(seed: u64, index: u32) -> [u8; 32] {
 /// are drawn a block of targets at a time; block 0's seed is [`connectivity_seed`]'s).
 pub fn connectivity_seed_block(seed: u64, index: u32, block: u32) -> [u8; 32] {
     let key = seed_key(seed);
+    seed_bytes([0, 1].map(|half| philox4x32_10(seed_counter(index, half, block), key)))
+}
+
+/// The Philox counter of half `half` (0 or 1) of the seed of row `index` in block `block`.
+#[inline(always)]
+fn seed_counter(index: u32, half: u32, block: u32) -> [u32; 4] {
+    [index, half, block, STREAM_CONNECTIVITY]
+}
+
+/// A seed's 32 bytes: the words of its two halves, little-endian, half 0 first.
+#[inline(always)]
+fn seed_bytes(halves: [[u32; 4]; 2]) -> [u8; 32] {
     let mut out = [0u8; 32];
-    for half in 0..2u32 {
-        let words = philox4x32_10([index, half, block, STREAM_CONNECTIVITY], key);
-        for (j, w) in words.iter().enumerate() {
-            let at = (half as usize * 4 + j) * 4;
-            out[at..at + 4].copy_from_slice(&w.to_le_bytes());
-        }
+    for (at, w) in halves.iter().flatten().enumerate() {
+        out[4 * at..4 * at + 4].copy_from_slice(&w.to_le_bytes());
     }
     out
 }
@@ -125,22 +139,21 @@ pub fn connectivity_seeds_block(
     index: &[u32; SEEDS],
     block: &[u32; SEEDS],
 ) -> [[u8; 32]; SEEDS] {
+    // c[w][lane]: word w of every counter (lane = half · SEEDS + j), so that each round is
+    // four loops over the lanes, which the compiler vectorises. Laid out as one counter per
+    // lane and `round` called on each, the 5 M procedural build took 31.2–31.6 s instead of
+    // 27.2–29.1 s (slower than seeding one at a time).
     const L: usize = 2 * SEEDS;
-    let mut c = [[0u32; L]; 4];
-    for half in 0..2 {
-        for j in 0..SEEDS {
-            let l = half * SEEDS + j;
-            c[0][l] = index[j];
-            c[1][l] = half as u32;
-            c[2][l] = block[j];
-            c[3][l] = STREAM_CONNECTIVITY;
-        }
-    }
+    let counters: [[u32; 4]; L] = std::array::from_fn(|l| {
+        seed_counter(index[l % SEEDS], (l / SEEDS) as u32, block[l % SEEDS])
+    });
+    let mut c: [[u32; L]; 4] = std::array::from_fn(|w| std::array::from_fn(|l| counters[l][w]));
     let mut k = seed_key(seed);
     for r in 0..10 {
         if r > 0 {
-            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
+            k = next_key(k);
         }
+        // `round`, a lane at a time.
         let mut next = [[0u32; L]; 4];
         for l in 0..L {
             let (hi0, lo0) = mulhilo(M0, c[0][l]);
@@ -152,16 +165,8 @@ pub fn connectivity_seeds_block(
         }
         c = next;
     }
-    let mut out = [[0u8; 32]; SEEDS];
-    for (j, seed) in out.iter_mut().enumerate() {
-        for half in 0..2 {
-            for (w, words) in c.iter().enumerate() {
-                let at = (half * 4 + w) * 4;
-                seed[at..at + 4].copy_from_slice(&words[half * SEEDS + j].to_le_bytes());
-            }
-        }
-    }
-    out
+    let words = |l: usize| [c[0][l], c[1][l], c[2][l], c[3][l]];
+    std::array::from_fn(|j| seed_bytes([words(j), words(SEEDS + j)]))
 }
 
 #[cfg(test)]
