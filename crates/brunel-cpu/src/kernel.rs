@@ -107,18 +107,27 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Spikes delivered between two calls of a batch's `go` (procedural: one block of seeds,
+/// [`Draw::rows_in`]).
+const GO_EVERY: usize = 8;
+
 /// Adds `spikes` to the counters of this part: a spike of step s arrives at step s + D, whose
 /// ring slot is s mod D. Each spike's row starts at a random place, so its offsets and its
-/// first targets are fetched a few spikes ahead.
+/// first targets are fetched a few spikes ahead. Stops early (false) where `go`, called before
+/// every eighth spike, says so.
 #[inline(never)]
 pub(crate) fn deliver<C: Counter>(
     synapses: &PartSynapses,
     ring: &mut [C],
     n_e: u32,
     spikes: &[Arrival],
-) {
+    go: &dyn Fn() -> bool,
+) -> bool {
     const AHEAD: usize = 8;
     for (i, a) in spikes.iter().enumerate() {
+        if i % GO_EVERY == 0 && !go() {
+            return false;
+        }
         if let Some(next) = spikes.get(i + AHEAD) {
             let start = synapses.offsets[next.source as usize] as usize;
             let row = synapses.targets.as_ptr().wrapping_add(start);
@@ -147,21 +156,30 @@ pub(crate) fn deliver<C: Counter>(
             counters[t as usize] += inc;
         }
     }
+    true
 }
 
 /// Adds `spikes` to the counters of the part of neurons `range`, from its stored synapses
 /// ([`deliver`]) or, procedural, from each spike's targets drawn again
-/// ([`deliver_procedural`]).
+/// ([`deliver_procedural`]). `go` is called every [`GO_EVERY`] spikes: it marks the thread as
+/// working, and where it returns false the delivery stops there (false; the counters are then
+/// partly written).
 pub(crate) fn deliver_to<C: Counter>(
     targets: &Targets,
     range: PartRange,
     ring: &mut [C],
     n_e: u32,
     spikes: &[Arrival],
-) {
+    go: &dyn Fn() -> bool,
+) -> bool {
     match targets {
-        Targets::Stored(synapses) => deliver(synapses, ring, n_e, spikes),
-        Targets::Procedural(draw) => deliver_procedural(draw, range, ring, n_e, spikes),
+        Targets::Stored(synapses) => deliver(synapses, ring, n_e, spikes, go),
+        Targets::Procedural(draw) => spikes.chunks(GO_EVERY).all(|chunk| {
+            go() && {
+                deliver_procedural(draw, range, ring, n_e, chunk);
+                true
+            }
+        }),
     }
 }
 
@@ -196,8 +214,12 @@ pub(crate) fn deliver_procedural<C: Counter>(
 pub(crate) struct PartView<'a, C> {
     /// Global id of the part's first neuron (a multiple of [`WIDTH`]).
     pub lo: u32,
+    /// The state the batch writes: potentials and last spikes.
     pub v: &'a mut [f64],
     pub last: &'a mut [i64],
+    /// The state before the batch, where it is not `v` and `last` themselves (each block
+    /// copies its own just before advancing it).
+    pub from: Option<(&'a [f64], &'a [i64])>,
     /// `delay_steps` slots of [`SLOT`] counters, the first `v.len()` of each in use.
     pub ring: &'a mut [C],
 }
@@ -219,7 +241,10 @@ pub(crate) enum Loop {
 }
 
 /// Advances a part's neurons by `b` steps from step `k0`, appending the spikes of step
-/// `k0 + j` to `out[j]` in ascending order.
+/// `k0 + j` to `out[j]` in ascending order. `go` is called before every block of neurons (every
+/// step in the generic loop): it marks the thread as working, and where it returns false the
+/// update stops there (false; the part is then partly advanced and its counters partly taken).
+#[allow(clippy::too_many_arguments)] // the batch, the part and the way out
 pub(crate) fn update<C: Counter>(
     how: Loop,
     m: &Model,
@@ -228,17 +253,18 @@ pub(crate) fn update<C: Counter>(
     k0: u64,
     b: usize,
     out: &mut [Vec<u32>],
-) {
+    go: &dyn Fn() -> bool,
+) -> bool {
     match how {
-        Loop::Generic => update_generic(m, part, 0, k0, b, out),
-        Loop::Blocks => update_blocks::<C, ISA_BASE>(m, thresholds, part, k0, b, out),
+        Loop::Generic => update_generic(m, part, 0, k0, b, out, go),
+        Loop::Blocks => update_blocks::<C, ISA_BASE>(m, thresholds, part, k0, b, out, go),
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Loop::Avx2` is only chosen after `is_x86_feature_detected!("avx2")` and
         // `("fma")` (see `lib.rs`).
-        Loop::Avx2 => unsafe { update_avx2(m, thresholds, part, k0, b, out) },
+        Loop::Avx2 => unsafe { update_avx2(m, thresholds, part, k0, b, out, go) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Loop::Avx512` is only chosen after detecting avx512f, bw, dq and vl.
-        Loop::Avx512 => unsafe { update_avx512(m, thresholds, part, k0, b, out) },
+        Loop::Avx512 => unsafe { update_avx512(m, thresholds, part, k0, b, out, go) },
     }
 }
 
@@ -251,8 +277,9 @@ fn update_avx2<C: Counter>(
     k0: u64,
     b: usize,
     out: &mut [Vec<u32>],
-) {
-    update_blocks::<C, ISA_AVX2>(m, thresholds, part, k0, b, out)
+    go: &dyn Fn() -> bool,
+) -> bool {
+    update_blocks::<C, ISA_AVX2>(m, thresholds, part, k0, b, out, go)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -264,8 +291,9 @@ fn update_avx512<C: Counter>(
     k0: u64,
     b: usize,
     out: &mut [Vec<u32>],
-) {
-    update_blocks::<C, ISA_AVX512>(m, thresholds, part, k0, b, out)
+    go: &dyn Fn() -> bool,
+) -> bool {
+    update_blocks::<C, ISA_AVX512>(m, thresholds, part, k0, b, out, go)
 }
 
 /// Which draw of the external counts a block loop calls: the portable one or intrinsics.
@@ -288,9 +316,16 @@ fn update_blocks<C: Counter, const ISA: u8>(
     k0: u64,
     b: usize,
     out: &mut [Vec<u32>],
-) {
+    go: &dyn Fn() -> bool,
+) -> bool {
     let len = part.v.len();
-    let PartView { lo, v, last, ring } = part;
+    let PartView {
+        lo,
+        v,
+        last,
+        from,
+        ring,
+    } = part;
     let blocks = if thresholds.len() <= MAX_BLOCK_TABLE {
         len / WIDTH * WIDTH
     } else {
@@ -299,8 +334,15 @@ fn update_blocks<C: Counter, const ISA: u8>(
     let full = match C::packed(ring) {
         Some(packed) if blocks > 0 => {
             for c in (0..blocks).step_by(WIDTH) {
+                if !go() {
+                    return false;
+                }
                 let vb: &mut [f64; WIDTH] = (&mut v[c..c + WIDTH]).try_into().expect("block");
                 let lb: &mut [i64; WIDTH] = (&mut last[c..c + WIDTH]).try_into().expect("block");
+                if let Some((v0, last0)) = from {
+                    vb.copy_from_slice(&v0[c..c + WIDTH]);
+                    lb.copy_from_slice(&last0[c..c + WIDTH]);
+                }
                 let gid0 = lo + c as u32;
                 if m.accumulates() {
                     block::<true, ISA>(m, thresholds, gid0, vb, lb, packed, c, k0, b, out);
@@ -312,8 +354,14 @@ fn update_blocks<C: Counter, const ISA: u8>(
         }
         _ => 0,
     };
-    let rest = PartView { lo, v, last, ring };
-    update_generic(m, rest, full, k0, b, out);
+    let rest = PartView {
+        lo,
+        v,
+        last,
+        from,
+        ring,
+    };
+    update_generic(m, rest, full, k0, b, out, go)
 }
 
 /// [`WIDTH`] neurons from global id `gid0` (local index `c`) over `b` steps.
@@ -461,14 +509,31 @@ fn update_generic<C: Counter>(
     k0: u64,
     b: usize,
     out: &mut [Vec<u32>],
-) {
-    let PartView { lo, v, last, ring } = part;
+    go: &dyn Fn() -> bool,
+) -> bool {
+    let PartView {
+        lo,
+        v,
+        last,
+        from: before,
+        ring,
+    } = part;
     let len = v.len();
     if from == len {
-        return;
+        return true;
+    }
+    if let Some((v0, last0)) = before {
+        for i in from..len {
+            let p = position(i, len);
+            v[p] = v0[p];
+            last[p] = last0[p];
+        }
     }
     let d = m.delay_steps as u64;
     for j in 0..b {
+        if !go() {
+            return false;
+        }
         let k = k0 + j as u64;
         let ki = k as i64;
         let slot = (k % d) as usize;
@@ -499,4 +564,5 @@ fn update_generic<C: Counter>(
             v[p] = vi;
         }
     }
+    true
 }

@@ -1,11 +1,13 @@
 //! brunel-cpu: the multi-threaded backend, bit-identical to `brunel_core::ReferenceBackend`.
 //!
 //! Design (each point measured; see `benches/results/`):
-//! - **Parts.** The neurons are cut into contiguous parts, one per thread
-//!   ([`PARTS_PER_THREAD`]: finer parts were measured and did not pay), each of at least
-//!   [`MIN_PART`] neurons, more parts when one would exceed 65 536 neurons. Each part owns its neurons' state and arrival counters and the
-//!   synapses *onto* its neurons as u16 local indices ([`layout`]), so the thread running it
-//!   writes only the part's own memory: no atomics, no locks in the loop, 2 bytes per synapse.
+//! - **Parts.** The neurons are cut into contiguous parts: one per thread while a thread has
+//!   at most 8 192 neurons, beyond that parts of about 8 192 neurons, up to 8 a thread
+//!   ([`parts_per_thread`]; procedural storage one a thread), each of at least [`MIN_PART`]
+//!   neurons, more parts when one would exceed 65 536 neurons. Each part owns its neurons'
+//!   state and arrival counters and the synapses *onto* its neurons as u16 local indices
+//!   ([`layout`]), so the thread running it writes only the part's own memory: no atomics, no
+//!   locks in the loop, 2 bytes per synapse.
 //!   The cut depends on the thread count only for speed: no neuron's arithmetic depends on the
 //!   part it is in, nor on the thread that runs it.
 //! - **Batches of one delay.** A spike at step k arrives at step k + D, so the arrivals of the
@@ -19,10 +21,27 @@
 //!   from their far ends. On a shared machine a thread that the system keeps off its core when
 //!   a batch begins does not hold the others up: one of them takes its part. A thread
 //!   starts a batch once every part of the previous one is finished (a count of finished parts,
-//!   [`Progress`]); waiting, it spins for up to [`SPIN`] (the threads' spread on a quiet
-//!   machine), then sleeps on a condition variable, leaving its core to the thread it waits
-//!   for. Threads the network has too little work for are not started: at most one per block
-//!   of 32 neurons, and beyond the machine's cores one per [`MIN_PART`] neurons.
+//!   [`Progress`]). Threads the network has too little work for are not started: at most one
+//!   per block of 32 neurons, and beyond the machine's cores one per [`MIN_PART`] neurons.
+//! - **Overtaking a held-up part.** A thread taken off its core in the middle of a part would
+//!   hold every other thread at the end of the batch for the scheduler's slice (milliseconds,
+//!   several batches). So a part's batch reads its committed state and writes a state of its
+//!   own; while running it moves its thread's [`Beat`] (every block of neurons, every 8 spikes
+//!   delivered). A thread that has nothing left to claim and sees the beat of a part's thread
+//!   stand still for [`STALL`] runs that part's batch again, from the same committed state,
+//!   into a ring of counters of its own: the first of the two runs to finish commits the state
+//!   and the spikes, the other stops at its next beat and clears its counters. Both compute the
+//!   same bits, so who commits changes nothing. A batch shorter than a delay (or the first
+//!   after one) carries counts in its part's ring that another ring lacks: no one runs it twice,
+//!   and its claimant advances the state in place. An MPI rank's engine never runs a batch
+//!   twice (its ranks may share the cores). Waiting, a thread spins (up to
+//!   [`SPIN_MAX`]; not with more threads than cores, then it sleeps and looks again every
+//!   [`STALL`]): a thread that sleeps gives its core to whatever else runs, and gets it back a
+//!   slice later.
+//! - **One CPU per thread.** With one thread per CPU the process may use (the default
+//!   `--threads 0`), each thread is pinned to a CPU of its own ([`pinning`];
+//!   `BRUNEL_CPU_PIN`): free to move, the threads were seen sharing one CPU beside another
+//!   busy process (their waits make them look light), and the run then had one core in all.
 //! - **Sections.** One call into the thread pool runs up to 2 048 steps of whole batches, as one
 //!   task per thread (not a call on every thread: a thread that gets no core during a section is
 //!   not waited for, its task finds nothing left); each part's spikes of a batch are published
@@ -40,6 +59,7 @@
 mod kernel;
 mod layout;
 mod philox;
+mod pinning;
 mod rank;
 
 pub use rank::RankEngine;
@@ -107,14 +127,33 @@ impl Sim {
         }
     }
 
+    /// The threads' pinning, in words (for `info`): empty when they are not pinned.
+    fn pinning(&self) -> &'static str {
+        let pinned = match self {
+            Sim::Packed(e) => e.pinned,
+            Sim::Wide(e) => e.pinned,
+        };
+        if pinned {
+            ", one per CPU (pinned)"
+        } else {
+            ""
+        }
+    }
+
     /// The engine over `ranges` (one part each) on `par` threads, with each part's [`Targets`]
     /// from `parts.make` (drawn in parallel, or one part after the other), and the out-degrees
     /// where `parts.degrees_of` asks for them.
+    /// `ranked`: the engine of one MPI rank, whose ranks may share the machine's cores: its
+    /// threads are not pinned unless `BRUNEL_CPU_PIN=1`, never run a part's batch a second
+    /// time, and wait by spinning for [`SPIN`], then asleep, so as not to take a core from
+    /// another rank (measured: the ranks test, up to 3 ranks of 2 threads on 2 cores, took 13 %
+    /// longer with the cpu backend's overtaking and waits).
     fn build_parts(
         model: &Model,
         ranges: Vec<Range>,
         par: Par,
         parts: Parts<impl Fn(Range) -> Result<Targets> + Sync>,
+        ranked: bool,
     ) -> Result<(Sim, Option<Vec<u32>>)> {
         let threads = par.count();
         // Each part keeps a ring of delay_steps slots of SLOT counters (8 bytes at most): refuse
@@ -134,12 +173,19 @@ impl Sim {
                 });
             }
         }
+        let pins = pinning::plan(threads, !ranked)?;
+        let pinned = pins.is_some();
         let pool = match par {
             Par::Seq => None,
             Par::Rayon(n) => Some(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n.get())
                     .thread_name(|i| format!("brunel-cpu-{i}"))
+                    .start_handler(move |i| {
+                        if let Some(cpus) = &pins {
+                            pinning::pin(cpus[i % cpus.len()]);
+                        }
+                    })
                     .build()
                     .map_err(|e| Error::Backend {
                         backend: "cpu".into(),
@@ -180,9 +226,9 @@ impl Sim {
                 .unwrap_or(0)
         });
         let sim = if max_in <= u32::LIMIT {
-            Sim::Packed(Engine::new(model, ranges, targets, pool))
+            Sim::Packed(Engine::new(model, ranges, targets, pool, pinned, !ranked))
         } else {
-            Sim::Wide(Engine::new(model, ranges, targets, pool))
+            Sim::Wide(Engine::new(model, ranges, targets, pool, pinned, !ranked))
         };
         Ok((sim, out_degree))
     }
@@ -251,7 +297,7 @@ impl CpuBackend {
     /// delivers it. Given the whole network, it keeps its cut of it, whatever the storage
     /// (the same spikes).
     pub fn from_synapses(model: &Model, synapses: &Synapses, par: Par) -> Result<CpuBackend> {
-        CpuBackend::build(model, synapses, par, Kernel::Auto, PARTS_PER_THREAD)
+        CpuBackend::build(model, synapses, par, Kernel::Auto, None)
     }
 
     /// Like [`CpuBackend::new`], with the neuron loop chosen by the caller; an error if the
@@ -262,13 +308,7 @@ impl CpuBackend {
         par: Par,
         kernel: Kernel,
     ) -> Result<CpuBackend> {
-        CpuBackend::build(
-            model,
-            &Synapses::Network(network),
-            par,
-            kernel,
-            PARTS_PER_THREAD,
-        )
+        CpuBackend::build(model, &Synapses::Network(network), par, kernel, None)
     }
 
     /// Tests and tuning: like [`CpuBackend::new`], with `per_thread` parts per thread (at
@@ -285,7 +325,7 @@ impl CpuBackend {
             &Synapses::Network(network),
             par,
             Kernel::Auto,
-            per_thread,
+            Some(per_thread),
         )
     }
 
@@ -294,7 +334,7 @@ impl CpuBackend {
         synapses: &Synapses,
         par: Par,
         kernel: Kernel,
-        per_thread: usize,
+        per_thread: Option<usize>,
     ) -> Result<CpuBackend> {
         if synapses.n() != model.n || synapses.n_e() != model.n_e {
             return Err(Error::Backend {
@@ -316,6 +356,10 @@ impl CpuBackend {
             ));
         }
         let how = resolve(kernel)?;
+        let per_thread = per_thread.unwrap_or(match procedural {
+            Some(_) => PARTS_PER_THREAD,
+            None => parts_per_thread(model.n, par.count()),
+        });
         let (ranges, threads) = plan(model.n, par.count(), per_thread);
         let asked = par.count();
         let par = Par::threads(threads);
@@ -331,7 +375,7 @@ impl CpuBackend {
             },
             ..parts_of(synapses, &procedural)
         };
-        let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts)?;
+        let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts, false)?;
         Ok(CpuBackend {
             par,
             asked,
@@ -352,7 +396,29 @@ impl CpuBackend {
         self
     }
 
-    /// Tests and tuning: how many (part, batch) pairs each thread of the pool has run so far.
+    /// Tests only: the thread of pool index `thread` pauses for `pause` in the middle of every
+    /// part it claims (after delivering its spikes), so that another thread, finding it not
+    /// moving, runs the part's batch again and commits it first (the result must not change).
+    #[doc(hidden)]
+    pub fn with_test_stall(mut self, thread: usize, pause: Duration) -> CpuBackend {
+        match &mut self.sim {
+            Sim::Packed(e) => e.test_stall = Some((thread, pause)),
+            Sim::Wide(e) => e.test_stall = Some((thread, pause)),
+        }
+        self
+    }
+
+    /// Tests and tuning: part batches committed by a thread that ran them a second time
+    /// because the thread that claimed them was held up.
+    #[doc(hidden)]
+    pub fn overtakes(&self) -> u64 {
+        match &self.sim {
+            Sim::Packed(e) => e.overtakes.load(Ordering::Relaxed),
+            Sim::Wide(e) => e.overtakes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Tests and tuning: how many (part, batch) pairs each thread of the pool has committed so far.
     #[doc(hidden)]
     pub fn part_runs(&self) -> Vec<u64> {
         let runs = match &self.sim {
@@ -375,7 +441,9 @@ impl CpuBackend {
         brunel_core::memory::BackendFacts {
             name: "cpu".into(),
             bytes_per_synapse: 2.0,
-            parts: layout::partition(n, par.count()).len() as u64,
+            parts: plan(n, par.count(), parts_per_thread(n, par.count()))
+                .0
+                .len() as u64,
             bytes_per_neuron_and_part: 4.0,
             bytes_per_neuron: 24.0,
             ring_bytes_per_neuron_and_step: 0.0,
@@ -425,11 +493,34 @@ impl CpuBackend {
     }
 }
 
-/// Parts per thread when there are several threads. Measured (see
-/// `benches/results/2026-12-01-busy/`): finer parts cost more in delivering spikes (every part
-/// looks up every spike's row) than they gained in balance on a shared 2-core machine; the
-/// claims still let a thread that is on its core take the part of one that is not.
+/// Parts per thread of procedural storage (each part draws every spike's targets in it again,
+/// so finer parts cost a seeding each), and of the MPI ranks' engines.
 const PARTS_PER_THREAD: usize = 1;
+
+/// Stored, with several threads, parts of at most about this many neurons (up to
+/// [`MAX_PARTS_PER_THREAD`] a thread): a part's counters (a delay's 15 steps, 4 bytes each) and
+/// state (16 bytes) then take about 600 KB, near a core's L2 (512 KiB on Zen 3), and its batch
+/// is short beside the scheduler's slice, so that on a shared machine a thread kept off its
+/// core holds little, and the part it holds is cheap to run again ([`Section::finish`]).
+/// Measured at N = 125 000 on 2 threads (`benches/results/2026-12-07-busy-heartbeat/`): 8
+/// parts a thread instead of 1 ran as fast on the quiet machine and 0.69-0.72x one thread's
+/// time beside a busy process instead of 0.89-1.10x. Panel C's 12 500 neurons stay one part a
+/// thread (finer parts there cost 5-10 % on the quiet machine: every part looks up every
+/// spike's row), and networks whose parts reach the u16 limit (65 536) are unchanged.
+const PART_NEURONS: usize = 8192;
+
+/// The most parts a thread gets from [`PART_NEURONS`].
+const MAX_PARTS_PER_THREAD: usize = 8;
+
+/// Parts per thread for `n` neurons on `threads` threads, stored ([`PART_NEURONS`]).
+fn parts_per_thread(n: u32, threads: usize) -> usize {
+    if threads <= 1 {
+        return 1;
+    }
+    (n as usize)
+        .div_ceil(threads * PART_NEURONS)
+        .clamp(1, MAX_PARTS_PER_THREAD)
+}
 
 /// Neurons per useful thread: with more threads than the machine has cores, a thread gets at
 /// least this many neurons (8 blocks of 32), or is not started.
@@ -521,14 +612,57 @@ fn has_avx512() -> bool {
         && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
-/// One part: its synapses, neurons and counters.
+/// One part: its synapses, its neurons' committed state and its counters.
 struct Part<C> {
     range: Range,
     synapses: Targets,
+    /// The state at step [`Part::at`], and states to write the next batches into.
+    committed: Mutex<Committed>,
+    /// The step the committed state stands at (the first step of the part's next batch): a
+    /// run of the batch that starts at `k` is void once this has moved past `k`. Written under
+    /// the `committed` lock, read without it.
+    at: AtomicU64,
+    /// The part's counters: `delay_steps` slots of [`kernel::SLOT`], the first `range.len()` of
+    /// each in use. All zero between two batches of a delay each (a batch delivers the spikes
+    /// that arrive within it, and its steps take the counts out again); a batch shorter than a
+    /// delay leaves the counts of the steps it did not reach for the next. Locked by the thread
+    /// running the part; a thread that finds it locked (by a run overtaken and not yet
+    /// stopped) uses a ring of its own ([`Engine::rings`]).
+    ring: Mutex<Vec<C>>,
+}
+
+/// A part's neurons after a batch: potentials and last spikes, in the part's order.
+struct State {
     v: Vec<f64>,
     last: Vec<i64>,
-    ring: Vec<C>,
 }
+
+/// A part's committed state and spare states.
+struct Committed {
+    state: Arc<State>,
+    /// States to write a batch into: the one a commit replaces comes back here (its readers
+    /// hold it only to copy it), so there are one or two.
+    spare: Vec<Arc<State>>,
+}
+
+impl Committed {
+    /// A state nobody else holds, to write a batch into.
+    fn take_spare(&mut self, len: usize) -> Arc<State> {
+        match self.spare.iter().position(|s| Arc::strong_count(s) == 1) {
+            Some(i) => self.spare.swap_remove(i),
+            None => Arc::new(State {
+                v: vec![0.0; len],
+                last: vec![0; len],
+            }),
+        }
+    }
+}
+
+/// A counter that one thread moves on while it runs a part (before every block of 32
+/// neurons and every spike delivered), alone on its cache line: a thread that waits sees
+/// from it whether the thread it waits for is on a core.
+#[repr(align(128))]
+struct Beat(AtomicU64);
 
 /// Steps per parallel section (rounded down to whole batches, at least one): the spikes of a
 /// section are kept until it ends and then handed to the recorder, so this bounds that memory,
@@ -540,14 +674,29 @@ struct Engine<C> {
     /// The Binomial table as u32 thresholds (X = number of thresholds <= u).
     thresholds: Vec<u32>,
     pool: Option<rayon::ThreadPool>,
-    /// In each batch, a part is locked by the one thread that claimed it: never contended.
-    parts: Vec<Mutex<Part<C>>>,
-    /// Part batches run by each thread of the pool, since the start.
+    /// Whether each thread of the pool is pinned to a CPU of its own ([`pinning`]).
+    pinned: bool,
+    /// Whether a thread may run a held-up part's batch a second time (not in an MPI rank).
+    overtake: bool,
+    parts: Vec<Part<C>>,
+    /// Part batches committed by each thread of the pool, since the start.
     runs: Vec<AtomicU64>,
+    /// Part batches committed by a thread that ran them because their claimant was held up.
+    overtakes: AtomicU64,
+    /// A ring of counters per thread of the pool, for a part batch run while the part's own
+    /// ring is held by another run of it (made when first needed; all zero between runs).
+    rings: Vec<Mutex<Vec<C>>>,
+    /// One per thread of the pool.
+    beats: Vec<Beat>,
     /// Tests only: one thread pauses this long at the start of each batch.
     test_delay: Option<(usize, Duration)>,
+    /// Tests only: one thread pauses this long in the middle of each part it claims.
+    test_stall: Option<(usize, Duration)>,
     /// Spikes of the last batch run, not yet delivered.
     pending: Vec<Arrival>,
+    /// Whether the last batch was a whole delay (or none ran since the state was set): the
+    /// rings are all zero, and the next batch may be run again by another thread.
+    clean: bool,
     /// Spikes of the last delay steps, for `state`.
     in_flight: InFlight,
     step: u64,
@@ -559,31 +708,43 @@ impl<C: Counter> Engine<C> {
         ranges: Vec<Range>,
         synapses: Vec<Targets>,
         pool: Option<rayon::ThreadPool>,
+        pinned: bool,
+        overtake: bool,
     ) -> Engine<C> {
         let d = model.delay_steps as usize;
         let parts = ranges
             .into_iter()
             .zip(synapses)
-            .map(|(range, synapses)| {
-                Mutex::new(Part {
-                    range,
-                    synapses,
-                    v: vec![model.v_init; range.len()],
-                    last: vec![NEVER_INTERNAL; range.len()],
-                    ring: vec![C::default(); kernel::SLOT * d],
-                })
+            .map(|(range, synapses)| Part {
+                range,
+                synapses,
+                committed: Mutex::new(Committed {
+                    state: Arc::new(State {
+                        v: vec![model.v_init; range.len()],
+                        last: vec![NEVER_INTERNAL; range.len()],
+                    }),
+                    spare: Vec::new(),
+                }),
+                at: AtomicU64::new(0),
+                ring: Mutex::new(vec![C::default(); kernel::SLOT * d]),
             })
             .collect();
+        let threads = pool.as_ref().map_or(1, |p| p.current_num_threads());
         Engine {
             model: model.clone(),
             thresholds: model.external.thresholds_u32(),
-            runs: (0..pool.as_ref().map_or(1, |p| p.current_num_threads()))
-                .map(|_| AtomicU64::new(0))
-                .collect(),
+            runs: (0..threads).map(|_| AtomicU64::new(0)).collect(),
+            overtakes: AtomicU64::new(0),
+            rings: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
+            beats: (0..threads).map(|_| Beat(AtomicU64::new(0))).collect(),
             pool,
+            pinned,
+            overtake,
             parts,
             test_delay: None,
+            test_stall: None,
             pending: Vec::new(),
+            clean: true,
             in_flight: InFlight::new(model.delay_steps),
             step: 0,
         }
@@ -592,7 +753,7 @@ impl<C: Counter> Engine<C> {
     fn synapse_bytes(&self) -> usize {
         self.parts
             .iter()
-            .map(|p| match &lock(p).synapses {
+            .map(|p| match &p.synapses {
                 Targets::Stored(s) => s.bytes(),
                 Targets::Procedural(_) => 0,
             })
@@ -613,14 +774,20 @@ impl<C: Counter> Engine<C> {
                 k0: self.step,
                 steps: now,
                 threads,
+                overtake: self.overtake,
+                clean: self.clean,
                 pending: &self.pending,
                 spikes: (0..now.div_ceil(d) as usize * self.parts.len())
                     .map(|_| OnceLock::new())
                     .collect(),
-                claimed: (0..self.parts.len()).map(|_| AtomicUsize::new(0)).collect(),
+                claimed: (0..self.parts.len()).map(|_| AtomicU64::new(0)).collect(),
                 progress: Progress::new(threads),
                 runs: &self.runs,
+                overtakes: &self.overtakes,
+                rings: &self.rings,
+                beats: &self.beats,
                 test_delay: self.test_delay,
+                test_stall: self.test_stall,
             };
             match &self.pool {
                 // One task per thread, not one call on each (`broadcast`): a thread that the
@@ -657,6 +824,7 @@ impl<C: Counter> Engine<C> {
             kernel::arrivals(&last_batch, k_last, d, &mut pending);
             drop(section);
             self.pending = pending;
+            self.clean = now.is_multiple_of(d);
             self.step += now;
             done += now;
         }
@@ -667,12 +835,13 @@ impl<C: Counter> Engine<C> {
         let mut v = Vec::with_capacity(self.model.n as usize);
         let mut last_spike = Vec::with_capacity(self.model.n as usize);
         for part in &self.parts {
-            let part = lock(part);
+            let committed = lock(&part.committed);
+            let state = &committed.state;
             let len = part.range.len();
             for i in 0..len {
                 let p = layout::position(i, len);
-                v.push(part.v[p]);
-                let last = part.last[p];
+                v.push(state.v[p]);
+                let last = state.last[p];
                 last_spike.push(if last < 0 { NEVER } else { last });
             }
         }
@@ -687,16 +856,23 @@ impl<C: Counter> Engine<C> {
     fn load_state(&mut self, state: &HostState) -> Result<()> {
         state.check(&self.model)?;
         for part in &self.parts {
-            let mut part = lock(part);
-            let part = &mut *part;
             let (lo, len) = (part.range.lo as usize, part.range.len());
+            let mut loaded = State {
+                v: vec![0.0; len],
+                last: vec![0; len],
+            };
             for i in 0..len {
                 let p = layout::position(i, len);
-                part.v[p] = state.v[lo + i];
+                loaded.v[p] = state.v[lo + i];
                 let last = state.last_spike[lo + i];
-                part.last[p] = if last == NEVER { NEVER_INTERNAL } else { last };
+                loaded.last[p] = if last == NEVER { NEVER_INTERNAL } else { last };
             }
-            part.ring.fill(C::default());
+            lock(&part.committed).state = Arc::new(loaded);
+            part.at.store(state.step, Ordering::Release);
+            lock(&part.ring).fill(C::default());
+        }
+        for ring in &self.rings {
+            lock(ring).fill(C::default());
         }
         // The spikes in flight are delivered before the next batch, into the slots of their
         // arrival steps (a spike of step k arrives at k + D, in slot k mod D).
@@ -710,6 +886,7 @@ impl<C: Counter> Engine<C> {
             })
             .collect();
         self.in_flight.load(&state.in_flight);
+        self.clean = true;
         self.step = state.step;
         Ok(())
     }
@@ -728,8 +905,9 @@ impl Backend for CpuBackend {
         BackendInfo {
             name: "cpu".into(),
             device: format!(
-                "host CPU, {} thread(s){capped}, {how}, {counters}",
-                self.par.count()
+                "host CPU, {} thread(s){capped}{}, {how}, {counters}",
+                self.par.count(),
+                self.sim.pinning()
             ),
             device_kind: DeviceKind::Host,
             threads: self.par.count(),
@@ -772,108 +950,321 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Locks a part; a poisoned lock (a panic in another thread) is passed through, the panic
+/// Locks a mutex; a poisoned lock (a panic in another thread) is passed through, the panic
 /// itself has already failed the run.
-fn lock<C>(part: &Mutex<Part<C>>) -> MutexGuard<'_, Part<C>> {
-    part.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long a thread that runs a part may leave its [`Beat`] unmoved before a waiting thread
+/// takes it for off its core and runs the part's batch itself. A running thread moves it every
+/// few microseconds (a block of 32 neurons over a batch, a spike delivered, 4 096 neurons' state
+/// copied); the scheduler takes a core away for one to a few milliseconds.
+const STALL: Duration = Duration::from_micros(100);
+
+/// How often a waiting thread looks at the beats of the threads it waits for.
+const POLL: Duration = Duration::from_micros(20);
+
+/// How long a waiting thread spins in all (looking at the beats) before it sleeps between its
+/// looks: long beside a part's batch on a machine shared with other work, short beside a run.
+const SPIN_MAX: Duration = Duration::from_millis(1);
+
+/// Who runs a part's batch: the thread that claimed it, or one that runs it again because the
+/// claimant was held up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Claimant,
+    Overtaker,
 }
 
 /// One parallel section: `steps` steps from `k0`, in batches of up to one delay. In every
 /// batch each part is claimed by one thread, whichever comes first (a thread tries its own
 /// parts first, then the others'), and a thread starts on a batch once every part of the
-/// previous one is finished ([`Progress`]).
+/// previous one is finished ([`Progress`]). A thread that has nothing left to claim and waits
+/// for a part whose thread has stopped moving (off its core) runs that part's batch itself,
+/// from the same committed state: the first of the two runs to finish commits it, the other
+/// stops ([`Section::run_part`]).
 struct Section<'a, C> {
     how: Loop,
     model: &'a Model,
     thresholds: &'a [u32],
-    parts: &'a [Mutex<Part<C>>],
+    parts: &'a [Part<C>],
     k0: u64,
     steps: u64,
     threads: usize,
+    /// Whether a part's batch may be run a second time ([`Engine::overtake`]).
+    overtake: bool,
+    /// Whether the rings are all zero before the first batch ([`Engine::clean`]).
+    clean: bool,
     /// Spikes of the batch before the section.
     pending: &'a [Arrival],
     /// `spikes[batch * parts + part]`: that part's spikes of each step of the batch, set once
-    /// by the thread that ran the part, read by all once the batch is finished.
+    /// by the run that committed the part's batch, read by all once the batch is finished.
     spikes: Vec<OnceLock<Vec<Vec<u32>>>>,
-    /// `claimed[part]`: batches of the section that part has been claimed for; the thread
-    /// that moves it from `b` to `b + 1` runs the part's batch `b`.
-    claimed: Vec<AtomicUsize>,
+    /// `claimed[part]`: batches of the section the part has been claimed for (high 32 bits)
+    /// and the thread that claimed the last (low 32 bits); the thread that moves the count
+    /// from `b` to `b + 1` runs the part's batch `b`.
+    claimed: Vec<AtomicU64>,
     progress: Progress,
-    /// Parts run by each thread (for tests and tuning).
     runs: &'a [AtomicU64],
-    /// A pause at the start of each batch for one thread (tests only).
+    overtakes: &'a AtomicU64,
+    rings: &'a [Mutex<Vec<C>>],
+    beats: &'a [Beat],
     test_delay: Option<(usize, Duration)>,
+    test_stall: Option<(usize, Duration)>,
+}
+
+/// The arrivals a thread holds: those of batch `batch` of the section.
+#[derive(Default)]
+struct Held {
+    batch: Option<usize>,
+    arrivals: Vec<Arrival>,
 }
 
 impl<C: Counter> Section<'_, C> {
+    /// The first step of batch `bi` and its steps.
+    fn batch(&self, bi: usize) -> (u64, usize) {
+        let d = self.model.delay_steps as u64;
+        let from = bi as u64 * d;
+        (self.k0 + from, d.min(self.steps - from) as usize)
+    }
+
+    /// Whether a part's batch `bi` may be run by a second thread: the engine overtakes, and the
+    /// batch starts with every ring zero and is a whole delay (then it delivers every count it
+    /// takes, into any zero ring).
+    fn overtakable(&self, bi: usize) -> bool {
+        self.overtake
+            && self.batch(bi).1 == self.model.delay_steps as usize
+            && (bi > 0 || self.clean)
+    }
+
+    /// The arrivals of batch `bi` in `held`: the spikes of the batch before.
+    fn arrivals(&self, bi: usize, held: &mut Held) {
+        if held.batch == Some(bi) {
+            return;
+        }
+        if bi == 0 {
+            held.arrivals.clear();
+            held.arrivals.extend_from_slice(self.pending);
+        } else {
+            let n_parts = self.parts.len();
+            let d = self.model.delay_steps as u64;
+            let previous: Vec<&Vec<Vec<u32>>> = self.spikes[(bi - 1) * n_parts..bi * n_parts]
+                .iter()
+                .map(|s| s.get().expect("set before the batch was finished"))
+                .collect();
+            kernel::arrivals(&previous, self.batch(bi).0 - d, d, &mut held.arrivals);
+        }
+        held.batch = Some(bi);
+    }
+
+    /// Runs part `p`'s batch `bi` on thread `t` from the part's committed state, into a state
+    /// of its own, and commits it unless another run of the batch did first (or does while
+    /// this one runs: it then stops). True if this run committed it.
+    fn run_part(&self, p: usize, bi: usize, t: usize, role: Role, arrivals: &[Arrival]) -> bool {
+        let part = &self.parts[p];
+        let (kb, b) = self.batch(bi);
+        // A batch that no other thread may run is advanced in place: the committed state is
+        // taken out (a spare stands in for it until the commit, read by nobody). Otherwise the
+        // batch reads the committed state (each block copies its own into the new state just
+        // before advancing it), which stays for another run of the batch.
+        let alone = role == Role::Claimant && (self.threads == 1 || !self.overtakable(bi));
+        let (input, mut next) = {
+            let mut committed = lock(&part.committed);
+            if part.at.load(Ordering::Relaxed) != kb {
+                return false;
+            }
+            let spare = committed.take_spare(part.range.len());
+            if alone && Arc::strong_count(&committed.state) == 1 {
+                (None, std::mem::replace(&mut committed.state, spare))
+            } else {
+                (Some(committed.state.clone()), spare)
+            }
+        };
+        let beat = &self.beats[t].0;
+        let go = || {
+            beat.store(
+                beat.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Relaxed,
+            );
+            part.at.load(Ordering::Relaxed) == kb
+        };
+        let state = Arc::get_mut(&mut next).expect("a spare state is held by nobody else");
+        // The part's own ring, unless another run holds it (then this batch starts with every
+        // ring zero: `overtakable`) or this run is the second.
+        let mut own = match role {
+            Role::Claimant if self.overtakable(bi) => part.ring.try_lock().ok(),
+            Role::Claimant => Some(lock(&part.ring)),
+            Role::Overtaker => None,
+        };
+        let mut mine = None;
+        let ring: &mut Vec<C> = match own.as_deref_mut() {
+            Some(ring) => ring,
+            None => {
+                let ring = mine.insert(lock(&self.rings[t]));
+                if ring.is_empty() {
+                    ring.resize(kernel::SLOT * self.model.delay_steps as usize, C::default());
+                }
+                ring
+            }
+        };
+        let mut out = vec![Vec::new(); b];
+        let finished = kernel::deliver_to(
+            &part.synapses,
+            part.range,
+            ring,
+            self.model.n_e,
+            arrivals,
+            &go,
+        ) && {
+            if let Some((slow, pause)) = self.test_stall {
+                if slow == t && role == Role::Claimant {
+                    std::thread::sleep(pause);
+                }
+            }
+            let view = PartView {
+                lo: part.range.lo,
+                v: &mut state.v,
+                last: &mut state.last,
+                from: input.as_deref().map(|s| (&s.v[..], &s.last[..])),
+                ring: &mut *ring,
+            };
+            kernel::update(
+                self.how,
+                self.model,
+                self.thresholds,
+                view,
+                kb,
+                b,
+                &mut out,
+                &go,
+            )
+        };
+        drop(input);
+        if !finished {
+            // Overtaken: the counters are partly delivered, partly taken.
+            let len = part.range.len();
+            for slot in ring.chunks_mut(kernel::SLOT) {
+                slot[..len].fill(C::default());
+            }
+        }
+        drop(own);
+        drop(mine);
+        let mut committed = lock(&part.committed);
+        if !finished || part.at.load(Ordering::Relaxed) != kb {
+            committed.spare.push(next);
+            return false;
+        }
+        let old = std::mem::replace(&mut committed.state, next);
+        committed.spare.push(old);
+        self.spikes[bi * self.parts.len() + p]
+            .set(out)
+            .expect("each part's batch is committed once");
+        part.at.store(kb + b as u64, Ordering::Release);
+        drop(committed);
+        self.runs[t].fetch_add(1, Ordering::Relaxed);
+        if role == Role::Overtaker {
+            self.overtakes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.progress.finished_one(self.parts.len());
+        true
+    }
+
+    /// Returns once every part of batch `bi` is committed. Meanwhile, where the batch may be
+    /// run twice, it runs (once each) the parts whose threads have not moved their beat for
+    /// [`STALL`].
+    fn finish(&self, bi: usize, t: usize, order: &[usize], held: &mut Held, ran: &mut [usize]) {
+        let target = (bi + 1) * self.parts.len();
+        if self.progress.done(target) {
+            return;
+        }
+        if !self.overtakable(bi) {
+            self.progress.wait_for(target);
+            return;
+        }
+        let kb = self.batch(bi).0;
+        let start = Instant::now();
+        let mut seen: Vec<Option<(u64, Instant)>> = vec![None; self.beats.len()];
+        loop {
+            let spin = self.progress.spin && start.elapsed() < SPIN_MAX;
+            let poll = if spin { POLL } else { STALL };
+            if self
+                .progress
+                .wait_until(target, Instant::now() + poll, spin)
+            {
+                return;
+            }
+            let now = Instant::now();
+            let stalled = order.iter().copied().find(|&p| {
+                let claim = self.claimed[p].load(Ordering::Acquire);
+                if claim >> 32 != bi as u64 + 1
+                    || ran[p] == bi + 1
+                    || self.parts[p].at.load(Ordering::Acquire) != kb
+                {
+                    return false;
+                }
+                let u = (claim & 0xFFFF_FFFF) as usize;
+                let beat = self.beats[u].0.load(Ordering::Relaxed);
+                match seen[u] {
+                    Some((b, since)) if b == beat => now - since >= STALL,
+                    _ => {
+                        seen[u] = Some((beat, now));
+                        false
+                    }
+                }
+            });
+            if let Some(p) = stalled {
+                ran[p] = bi + 1;
+                self.arrivals(bi, held);
+                self.run_part(p, bi, t, Role::Overtaker, &held.arrivals);
+                seen.fill(None);
+            }
+        }
+    }
+
     /// What the thread of pool index `t` does. Any number of calls, from any threads, finish
     /// the section together; a thread that arrives late finds its parts taken and returns.
     fn work(&self, t: usize) {
-        let d = self.model.delay_steps as u64;
+        let t = t % self.threads;
         let n_parts = self.parts.len();
-        let order = claim_order(t % self.threads, self.threads, n_parts);
-        let mut arrivals = Vec::new();
-        let mut ran = 0;
-        let batches = self.steps.div_ceil(d) as usize;
+        let order = claim_order(t, self.threads, n_parts);
+        let mut held = Held::default();
+        // ran[p]: 1 + the last batch of part p this thread ran as a second run.
+        let mut ran = vec![0; n_parts];
+        let batches = self.steps.div_ceil(self.model.delay_steps as u64) as usize;
         for bi in 0..batches {
-            let kb = self.k0 + bi as u64 * d;
-            let b = d.min(self.steps - bi as u64 * d) as usize;
             if bi > 0 {
-                // Every part's spikes of the previous (full) batch are complete.
-                self.progress.wait_for(bi * n_parts);
+                // Every part's spikes of the previous batch are complete.
+                self.finish(bi - 1, t, &order, &mut held, &mut ran);
             }
             if let Some((slow, pause)) = self.test_delay {
                 if slow == t {
                     std::thread::sleep(pause);
                 }
             }
-            let mut have_arrivals = false;
             for &p in &order {
-                if self.claimed[p]
-                    .compare_exchange(bi, bi + 1, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_err()
+                let claim = self.claimed[p].load(Ordering::Acquire);
+                if claim >> 32 != bi as u64
+                    || self.claimed[p]
+                        .compare_exchange(
+                            claim,
+                            (bi as u64 + 1) << 32 | t as u64,
+                            Ordering::AcqRel,
+                            Ordering::Relaxed,
+                        )
+                        .is_err()
                 {
                     continue;
                 }
-                if !have_arrivals {
-                    if bi == 0 {
-                        arrivals.clear();
-                        arrivals.extend_from_slice(self.pending);
-                    } else {
-                        let previous: Vec<&Vec<Vec<u32>>> = self.spikes
-                            [(bi - 1) * n_parts..bi * n_parts]
-                            .iter()
-                            .map(|s| s.get().expect("set before the batch was finished"))
-                            .collect();
-                        kernel::arrivals(&previous, kb - d, d, &mut arrivals);
-                    }
-                    have_arrivals = true;
-                }
-                let mut part = lock(&self.parts[p]);
-                let part = &mut *part;
-                kernel::deliver_to(
-                    &part.synapses,
-                    part.range,
-                    &mut part.ring,
-                    self.model.n_e,
-                    &arrivals,
-                );
-                let mut out = vec![Vec::new(); b];
-                let view = PartView {
-                    lo: part.range.lo,
-                    v: &mut part.v,
-                    last: &mut part.last,
-                    ring: &mut part.ring,
-                };
-                kernel::update(self.how, self.model, self.thresholds, view, kb, b, &mut out);
-                self.spikes[bi * n_parts + p]
-                    .set(out)
-                    .expect("each part's batch is set once");
-                ran += 1;
-                self.progress.finished_one(n_parts);
+                self.arrivals(bi, &mut held);
+                self.run_part(p, bi, t, Role::Claimant, &held.arrivals);
             }
         }
-        self.runs[t % self.runs.len()].fetch_add(ran, Ordering::Relaxed);
+        // Without overtaking, nothing is left to do here: the section ends when every part
+        // has finished (the pool's scope waits for them).
+        if self.overtake {
+            self.finish(batches - 1, t, &order, &mut held, &mut ran);
+        }
     }
 }
 
@@ -891,22 +1282,21 @@ fn claim_order(t: usize, threads: usize, parts: usize) -> Vec<usize> {
 }
 
 /// How far a section has come: the parts finished, counted over all batches (batch `b` is
-/// complete when `(b + 1) * parts` are). A thread waiting for a batch spins briefly and then
-/// sleeps, so that on a shared machine it leaves its core to the thread it waits for.
+/// complete when `(b + 1) * parts` are).
 struct Progress {
     finished: AtomicUsize,
-    /// How long a waiter spins before it sleeps: zero when there are more threads than cores
-    /// (the thread waited for is then likely not running, and spinning only delays it).
-    spin: Duration,
-    /// Threads asleep (or about to be) in [`Progress::wait_for`].
+    /// Whether a waiter spins before it sleeps: not with more threads than cores (the thread
+    /// waited for is then likely not running, and spinning only delays it).
+    spin: bool,
+    /// Threads asleep (or about to be) in [`Progress::wait_until`].
     sleepers: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
 }
 
-/// How long a thread waiting for a batch spins before it sleeps. Long enough to cover the
-/// threads' usual spread on a quiet machine (a few to tens of microseconds at Fig. 8's size),
-/// short beside the few milliseconds for which the scheduler takes a core away on a busy one.
+/// How long a thread waiting for a batch that no other thread may run again spins before it
+/// sleeps. Long enough to cover the threads' usual spread on a quiet machine (a few to tens of
+/// microseconds at Fig. 8's size).
 const SPIN: Duration = Duration::from_micros(50);
 
 impl Progress {
@@ -914,15 +1304,15 @@ impl Progress {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Progress {
             finished: AtomicUsize::new(0),
-            spin: if threads <= cores {
-                SPIN
-            } else {
-                Duration::ZERO
-            },
+            spin: threads <= cores,
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }
+    }
+
+    fn done(&self, target: usize) -> bool {
+        self.finished.load(Ordering::Acquire) >= target
     }
 
     /// One more part finished; wakes the sleepers when that completes a batch.
@@ -930,35 +1320,54 @@ impl Progress {
         let now = self.finished.fetch_add(1, Ordering::SeqCst) + 1;
         // SeqCst on both sides: either the sleeper sees `now`, or this sees the sleeper.
         if now.is_multiple_of(parts) && self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = lock(&self.lock);
             self.wake.notify_all();
         }
     }
 
-    /// Returns once `target` parts are finished.
+    /// Returns once `target` parts are finished: spins for up to [`SPIN`] (where spinning
+    /// is allowed), then sleeps.
     fn wait_for(&self, target: usize) {
-        if self.finished.load(Ordering::Acquire) >= target {
+        if self.wait_until(target, Instant::now() + SPIN, self.spin) {
             return;
         }
-        if !self.spin.is_zero() {
-            let start = Instant::now();
-            let mut spins = 0u32;
-            while self.finished.load(Ordering::Acquire) < target {
-                std::hint::spin_loop();
-                spins += 1;
-                if spins.is_multiple_of(64) && start.elapsed() >= self.spin {
-                    break;
+        while !self.wait_until(target, Instant::now() + Duration::from_secs(60), false) {}
+    }
+
+    /// Waits until `target` parts are finished or `until` has come, spinning or asleep;
+    /// whether they are.
+    fn wait_until(&self, target: usize, until: Instant, spin: bool) -> bool {
+        if self.done(target) {
+            return true;
+        }
+        if spin {
+            loop {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                if self.done(target) {
+                    return true;
+                }
+                if Instant::now() >= until {
+                    return false;
                 }
             }
-            if self.finished.load(Ordering::Acquire) >= target {
-                return;
-            }
         }
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.lock);
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         while self.finished.load(Ordering::SeqCst) < target {
-            guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            guard = self
+                .wake
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        self.done(target)
     }
 }

@@ -129,7 +129,7 @@ impl RankEngine {
             })
             .collect();
         let par = Par::threads(threads);
-        let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts)?;
+        let (sim, out_degree) = Sim::build_parts(model, ranges, par, parts, true)?;
         Ok(RankEngine {
             range,
             how,
@@ -188,14 +188,8 @@ impl RankEngine {
             }
         };
         match &self.sim {
-            Sim::Packed(e) => e
-                .parts
-                .iter()
-                .for_each(|p| add(crate::lock(p).synapses.offsets())),
-            Sim::Wide(e) => e
-                .parts
-                .iter()
-                .for_each(|p| add(crate::lock(p).synapses.offsets())),
+            Sim::Packed(e) => e.parts.iter().for_each(|p| add(p.synapses.offsets())),
+            Sim::Wide(e) => e.parts.iter().for_each(|p| add(p.synapses.offsets())),
         }
         degrees
     }
@@ -210,8 +204,9 @@ impl RankEngine {
         BackendInfo {
             name: "cpu".into(),
             device: format!(
-                "host CPU, {} thread(s){capped}, {}, {}",
+                "host CPU, {} thread(s){capped}{}, {}, {}",
                 self.par.count(),
+                self.sim.pinning(),
                 loop_words(self.how),
                 self.sim.counters()
             ),

@@ -90,6 +90,65 @@ fn a_slow_thread_changes_who_runs_what_but_not_the_bits() {
     }
 }
 
+/// One thread of the pool stops in the middle of every part it claims (after delivering the
+/// part's spikes, before advancing its neurons), for longer than a scheduler's slice: the other
+/// threads see it not moving, run those parts' batches again from the committed state, and
+/// commit them first; the stopped thread's runs are then dropped. The reference's spikes and
+/// final state all the same, with calls that cut batches short (which no thread runs twice).
+#[test]
+fn a_thread_stopped_inside_its_part_is_overtaken_and_the_bits_stay() {
+    let config = config();
+    let model = Model::new(&config);
+    let network = Network::build(&config, Par::threads(2));
+    let steps = model.steps;
+    let want = run(&mut ReferenceBackend::new(&model, &network), steps, &[]);
+
+    for (threads, per_thread, slow, pieces) in [
+        (2, 1, 0, vec![]),
+        (2, 1, 1, vec![15, 7]),
+        (3, 2, 1, vec![100]),
+    ] {
+        let backend = if per_thread == 1 {
+            CpuBackend::new(&model, &network, Par::threads(threads))
+        } else {
+            CpuBackend::with_parts_per_thread(&model, &network, Par::threads(threads), per_thread)
+        }
+        .expect("backend");
+        let parts = backend.parts();
+        let mut backend = backend.with_test_stall(slow, Duration::from_millis(4));
+        let what = format!(
+            "{threads} threads, {parts} parts, thread {slow} stopped inside its parts, pieces {pieces:?}"
+        );
+        let got = run(&mut backend, steps, &pieces);
+        assert_same(&what, &want, &got);
+
+        let runs = backend.part_runs();
+        let mut calls = pieces.clone();
+        calls.push(steps - pieces.iter().sum::<u64>());
+        let part_batches: u64 = calls
+            .iter()
+            .map(|&c| c.div_ceil(model.delay_steps as u64))
+            .sum::<u64>()
+            * parts as u64;
+        assert_eq!(
+            runs.iter().sum::<u64>(),
+            part_batches,
+            "{what}: every part batch is committed once ({runs:?})"
+        );
+        let overtaken = backend.overtakes();
+        assert!(
+            overtaken > 0,
+            "{what}: no part batch was run again by another thread ({runs:?})"
+        );
+        assert!(
+            runs[slow] < part_batches / threads as u64,
+            "{what}: the stopped thread committed {} of {part_batches} part batches ({runs:?}, \
+             {overtaken} overtaken)",
+            runs[slow]
+        );
+    }
+}
+
 /// Defect 14 of issue 13: `--threads 1024` on Fig. 8's network started 1 024 threads (and took
 /// 18.9 s where 2 take 0.28 s). The backend starts no more threads than the network has work
 /// for (beyond the cores, one per 256 neurons; never more than parts) and says so.
