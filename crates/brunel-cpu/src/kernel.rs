@@ -107,9 +107,12 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// Spikes delivered between two calls of a batch's `go` (procedural: one block of seeds,
-/// [`Draw::rows_in`]).
+/// Spikes delivered between two calls of a batch's `go` (stored synapses; procedural delivery
+/// calls it for every spike's row).
 const GO_EVERY: usize = 8;
+
+/// Neurons advanced (or copied) between two calls of a batch's `go` in the generic loop.
+const GO_NEURONS: usize = 256;
 
 /// Adds `spikes` to the counters of this part: a spike of step s arrives at step s + D, whose
 /// ring slot is s mod D. Each spike's row starts at a random place, so its offsets and its
@@ -161,8 +164,8 @@ pub(crate) fn deliver<C: Counter>(
 
 /// Adds `spikes` to the counters of the part of neurons `range`, from its stored synapses
 /// ([`deliver`]) or, procedural, from each spike's targets drawn again
-/// ([`deliver_procedural`]). `go` is called every [`GO_EVERY`] spikes: it marks the thread as
-/// working, and where it returns false the delivery stops there (false; the counters are then
+/// ([`deliver_procedural`]). `go` is called every [`GO_EVERY`] spikes (every spike,
+/// procedural): it marks the thread as working, and where it returns false the delivery stops there (false; the counters are then
 /// partly written).
 pub(crate) fn deliver_to<C: Counter>(
     targets: &Targets,
@@ -174,12 +177,7 @@ pub(crate) fn deliver_to<C: Counter>(
 ) -> bool {
     match targets {
         Targets::Stored(synapses) => deliver(synapses, ring, n_e, spikes, go),
-        Targets::Procedural(draw) => spikes.chunks(GO_EVERY).all(|chunk| {
-            go() && {
-                deliver_procedural(draw, range, ring, n_e, chunk);
-                true
-            }
-        }),
+        Targets::Procedural(draw) => deliver_procedural(draw, range, ring, n_e, spikes, go),
     }
 }
 
@@ -194,10 +192,18 @@ pub(crate) fn deliver_procedural<C: Counter>(
     ring: &mut [C],
     n_e: u32,
     spikes: &[Arrival],
-) {
+    go: &dyn Fn() -> bool,
+) -> bool {
     let len = range.len();
     let sources: Vec<u32> = spikes.iter().map(|a| a.source).collect();
+    let mut going = true;
     draw.rows_in(&sources, range, |i, row| {
+        // The rows of a block of seeds are drawn together: once told to stop, the rest are
+        // drawn but not delivered.
+        going = going && go();
+        if !going {
+            return;
+        }
         let a = &spikes[i];
         let slot = a.slot as usize;
         let counters: &mut [C; 1 << 16] = (&mut ring[slot * SLOT..slot * SLOT + (1 << 16)])
@@ -208,6 +214,7 @@ pub(crate) fn deliver_procedural<C: Counter>(
             counters[position((t - range.lo) as usize, len) & 0xFFFF] += inc;
         }
     });
+    going
 }
 
 /// One part's neurons and counters during a batch.
@@ -524,6 +531,9 @@ fn update_generic<C: Counter>(
     }
     if let Some((v0, last0)) = before {
         for i in from..len {
+            if (i - from).is_multiple_of(GO_NEURONS) && !go() {
+                return false;
+            }
             let p = position(i, len);
             v[p] = v0[p];
             last[p] = last0[p];
@@ -539,6 +549,9 @@ fn update_generic<C: Counter>(
         let slot = (k % d) as usize;
         let counters = &mut ring[slot * SLOT..slot * SLOT + len];
         for i in from..len {
+            if (i - from) % GO_NEURONS == GO_NEURONS - 1 && !go() {
+                return false;
+            }
             let p = position(i, len);
             let mut not_refractory = ki - last[p] >= m.ref_steps as i64;
             let mut vi = v[p];

@@ -435,8 +435,10 @@ impl CpuBackend {
     }
 
     /// What this backend holds on the host for `n` neurons on `par` threads, for
-    /// [`brunel_core::memory::plan`]: u16 targets and u32 row offsets per part, v, last spike
-    /// and in-degrees per neuron, a ring of slots of counters (8 bytes at most) per part.
+    /// [`brunel_core::memory::plan`]: u16 targets and u32 row offsets per part; per neuron its
+    /// in-degrees and v and last spike twice (the committed state and the one a batch writes);
+    /// a ring of slots of counters (8 bytes at most) per part. (A thread that runs a held-up
+    /// part's batch a second time makes a ring of its own the first time: not counted.)
     pub fn memory_facts(n: u32, par: Par) -> brunel_core::memory::BackendFacts {
         brunel_core::memory::BackendFacts {
             name: "cpu".into(),
@@ -445,7 +447,7 @@ impl CpuBackend {
                 .0
                 .len() as u64,
             bytes_per_neuron_and_part: 4.0,
-            bytes_per_neuron: 24.0,
+            bytes_per_neuron: 40.0,
             ring_bytes_per_neuron_and_step: 0.0,
             ring_bytes_per_part_and_step: kernel::SLOT as f64 * 8.0,
             threads: par.count() as u64,
@@ -659,7 +661,8 @@ impl Committed {
 }
 
 /// A counter that one thread moves on while it runs a part (before every block of 32
-/// neurons and every spike delivered), alone on its cache line: a thread that waits sees
+/// neurons, every 8 spikes delivered, every spike's row drawn again, every 256 neurons of the
+/// generic loop), alone on its cache line: a thread that waits sees
 /// from it whether the thread it waits for is on a core.
 #[repr(align(128))]
 struct Beat(AtomicU64);
@@ -781,6 +784,7 @@ impl<C: Counter> Engine<C> {
                     .map(|_| OnceLock::new())
                     .collect(),
                 claimed: (0..self.parts.len()).map(|_| AtomicU64::new(0)).collect(),
+                second: (0..self.parts.len()).map(|_| AtomicUsize::new(0)).collect(),
                 progress: Progress::new(threads),
                 runs: &self.runs,
                 overtakes: &self.overtakes,
@@ -800,10 +804,13 @@ impl<C: Counter> Engine<C> {
                 }),
                 None => section.work(0),
             }
-            // Hand the spikes to the recorder, step by step, all parts in ascending order.
+            // Hand the spikes to the recorder, step by step, all parts in ascending order. The
+            // engine takes the section in whatever the recorder says (the parts have
+            // committed it): after a recorder's error the engine stands at the section's end.
             let parts = self.parts.len();
             let mut last_batch = Vec::new();
             let mut step_parts: Vec<&[u32]> = Vec::with_capacity(parts);
+            let mut failed = None;
             for (bi, batch) in section.spikes.chunks(parts).enumerate() {
                 let kb = self.step + bi as u64 * d;
                 let lists: Vec<&Vec<Vec<u32>>> = batch
@@ -813,10 +820,14 @@ impl<C: Counter> Engine<C> {
                 for j in 0..lists[0].len() {
                     step_parts.clear();
                     step_parts.extend(lists.iter().map(|list| list[j].as_slice()));
-                    recorder.record_parts(kb + j as u64, &step_parts);
+                    if failed.is_none() {
+                        recorder.record_parts(kb + j as u64, &step_parts);
+                    }
                     self.in_flight.push_parts(kb + j as u64, &step_parts);
                 }
-                recorder.end_batch(kb + lists[0].len() as u64)?;
+                if failed.is_none() {
+                    failed = recorder.end_batch(kb + lists[0].len() as u64).err();
+                }
                 last_batch = lists;
             }
             let k_last = self.step + (now.div_ceil(d) - 1) * d;
@@ -827,6 +838,9 @@ impl<C: Counter> Engine<C> {
             self.clean = now.is_multiple_of(d);
             self.step += now;
             done += now;
+            if let Some(e) = failed {
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -958,8 +972,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// How long a thread that runs a part may leave its [`Beat`] unmoved before a waiting thread
 /// takes it for off its core and runs the part's batch itself. A running thread moves it every
-/// few microseconds (a block of 32 neurons over a batch, a spike delivered, 4 096 neurons' state
-/// copied); the scheduler takes a core away for one to a few milliseconds.
+/// few microseconds (a block of 32 neurons over a batch, 8 spikes delivered, 256 neurons of
+/// the generic loop); the scheduler takes a core away for one to a few milliseconds.
 const STALL: Duration = Duration::from_micros(100);
 
 /// How often a waiting thread looks at the beats of the threads it waits for.
@@ -1005,6 +1019,9 @@ struct Section<'a, C> {
     /// and the thread that claimed the last (low 32 bits); the thread that moves the count
     /// from `b` to `b + 1` runs the part's batch `b`.
     claimed: Vec<AtomicU64>,
+    /// `second[part]`: 1 + the last batch of the part that a thread has started to run a
+    /// second time (one second run per part and batch, whatever the thread count).
+    second: Vec<AtomicUsize>,
     progress: Progress,
     runs: &'a [AtomicU64],
     overtakes: &'a AtomicU64,
@@ -1215,6 +1232,10 @@ impl<C: Counter> Section<'_, C> {
             });
             if let Some(p) = stalled {
                 ran[p] = bi + 1;
+                if self.second[p].fetch_max(bi + 1, Ordering::AcqRel) > bi {
+                    // Another thread runs it a second time already.
+                    continue;
+                }
                 self.arrivals(bi, held);
                 self.run_part(p, bi, t, Role::Overtaker, &held.arrivals);
                 seen.fill(None);
@@ -1224,6 +1245,9 @@ impl<C: Counter> Section<'_, C> {
 
     /// What the thread of pool index `t` does. Any number of calls, from any threads, finish
     /// the section together; a thread that arrives late finds its parts taken and returns.
+    /// Nothing in here may call into rayon (`join`, parallel iterators): a thread blocked
+    /// there could start another task of the section, with the same `t`, whose beat and ring
+    /// are this one's.
     fn work(&self, t: usize) {
         let t = t % self.threads;
         let n_parts = self.parts.len();
@@ -1242,6 +1266,8 @@ impl<C: Counter> Section<'_, C> {
                     std::thread::sleep(pause);
                 }
             }
+            // The arrivals first: a claimed part's thread is watched from its claim on.
+            self.arrivals(bi, &mut held);
             for &p in &order {
                 let claim = self.claimed[p].load(Ordering::Acquire);
                 if claim >> 32 != bi as u64
@@ -1256,7 +1282,6 @@ impl<C: Counter> Section<'_, C> {
                 {
                     continue;
                 }
-                self.arrivals(bi, &mut held);
                 self.run_part(p, bi, t, Role::Claimant, &held.arrivals);
             }
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use brunel_core::{Backend, Config, Model, Network, Par, ReferenceBackend};
+use brunel_core::{Backend, Config, Error, Model, Network, Par, Recorder, ReferenceBackend};
 use brunel_cpu::CpuBackend;
 use brunel_testkit::{assert_same, run_in_pieces, Outcome};
 
@@ -27,6 +27,28 @@ fn run(backend: &mut dyn Backend, steps: u64, pieces: &[u64]) -> Outcome {
     run_in_pieces(backend, steps, &all).expect("run")
 }
 
+/// The backend on `threads` threads, `per_thread` parts each (1: the default cut).
+fn backend(model: &Model, network: &Network, threads: usize, per_thread: usize) -> CpuBackend {
+    if per_thread == 1 {
+        CpuBackend::new(model, network, Par::threads(threads))
+    } else {
+        CpuBackend::with_parts_per_thread(model, network, Par::threads(threads), per_thread)
+    }
+    .expect("backend")
+}
+
+/// The (part, batch) pairs of a whole run in calls of the lengths `pieces` and the rest: each
+/// call starts a new batch.
+fn part_batches(model: &Model, pieces: &[u64], parts: usize) -> u64 {
+    let mut calls = pieces.to_vec();
+    calls.push(model.steps - pieces.iter().sum::<u64>());
+    calls
+        .iter()
+        .map(|&c| c.div_ceil(model.delay_steps as u64))
+        .sum::<u64>()
+        * parts as u64
+}
+
 /// One thread of the pool pauses at the start of every batch, so the other threads take most
 /// of its parts: a different assignment of parts to threads from batch to batch, with one part
 /// per thread (the default) and with several, and the reference's spikes (every step) and final
@@ -47,12 +69,7 @@ fn a_slow_thread_changes_who_runs_what_but_not_the_bits() {
         (2, 1, 1, vec![15]),
         (2, 4, 0, vec![]),
     ] {
-        let backend = if per_thread == 1 {
-            CpuBackend::new(&model, &network, Par::threads(threads))
-        } else {
-            CpuBackend::with_parts_per_thread(&model, &network, Par::threads(threads), per_thread)
-        }
-        .expect("backend");
+        let backend = backend(&model, &network, threads, per_thread);
         assert_eq!(backend.info().threads, threads);
         let parts = backend.parts();
         assert_eq!(parts, threads * per_thread, "parts on {threads} threads");
@@ -66,14 +83,7 @@ fn a_slow_thread_changes_who_runs_what_but_not_the_bits() {
         assert_same(&what, &want, &got);
 
         let runs = backend.part_runs();
-        // The pieces cut batches: each call starts a new batch.
-        let mut calls = pieces.clone();
-        calls.push(steps - pieces.iter().sum::<u64>());
-        let part_batches: u64 = calls
-            .iter()
-            .map(|&c| c.div_ceil(model.delay_steps as u64))
-            .sum::<u64>()
-            * parts as u64;
+        let part_batches = part_batches(&model, &pieces, parts);
         assert!(part_batches >= batches * parts as u64);
         assert_eq!(
             runs.iter().sum::<u64>(),
@@ -108,12 +118,7 @@ fn a_thread_stopped_inside_its_part_is_overtaken_and_the_bits_stay() {
         (2, 1, 1, vec![15, 7]),
         (3, 2, 1, vec![100]),
     ] {
-        let backend = if per_thread == 1 {
-            CpuBackend::new(&model, &network, Par::threads(threads))
-        } else {
-            CpuBackend::with_parts_per_thread(&model, &network, Par::threads(threads), per_thread)
-        }
-        .expect("backend");
+        let backend = backend(&model, &network, threads, per_thread);
         let parts = backend.parts();
         let mut backend = backend.with_test_stall(slow, Duration::from_millis(4));
         let what = format!(
@@ -123,13 +128,7 @@ fn a_thread_stopped_inside_its_part_is_overtaken_and_the_bits_stay() {
         assert_same(&what, &want, &got);
 
         let runs = backend.part_runs();
-        let mut calls = pieces.clone();
-        calls.push(steps - pieces.iter().sum::<u64>());
-        let part_batches: u64 = calls
-            .iter()
-            .map(|&c| c.div_ceil(model.delay_steps as u64))
-            .sum::<u64>()
-            * parts as u64;
+        let part_batches = part_batches(&model, &pieces, parts);
         assert_eq!(
             runs.iter().sum::<u64>(),
             part_batches,
@@ -147,6 +146,51 @@ fn a_thread_stopped_inside_its_part_is_overtaken_and_the_bits_stay() {
             runs[slow]
         );
     }
+}
+
+/// Records nothing, and fails at the end of its first batch.
+struct Failing(bool);
+
+impl Recorder for Failing {
+    fn record(&mut self, _step: u64, _spikes: &[u32]) {}
+    fn end_batch(&mut self, _next_step: u64) -> brunel_core::Result<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Ok(())
+        } else {
+            Err(Error::Backend {
+                backend: "test".into(),
+                message: "the recorder failed".into(),
+            })
+        }
+    }
+}
+
+/// A recorder's error ends the call, but the backend stands where its threads got to (the end
+/// of the call's steps): a later call goes on from there to the reference's state, instead of
+/// running the same steps again (which no part would take: the engine would hang) or on a
+/// state half moved on.
+#[test]
+fn after_a_recorder_error_the_backend_goes_on_from_where_it_stands() {
+    let config = config();
+    let model = Model::new(&config);
+    let network = Network::build(&config, Par::threads(2));
+    let steps = model.steps;
+    let want = run(&mut ReferenceBackend::new(&model, &network), steps, &[]);
+    let mut backend = CpuBackend::new(&model, &network, Par::threads(2)).expect("backend");
+    let first = 100;
+    let err = backend
+        .run(first, &mut Failing(false))
+        .expect_err("the recorder's error is passed on");
+    assert!(err.to_string().contains("the recorder failed"), "{err}");
+    assert_eq!(backend.step(), first);
+    backend
+        .run(steps - first, &mut Failing(true))
+        .expect("the rest");
+    let got = backend.state().expect("state");
+    assert_eq!(got.step, want.state.step);
+    assert_eq!(got.v, want.state.v, "potentials after the error");
+    assert_eq!(got.last_spike, want.state.last_spike);
+    assert_eq!(got.in_flight, want.state.in_flight);
 }
 
 /// Defect 14 of issue 13: `--threads 1024` on Fig. 8's network started 1 024 threads (and took
