@@ -165,8 +165,8 @@ pub(crate) fn deliver<C: Counter>(
 /// Adds `spikes` to the counters of the part of neurons `range`, from its stored synapses
 /// ([`deliver`]) or, procedural, from each spike's targets drawn again
 /// ([`deliver_procedural`]). `go` is called every [`GO_EVERY`] spikes (every spike,
-/// procedural): it marks the thread as working, and where it returns false the delivery stops there (false; the counters are then
-/// partly written).
+/// procedural): it marks the thread as working, and where it returns false the delivery stops
+/// there (false; the counters are then partly written).
 pub(crate) fn deliver_to<C: Counter>(
     targets: &Targets,
     range: PartRange,
@@ -249,7 +249,7 @@ pub(crate) enum Loop {
 
 /// Advances a part's neurons by `b` steps from step `k0`, appending the spikes of step
 /// `k0 + j` to `out[j]` in ascending order. `go` is called before every block of neurons (every
-/// step in the generic loop): it marks the thread as working, and where it returns false the
+/// [`GO_NEURONS`] neurons of a step in the generic loop): it marks the thread as working, and where it returns false the
 /// update stops there (false; the part is then partly advanced and its counters partly taken).
 #[allow(clippy::too_many_arguments)] // the batch, the part and the way out
 pub(crate) fn update<C: Counter>(
@@ -541,15 +541,12 @@ fn update_generic<C: Counter>(
     }
     let d = m.delay_steps as u64;
     for j in 0..b {
-        if !go() {
-            return false;
-        }
         let k = k0 + j as u64;
         let ki = k as i64;
         let slot = (k % d) as usize;
         let counters = &mut ring[slot * SLOT..slot * SLOT + len];
         for i in from..len {
-            if (i - from) % GO_NEURONS == GO_NEURONS - 1 && !go() {
+            if (i - from).is_multiple_of(GO_NEURONS) && !go() {
                 return false;
             }
             let p = position(i, len);

@@ -225,10 +225,12 @@ impl Sim {
                 .max()
                 .unwrap_or(0)
         });
+        // One thread has no one to run a held-up part again.
+        let overtake = !ranked && threads > 1;
         let sim = if max_in <= u32::LIMIT {
-            Sim::Packed(Engine::new(model, ranges, targets, pool, pinned, !ranked))
+            Sim::Packed(Engine::new(model, ranges, targets, pool, pinned, overtake))
         } else {
-            Sim::Wide(Engine::new(model, ranges, targets, pool, pinned, !ranked))
+            Sim::Wide(Engine::new(model, ranges, targets, pool, pinned, overtake))
         };
         Ok((sim, out_degree))
     }
@@ -679,7 +681,8 @@ struct Engine<C> {
     pool: Option<rayon::ThreadPool>,
     /// Whether each thread of the pool is pinned to a CPU of its own ([`pinning`]).
     pinned: bool,
-    /// Whether a thread may run a held-up part's batch a second time (not in an MPI rank).
+    /// Whether a thread may run a held-up part's batch a second time (several threads, not in
+    /// an MPI rank).
     overtake: bool,
     parts: Vec<Part<C>>,
     /// Part batches committed by each thread of the pool, since the start.
@@ -1085,7 +1088,7 @@ impl<C: Counter> Section<'_, C> {
         // taken out (a spare stands in for it until the commit, read by nobody). Otherwise the
         // batch reads the committed state (each block copies its own into the new state just
         // before advancing it), which stays for another run of the batch.
-        let alone = role == Role::Claimant && (self.threads == 1 || !self.overtakable(bi));
+        let alone = !self.overtakable(bi);
         let (input, mut next) = {
             let mut committed = lock(&part.committed);
             if part.at.load(Ordering::Relaxed) != kb {
@@ -1188,9 +1191,17 @@ impl<C: Counter> Section<'_, C> {
     }
 
     /// Returns once every part of batch `bi` is committed. Meanwhile, where the batch may be
-    /// run twice, it runs (once each) the parts whose threads have not moved their beat for
-    /// [`STALL`].
-    fn finish(&self, bi: usize, t: usize, order: &[usize], held: &mut Held, ran: &mut [usize]) {
+    /// run twice, it runs the parts whose threads have not moved their beat for [`STALL`] and
+    /// that no thread runs a second time yet.
+    /// `seen`: scratch, one entry per thread (the last beat seen of it, and since when).
+    fn finish(
+        &self,
+        bi: usize,
+        t: usize,
+        order: &[usize],
+        held: &mut Held,
+        seen: &mut [Option<(u64, Instant)>],
+    ) {
         let target = (bi + 1) * self.parts.len();
         if self.progress.done(target) {
             return;
@@ -1201,7 +1212,7 @@ impl<C: Counter> Section<'_, C> {
         }
         let kb = self.batch(bi).0;
         let start = Instant::now();
-        let mut seen: Vec<Option<(u64, Instant)>> = vec![None; self.beats.len()];
+        seen.fill(None);
         loop {
             let spin = self.progress.spin && start.elapsed() < SPIN_MAX;
             let poll = if spin { POLL } else { STALL };
@@ -1215,7 +1226,7 @@ impl<C: Counter> Section<'_, C> {
             let stalled = order.iter().copied().find(|&p| {
                 let claim = self.claimed[p].load(Ordering::Acquire);
                 if claim >> 32 != bi as u64 + 1
-                    || ran[p] == bi + 1
+                    || self.second[p].load(Ordering::Acquire) > bi
                     || self.parts[p].at.load(Ordering::Acquire) != kb
                 {
                     return false;
@@ -1231,9 +1242,8 @@ impl<C: Counter> Section<'_, C> {
                 }
             });
             if let Some(p) = stalled {
-                ran[p] = bi + 1;
                 if self.second[p].fetch_max(bi + 1, Ordering::AcqRel) > bi {
-                    // Another thread runs it a second time already.
+                    // Another thread took its second run first.
                     continue;
                 }
                 self.arrivals(bi, held);
@@ -1253,13 +1263,12 @@ impl<C: Counter> Section<'_, C> {
         let n_parts = self.parts.len();
         let order = claim_order(t, self.threads, n_parts);
         let mut held = Held::default();
-        // ran[p]: 1 + the last batch of part p this thread ran as a second run.
-        let mut ran = vec![0; n_parts];
+        let mut seen = vec![None; self.beats.len()];
         let batches = self.steps.div_ceil(self.model.delay_steps as u64) as usize;
         for bi in 0..batches {
             if bi > 0 {
                 // Every part's spikes of the previous batch are complete.
-                self.finish(bi - 1, t, &order, &mut held, &mut ran);
+                self.finish(bi - 1, t, &order, &mut held, &mut seen);
             }
             if let Some((slow, pause)) = self.test_delay {
                 if slow == t {
@@ -1288,7 +1297,7 @@ impl<C: Counter> Section<'_, C> {
         // Without overtaking, nothing is left to do here: the section ends when every part
         // has finished (the pool's scope waits for them).
         if self.overtake {
-            self.finish(batches - 1, t, &order, &mut held, &mut ran);
+            self.finish(batches - 1, t, &order, &mut held, &mut seen);
         }
     }
 }

@@ -23,20 +23,18 @@ pub(crate) const VARIABLE: &str = "BRUNEL_CPU_PIN";
 /// never (an MPI rank's threads: several ranks may share the CPUs).
 pub(crate) fn plan(threads: usize, auto: bool) -> Result<Option<Vec<usize>>> {
     let setting = std::env::var(VARIABLE).ok();
-    let setting = match setting.as_deref().map(str::trim) {
-        None | Some("" | "auto") if !auto => Some("0"),
-        _ => setting.as_deref(),
-    };
-    decide(setting, threads, &allowed())
+    decide(setting.as_deref(), threads, &allowed(), auto)
 }
 
-/// [`plan`] for a `setting` of the variable and the `allowed` CPUs.
+/// [`plan`] for a `setting` of the variable, the `allowed` CPUs and whether `auto` may pin.
 pub(crate) fn decide(
     setting: Option<&str>,
     threads: usize,
     allowed: &[usize],
+    auto: bool,
 ) -> Result<Option<Vec<usize>>> {
     let always = match setting.map(str::trim) {
+        None | Some("") | Some("auto") if !auto => return Ok(None),
         None | Some("") | Some("auto") => false,
         Some("1" | "on") => true,
         Some("0" | "off") => return Ok(None),
@@ -98,26 +96,40 @@ mod tests {
     #[test]
     fn auto_pins_one_thread_per_allowed_cpu_only() {
         let cpus = [0, 1, 4, 5];
-        assert_eq!(decide(None, 4, &cpus).unwrap(), Some(cpus.to_vec()));
-        assert_eq!(decide(Some("auto"), 4, &cpus).unwrap(), Some(cpus.to_vec()));
+        assert_eq!(decide(None, 4, &cpus, true).unwrap(), Some(cpus.to_vec()));
+        assert_eq!(
+            decide(Some("auto"), 4, &cpus, true).unwrap(),
+            Some(cpus.to_vec())
+        );
         // Fewer threads than CPUs (runs side by side), more (oversubscribed), or one: free.
-        assert_eq!(decide(None, 2, &cpus).unwrap(), None);
-        assert_eq!(decide(None, 5, &cpus).unwrap(), None);
-        assert_eq!(decide(None, 1, &[0]).unwrap(), None);
+        assert_eq!(decide(None, 2, &cpus, true).unwrap(), None);
+        assert_eq!(decide(None, 5, &cpus, true).unwrap(), None);
+        assert_eq!(decide(None, 1, &[0], true).unwrap(), None);
         // Affinity unknown: free.
-        assert_eq!(decide(None, 2, &[]).unwrap(), None);
+        assert_eq!(decide(None, 2, &[], true).unwrap(), None);
     }
 
     #[test]
     fn the_variable_forces_or_forbids() {
         let cpus = [2, 3];
-        assert_eq!(decide(Some("1"), 3, &cpus).unwrap(), Some(vec![2, 3]));
-        assert_eq!(decide(Some("on"), 2, &cpus).unwrap(), Some(vec![2, 3]));
-        assert_eq!(decide(Some("0"), 2, &cpus).unwrap(), None);
-        assert_eq!(decide(Some("off"), 2, &cpus).unwrap(), None);
+        assert_eq!(decide(Some("1"), 3, &cpus, true).unwrap(), Some(vec![2, 3]));
+        assert_eq!(
+            decide(Some("on"), 2, &cpus, true).unwrap(),
+            Some(vec![2, 3])
+        );
+        assert_eq!(decide(Some("0"), 2, &cpus, true).unwrap(), None);
+        assert_eq!(decide(Some("off"), 2, &cpus, true).unwrap(), None);
         // Never a single thread.
-        assert_eq!(decide(Some("1"), 1, &cpus).unwrap(), None);
-        let err = decide(Some("yes please"), 2, &cpus)
+        assert_eq!(decide(Some("1"), 1, &cpus, true).unwrap(), None);
+        // Where `auto` may not pin (an MPI rank's threads), only `1` pins.
+        assert_eq!(decide(None, 2, &cpus, false).unwrap(), None);
+        assert_eq!(decide(Some("auto"), 2, &cpus, false).unwrap(), None);
+        assert_eq!(
+            decide(Some("1"), 2, &cpus, false).unwrap(),
+            Some(vec![2, 3])
+        );
+        assert!(decide(Some("sometimes"), 2, &cpus, false).is_err());
+        let err = decide(Some("yes please"), 2, &cpus, true)
             .unwrap_err()
             .to_string();
         assert!(
