@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
-"""Run phase of one workload for several (binary, threads, environment) variants, quiet and
-beside one busy process (free, and pinned to core 0), the variants alternating; medians of
-REPS after one warm-up. Run from the repository root.
+"""The cpu backend's run phase beside a busy process, for several variants of brunel.
 
-usage: measure.py REPS [--set KEY=VALUE ...] NAME=BINARY:THREADS[:VAR=VALUE,...] ...
+What it measures: the run phase (`run_seconds` and `run_cpu_seconds` of `brunel run
+--summary`) of panel C (configs/fig8_c.toml, `--backend cpu --record none`), changed by any
+`--set KEY=VALUE` given, for each variant: a binary, a thread count and environment variables.
+Under three loads in turn: quiet, one busy process (`sh -c 'while :; do :; done'`) free to run
+on any core, and one pinned to core 0 (`taskset -c 0`). Under each load the variants take
+turns, one warm-up round and then REPS rounds; it prints the medians.
 
-Panel C (configs/fig8_c.toml) with the `--set`s given; prints CSV:
-load,variant,median_run_s,median_cpu_s,runs.
+How to run it, from the repository root (binaries built with `cargo build --release -p
+brunel-cli` at the commits to compare):
+
+    python3 benches/busy/measure.py REPS [--set KEY=VALUE ...] NAME=BINARY:THREADS[:VAR=VALUE,...] ...
+    python3 benches/busy/measure.py 5 main1=MAIN:1 main2=MAIN:2 new2=NEW:2:BRUNEL_CPU_PIN=0
+
+Output, CSV on stdout: load,variant,median_run_s,median_cpu_s,runs. The sittings that ran it:
+benches/results/2026-12-06-busy-overtake/, 2026-12-07-busy/, 2026-12-07-busy-heartbeat/.
 """
 import os, statistics, subprocess, sys, tempfile, tomllib
 
