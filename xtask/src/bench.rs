@@ -316,9 +316,11 @@ fn targets(brunel: &Path, cores: usize) -> Result<Vec<Target>, String> {
             continue;
         }
         if text(&backend, "distributed") == "true" {
-            // Its ranks start under mpirun; one rank is the cpu engine (docs/scaling.md
+            // Its ranks start under mpirun; one rank is the cpu engine (docs/large-networks.md
             // measures K ranks), and `auto` never takes it.
-            eprintln!("bench: skipping backend {name}: it runs under mpirun (docs/scaling.md)");
+            eprintln!(
+                "bench: skipping backend {name}: it runs under mpirun (docs/large-networks.md)"
+            );
             continue;
         }
         if text(&backend, "honours_threads") == "true" {

@@ -1,4 +1,4 @@
-//! Time per spike exchange vs message size, for docs/scaling.md:
+//! Time per spike exchange vs message size, for docs/large-networks.md:
 //! `mpirun -np K target/release/examples/exchange` (built with `--features mpi`).
 //!
 //! For each message size (u32 ids per rank and exchange) it times, over many repetitions:
