@@ -6,7 +6,10 @@
 //! - `cargo xtask fig8`: the main job, the four panels of Brunel (2000) Fig. 8;
 //! - `cargo xtask test`: the whole test suite, with a summary of what passed and was skipped;
 //! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend;
-//! - `cargo xtask tidy`: checks of the repository itself (no link to a missing path);
+//! - `cargo xtask docs`: writes the generated references under `docs/reference/` (the CLI's
+//!   from the clap definitions, the config's from configs/reference.toml);
+//! - `cargo xtask tidy`: checks of the repository itself (no link to a missing path, generated
+//!   references up to date, no by-products under `benches/results/`);
 //! - `cargo xtask gpu-check [--prepare DIR]`: the OpenCL backend on a GPU, here or prepared for
 //!   a machine without Rust;
 //! - `cargo xtask bench --busy`: the cpu backend quiet and beside a competing busy process.
@@ -15,6 +18,8 @@
 
 mod bench;
 mod busy;
+mod config_doc;
+mod docs;
 mod fig8;
 mod gpu_check;
 mod setup;
@@ -41,7 +46,12 @@ commands:
           options: --quick (a short version, under 2 minutes), --repeats N, --no-profile
           --busy: the cpu backend on 1 thread and on all cores, quiet and with one competing
           busy process (free, and pinned to core 0); writes benches/results/<date>-<machine>-busy/
-  tidy    check the repository: no tracked file links to or names a path it does not have
+  docs    write the generated references: docs/reference/cli.md and docs/reference/brunel.1
+          (every command and option, from the clap definitions; builds the release brunel) and
+          docs/reference/config.md (every config key, from configs/reference.toml)
+  tidy    check the repository: no tracked file links to or names a path it does not have; the
+          files under docs/reference/ are what `cargo xtask docs` writes (builds the release
+          brunel, as `test` does); no *.pyc, __pycache__/ or *.patch under benches/results/
   gpu-check
           the OpenCL backend on a GPU: report the platform and device, run the OpenCL tests with
           BRUNEL_REQUIRE=opencl, time the four panels on opencl and cpu; results in
@@ -61,6 +71,7 @@ fn main() -> ExitCode {
         Some("fig8") => fig8::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("docs") => docs::run(&args[1..]),
         Some("tidy") => tidy::run(),
         Some("gpu-check") => gpu_check::run(&args[1..]),
         Some("-h" | "--help" | "help") => {

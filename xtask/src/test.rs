@@ -13,6 +13,7 @@ const LOG: &str = "target/brunel-test-log.tsv";
 pub fn run(extra: &[String]) -> Result<(), String> {
     setup::run_for(setup::Tools::Test)?;
     // The repository check first; its failure is reported, and fails the task, after the tests.
+    // It builds the release brunel to render the CLI reference: the build below is then a no-op.
     let tidy = tidy::run();
     if let Err(e) = &tidy {
         eprintln!("{e}");

@@ -1,8 +1,18 @@
-//! `cargo xtask tidy`: checks of the repository itself. Today one: no tracked file points at a
-//! path that the repository does not have.
+//! `cargo xtask tidy`: checks of the repository itself. Three:
 //!
-//! The rule (the README's "Development" section states it too). In every tracked text file
-//! (`.md`, `.rs`, `.toml`, `.py`, `.sh`, `.cl`, `.txt`, and scripts without an extension):
+//! - **Paths**: no tracked file points at a path that the repository does not have (the rule
+//!   below);
+//! - **Generated references**: the files under `docs/reference/` are what `cargo xtask docs`
+//!   writes now (see [`crate::docs`]): tidy builds the release `brunel` (the build that
+//!   `cargo xtask test` makes anyway), renders them into memory and names each file that
+//!   differs;
+//! - **Results folders**: nothing under `benches/results/` that is a by-product rather than a
+//!   result: Python's compiled files (`*.pyc`, `__pycache__/`) and patches (`*.patch`; a change
+//!   to the code belongs in the code's history, not beside its measurements).
+//!
+//! The path rule (CONTRIBUTING.md, "Formatting, lints and tidy", states it too). In every
+//! tracked text file (`.md`, `.rs`, `.toml`, `.py`, `.sh`, `.cl`, `.txt`, and scripts without an
+//! extension):
 //!
 //! 1. **Markdown links** (`.md` files only): the target of `[text](target)` and
 //!    `![alt](target)`, outside code blocks and code spans, relative to the file's folder (or to
@@ -23,33 +33,114 @@
 //! `. , : ;` are dropped. A word followed at once by one of `* { < $ [` is a pattern, not a path,
 //! and is skipped (`configs/fig8_{a,b}.toml`, `benches/results/<date>/`), as is what a command
 //! writes (a word after `>`, `-o` or `--out`) and what lies under `target/` or `out/` (what the
-//! build writes; never tracked). A path exists when it is a tracked file or a folder holding one. Outside a git checkout every file under the root counts as
-//! tracked (except `target/`, `out/` and hidden folders). This file itself is not checked: its
-//! tests name missing paths on purpose.
+//! build writes; never tracked). A path exists when it is a tracked file or a folder holding
+//! one. Outside a git checkout every file under the root counts as tracked (except `target/`,
+//! `out/` and hidden folders). This file itself is not checked: its tests name missing paths on
+//! purpose.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use crate::util;
+use crate::{docs, util};
 
 /// `cargo xtask tidy`.
 pub fn run() -> Result<(), String> {
     let root = util::project_root();
-    let broken = check(&root)?;
-    if broken.is_empty() {
-        eprintln!("tidy: every path that a tracked file names exists");
+    // A reference that cannot be regenerated (brunel does not build) is a failure of its own,
+    // reported beside the other checks' findings.
+    let (generated, cannot) = match docs::all(&root) {
+        Ok(g) => (g, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let report = check_all(&root, &generated)?;
+    let mut text = report.to_string();
+    if let Some(e) = cannot {
+        text.push_str(&format!(
+            "tidy: cannot regenerate the references under docs/reference/: {e}
+"
+        ));
+    }
+    if text.is_empty() {
+        eprintln!(
+            "tidy: every path that a tracked file names exists, the references under \
+             docs/reference/ are up to date, and benches/results/ holds only results"
+        );
         Ok(())
     } else {
-        Err(format!(
-            "tidy: {} broken path(s):\n{}",
-            broken.len(),
-            broken
-                .iter()
-                .map(|b| format!("  {b}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ))
+        Err(text.trim_end().to_owned())
     }
+}
+
+/// What the checks found in a tree.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Paths named that do not exist.
+    pub broken: Vec<Broken>,
+    /// Files that do not belong under `benches/results/`.
+    pub junk: Vec<PathBuf>,
+    /// Generated files that are missing or differ from what is generated now, with why.
+    pub stale: Vec<String>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.broken.is_empty() {
+            writeln!(f, "tidy: {} broken path(s):", self.broken.len())?;
+            for b in &self.broken {
+                writeln!(f, "  {b}")?;
+            }
+        }
+        if !self.junk.is_empty() {
+            writeln!(
+                f,
+                "tidy: {} file(s) under benches/results/ that are no results (compiled Python, \
+                 patches); remove them:",
+                self.junk.len()
+            )?;
+            for j in &self.junk {
+                writeln!(f, "  {}", j.display())?;
+            }
+        }
+        if !self.stale.is_empty() {
+            writeln!(
+                f,
+                "tidy: {} generated file(s) out of date; run `cargo xtask docs`:",
+                self.stale.len()
+            )?;
+            for s in &self.stale {
+                writeln!(f, "  {s}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every check on the tree at `root`, with `generated` the generated files as they should be.
+pub fn check_all(root: &Path, generated: &[docs::Generated]) -> Result<Report, String> {
+    let files = tracked(root)?;
+    Ok(Report {
+        broken: check_paths(root, &files),
+        junk: junk(&files),
+        stale: docs::stale(root, generated),
+    })
+}
+
+/// The results folders: the tracked files there that are by-products, not results.
+const RESULTS: &str = "benches/results";
+
+/// The files of `files` under `benches/results/` that are compiled Python (`*.pyc`, anything in
+/// a `__pycache__` folder) or patches (`*.patch`).
+fn junk(files: &[PathBuf]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|f| f.starts_with(RESULTS))
+        .filter(|f| {
+            let ext = f.extension().and_then(|e| e.to_str());
+            matches!(ext, Some("pyc" | "patch"))
+                || f.components().any(|c| c.as_os_str() == "__pycache__")
+        })
+        .cloned()
+        .collect()
 }
 
 /// A path named in `file` at `line` that does not exist.
@@ -75,11 +166,16 @@ impl std::fmt::Display for Broken {
 }
 
 /// Every broken path in the tree at `root`.
-pub fn check(root: &Path) -> Result<Vec<Broken>, String> {
-    let files = tracked(root)?;
-    let tree = Tree::new(&files);
+#[cfg(test)]
+fn check(root: &Path) -> Result<Vec<Broken>, String> {
+    Ok(check_paths(root, &tracked(root)?))
+}
+
+/// Every broken path that `files` (the tracked files of `root`) name.
+fn check_paths(root: &Path, files: &[PathBuf]) -> Vec<Broken> {
+    let tree = Tree::new(files);
     let mut broken = Vec::new();
-    for file in &files {
+    for file in files {
         // This file's tests plant broken paths on purpose.
         if !is_text(file) || file == Path::new(SELF) {
             continue;
@@ -92,7 +188,7 @@ pub fn check(root: &Path) -> Result<Vec<Broken>, String> {
     // A link's text and target may name the same path: report it once.
     broken.sort_by(|a, b| (&a.file, a.line, &a.target).cmp(&(&b.file, b.line, &b.target)));
     broken.dedup_by(|a, b| a.file == b.file && a.line == b.line && a.target == b.target);
-    Ok(broken)
+    broken
 }
 
 /// The tracked files, relative to `root`: `git ls-files` in a checkout, else a walk.
@@ -506,5 +602,89 @@ mod tests {
             ),
             vec!["docs/a.md", "../b/c.rs", "t/u"]
         );
+    }
+
+    #[test]
+    fn by_products_under_results_are_caught() {
+        let t = good_tree("junk");
+        t.write("benches/results/2026-01-01-x/bench.csv", "a,b\n");
+        // `epyc` holds the letters of `pyc`: a name, not an extension.
+        t.write("benches/results/2026-01-01-amd-epyc/summary.md", "# x\n");
+        t.write(
+            "benches/results/2026-01-01-x/__pycache__/measure.cpython-311.pyc",
+            "",
+        );
+        t.write("benches/results/2026-01-01-x/__pycache__/notes.txt", "");
+        t.write("benches/results/2026-01-01-x/loose.pyc", "");
+        t.write("benches/results/2026-01-01-x/tweak.patch", "");
+        // Elsewhere these are someone else's business.
+        t.write("tools/keep.pyc", "");
+        t.write("tools/keep.patch", "");
+        let report = check_all(&t.0, &[]).unwrap();
+        let mut junk: Vec<String> = report
+            .junk
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        junk.sort();
+        assert_eq!(
+            junk,
+            [
+                "benches/results/2026-01-01-x/__pycache__/measure.cpython-311.pyc",
+                "benches/results/2026-01-01-x/__pycache__/notes.txt",
+                "benches/results/2026-01-01-x/loose.pyc",
+                "benches/results/2026-01-01-x/tweak.patch",
+            ]
+        );
+        let text = report.to_string();
+        assert!(text.contains("4 file(s) under benches/results/"), "{text}");
+        assert!(
+            report.broken.is_empty() && report.stale.is_empty(),
+            "{report:#?}"
+        );
+    }
+
+    #[test]
+    fn a_stale_or_missing_generated_file_is_caught() {
+        let t = good_tree("stale");
+        t.write(
+            docs::CONFIG_SCHEMA,
+            "# The schema.\n\n[network]\nn_e = 100 # excitatory neurons\n",
+        );
+        let generated = vec![docs::config_reference(&t.0).unwrap()];
+        // Not written yet: missing.
+        let report = check_all(&t.0, &generated).unwrap();
+        assert_eq!(report.stale, [format!("{} is missing", docs::CONFIG_MD)]);
+        // As `cargo xtask docs` writes it: clean.
+        assert_eq!(docs::write(&t.0, &generated).unwrap(), [docs::CONFIG_MD]);
+        let report = check_all(&t.0, &generated).unwrap();
+        assert!(report.to_string().is_empty(), "{report}");
+        assert_eq!(docs::write(&t.0, &generated).unwrap(), Vec::<&str>::new());
+        // Edited by hand: stale, with the first line that differs.
+        let path = t.0.join(docs::CONFIG_MD);
+        let edited = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("| `100` |", "| `200` |");
+        std::fs::write(&path, edited).unwrap();
+        let report = check_all(&t.0, &generated).unwrap();
+        assert_eq!(report.stale.len(), 1, "{report}");
+        assert!(report.stale[0].starts_with("docs/reference/config.md is stale: line "));
+        assert!(
+            report.stale[0].contains("`| `network.n_e` | `200` |"),
+            "{report}"
+        );
+        assert!(
+            report.to_string().contains("run `cargo xtask docs`"),
+            "{report}"
+        );
+        // The schema changed but the reference was not regenerated: stale too.
+        docs::write(&t.0, &generated).unwrap();
+        t.write(
+            docs::CONFIG_SCHEMA,
+            "# The schema.\n\n[network]\nn_e = 300 # excitatory neurons\n",
+        );
+        let regenerated = vec![docs::config_reference(&t.0).unwrap()];
+        let report = check_all(&t.0, &regenerated).unwrap();
+        assert_eq!(report.stale.len(), 1, "{report}");
     }
 }

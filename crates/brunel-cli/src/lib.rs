@@ -35,6 +35,7 @@ pub mod output;
 pub mod phase;
 pub mod plot;
 pub mod profile;
+pub mod reference;
 pub mod resume;
 pub mod run;
 pub mod sweep;

@@ -1,24 +1,38 @@
 //! `brunel`: runs the Brunel (2000) network, writes SONATA HDF5 result files, draws Fig. 8.
 //!
 //! ```text
-//! brunel run CONFIG [--backend NAME|auto] [--threads N] [--device N]
-//!            [--seed N] [--duration MS] [--set key=value]... [--record first:50|all|none]
-//!            [--out FILE.h5] [--plot FILE.png] [--force]
+//! brunel run CONFIG [--backend NAME|auto] [--threads N] [--device N] [--seed N] [--duration MS]
+//!            [--set key=value]... [--record first:50|all|none] [--out FILE.h5] [--plot FILE.png]
+//!            [--force] [--summary FILE.toml] [--quiet] [--checkpoint FILE [--checkpoint-every MS]]
+//! brunel resume FILE [--duration MS] [--backend NAME|auto] [--out FILE.h5] ...
+//! brunel sweep CONFIG --grid KEY=START:STOP:STEP... [--seeds S1,S2] --out SWEEP.h5 ...
+//! brunel network CONFIG --out NETDIR [--set key=value]... [--seed N] [--force]
 //! brunel plot FILE.h5 [FILE.h5 ...] -o FIG.png
 //! brunel info FILE.h5
 //! brunel backends [--format text|toml]
 //! brunel profile path|show|write --size n=N,backend=NAME,...
 //! brunel theory CONFIG [--set key=value]... [--format text|toml] [--grid KEY=START:STOP:STEP]...
 //! ```
+//!
+//! Every option, with its whole help: docs/reference/cli.md (and the man page
+//! docs/reference/brunel.1), which `cargo xtask docs` renders from the definitions below through
+//! the hidden command `brunel __reference`.
 
 use brunel_cli::{
-    info, interrupt, message, network_file, note, output, phase, plot, profile, resume, run, say,
-    sweep, theory,
+    info, interrupt, message, network_file, note, output, phase, plot, profile, reference, resume,
+    run, say, sweep, theory,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// The closing line of `brunel -h`; `brunel --help` (and the reference) add the environment.
+macro_rules! exit_status {
+    () => {
+        "Exit status: 0 done, 1 refused or failed (one message on stderr), 2 a bad command line, 130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM, with no file left behind."
+    };
+}
 
 /// Brunel (2000)'s network of 12 500 leaky integrate-and-fire neurons, as Brian2's example
 /// runs it.
@@ -27,7 +41,18 @@ use clap::{Parser, Subcommand};
     name = "brunel",
     version,
     propagate_version = true,
-    after_help = "Exit status: 0 done, 1 refused or failed (one message on stderr), 2 a bad command line, 130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM, with no file left behind."
+    after_help = exit_status!(),
+    after_long_help = concat!(
+        exit_status!(),
+        "\n\n",
+        "Environment:\n",
+        "- BRUNEL_OPENCL_DEVICE: the OpenCL device index that --device defaults to.\n",
+        "- BRUNEL_PROFILE: the machine profile's file (default $XDG_CACHE_HOME/brunel/profile.toml, else ~/.cache/brunel/profile.toml).\n",
+        "- BRUNEL_CPU_PIN: auto (default), 1 or 0: whether the cpu backend pins its threads to CPUs (see run --threads).\n",
+        "- BRUNEL_READ_TIMEOUT: seconds (default 60) that info and plot let the child process that first reads a result file take before it counts as damaged.\n",
+        "- BRUNEL_MPI_STATS=1: each MPI rank says on stderr how its time went.\n",
+        "- BRUNEL_MPI_EXCHANGE=sizes: the MPI ranks exchange spikes in two rounds (sizes, then spikes) instead of fixed slots; for measurements."
+    )
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,12 +75,14 @@ enum Command {
     /// thread count; the result file is the one an uninterrupted run writes.
     Resume(resume::ResumeArgs),
     /// Draws result files as Fig. 8's panels (raster of neurons 0..50 above the population
-    /// rate), side by side.
+    /// rate), side by side; a single sweep file (`brunel sweep`'s SWEEP.h5) as its phase
+    /// diagram instead.
     Plot {
-        /// Result files written by `brunel run`, one panel each, left to right.
+        /// Result files written by `brunel run`, one panel each, left to right (or one sweep
+        /// file).
         #[arg(required = true, value_name = "FILE.h5")]
         files: Vec<PathBuf>,
-        /// The PNG to write (replaced if it exists).
+        /// The PNG to write (a regular file, not one of the inputs; replaced if it exists).
         #[arg(short, long, value_name = "FIG.png")]
         out: PathBuf,
     },
@@ -85,6 +112,33 @@ enum Command {
     /// linear stability (stable, or the frequency of the growing oscillation); over a grid of
     /// configs with --grid, with the phase boundaries.
     Theory(theory::TheoryArgs),
+    /// Prints the command-line reference rendered from these definitions (what
+    /// `cargo xtask docs` writes to docs/reference/ and `cargo xtask tidy` compares).
+    #[command(name = "__reference", hide = true)]
+    Reference {
+        #[arg(value_enum)]
+        format: ReferenceFormat,
+    },
+}
+
+/// The forms of the command-line reference.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReferenceFormat {
+    /// Markdown (docs/reference/cli.md).
+    Markdown,
+    /// A man page (docs/reference/brunel.1).
+    Man,
+}
+
+/// Prints the command-line reference of [`Cli`] in `format` to stdout.
+fn print_reference(format: ReferenceFormat) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let bytes = match format {
+        ReferenceFormat::Markdown => reference::markdown(&Cli::command()).into_bytes(),
+        ReferenceFormat::Man => reference::man(Cli::command())?,
+    };
+    std::io::stdout().write_all(&bytes)?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -111,6 +165,7 @@ fn main() -> ExitCode {
         Command::Profile(cmd) => profile::command(cmd),
         Command::Theory(args) => theory::theory(args),
         Command::CheckResult { file } => output::read(file).map(drop),
+        Command::Reference { format } => print_reference(*format),
     };
     match result {
         Ok(()) => {

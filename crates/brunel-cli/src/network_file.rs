@@ -47,7 +47,8 @@ pub struct NetworkArgs {
     /// Threads of the network build; 0 = all cores.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
-    /// Replace an existing folder written by this command.
+    /// Replace an existing folder written by this command (and no other folder); the folder
+    /// appears only once it is complete.
     #[arg(long)]
     pub force: bool,
     /// No summary on stdout.

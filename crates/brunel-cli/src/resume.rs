@@ -26,19 +26,22 @@ pub struct ResumeArgs {
     /// Which backend continues: a name `brunel backends` lists, or `auto`.
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
-    /// Threads for the network build and the cpu backend; 0 = all cores.
+    /// Threads for the network build and the cpu backend; 0 = all cores (mpi: per rank, 0 = the
+    /// cores shared among the ranks on this machine), as for `brunel run --threads`.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
     /// Device of a backend that takes one (OpenCL), as `brunel backends` lists them.
     #[arg(long, value_name = "N")]
     pub device: Option<usize>,
-    /// The result file. Default: the one the checkpointed run was to write.
+    /// The result file (a regular file only, as for `brunel run --out`). Default: the one the
+    /// checkpointed run was to write.
     #[arg(long, short, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
     /// Replace an existing result file.
     #[arg(long)]
     pub force: bool,
-    /// Also writes the summary as flat TOML to this file.
+    /// Also writes the summary as flat TOML to this file (a regular file only), as
+    /// `brunel run --summary` does.
     #[arg(long, value_name = "FILE.toml")]
     pub summary: Option<PathBuf>,
     /// No progress bar and no summary on stdout.

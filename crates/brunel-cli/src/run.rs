@@ -30,14 +30,31 @@ pub struct RunArgs {
     /// Which backend simulates: a name `brunel backends` lists (reference, cpu, opencl, mpi), or
     /// `auto`: the fastest measured here by `cargo xtask bench` (its machine profile), else a
     /// GPU with fp64, else cpu, else reference.
+    ///
+    /// The backend is chosen and probed before the network is built: a missing platform or
+    /// device is refused at once. With a machine profile, `auto` takes the backend measured
+    /// fastest for the nearest measured network size at or above the config's; without one it
+    /// never prefers an OpenCL CPU device (such as PoCL) to the native cpu backend, and suggests
+    /// running `cargo xtask bench`.
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
     /// Threads for the network build and the cpu backend; 0 = all cores (mpi: per rank, 0 = the
-    /// cores shared among the ranks on this machine).
+    /// cores shared among the ranks on this machine). At most 1024.
+    ///
+    /// The cpu backend starts no more threads than the network has work for (beyond the cores,
+    /// one per 256 neurons) and says so in the summary's `device`. With one thread per usable
+    /// CPU (the default) it pins each thread to a CPU of its own (`device` says "pinned"). The
+    /// environment variable BRUNEL_CPU_PIN chooses: `auto` (the default) as just said, `0`
+    /// never pins, `1` always pins, an MPI rank's threads too (which `auto` leaves to mpirun's
+    /// binding).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
-    /// OpenCL device index, as `brunel backends` lists them (with --backend opencl only).
-    /// Default: $BRUNEL_OPENCL_DEVICE, else the fastest GPU with fp64, else the first device.
+    /// OpenCL device index, as `brunel backends` lists them (with --backend opencl only;
+    /// refused with a backend that takes no device and with `auto`).
+    ///
+    /// Default: $BRUNEL_OPENCL_DEVICE, else the non-CPU device with fp64 and the most compute
+    /// units (GPUs before other accelerators), else the first device with fp64, else the first
+    /// device (which is then refused for lacking fp64).
     #[arg(long, value_name = "N")]
     pub device: Option<usize>,
     /// Overrides simulation.seed: any whole number from 0 to 18446744073709551615.
@@ -54,19 +71,28 @@ pub struct RunArgs {
     /// record.spikes (default first:50, as Brian2's example).
     #[arg(long, value_name = "first:N|all|none", value_parser = parse_record)]
     pub record: Option<RecordSpikes>,
-    /// The HDF5 result file (a regular file; never a folder, FIFO or device, even with --force).
+    /// The HDF5 result file (a regular file; never a folder, FIFO, socket or device, even with
+    /// --force).
+    ///
     /// Default: the config file's name up to its last dot, with `.h5`, in the current folder
     /// (`configs/fig8_a.toml` → `./fig8_a.h5`, `panel.v2.toml` → `./panel.v2.h5`).
     #[arg(long, short, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
-    /// Also draws the panel into this PNG once the result is written (replaced if it exists).
+    /// Also draws the panel into this PNG once the result is written (a regular file only,
+    /// replaced if it exists).
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
     /// Replace an existing result file (a regular file only).
     #[arg(long)]
     pub force: bool,
     /// Also writes the summary as flat TOML (`key = value`) to this file, for scripts and
-    /// `cargo xtask bench` (replaced if it exists).
+    /// `cargo xtask bench` (a regular file only, replaced if it exists).
+    ///
+    /// Beyond the printed figures it holds `build_seconds` (the network and the backend's
+    /// layout), `run_seconds`, `run_cpu_seconds` (processor time of the run, all threads),
+    /// `peak_rss_mb` (measured), `planned_peak_mb` (the memory plan's peak), `theory_rate_hz`,
+    /// `theory_stable`, `theory_oscillation_hz` (when the state oscillates) and `choice` (why
+    /// `auto` chose the backend).
     #[arg(long, value_name = "FILE.toml")]
     pub summary: Option<PathBuf>,
     /// No progress bar and no summary on stdout (errors and notes still go to stderr).

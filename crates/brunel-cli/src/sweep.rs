@@ -37,6 +37,12 @@ pub struct SweepArgs {
     /// A grid axis: `KEY=START:STOP:STEP` (STOP included when it falls on the grid) or
     /// `KEY=v1,v2,...`; any config key. Repeatable: the grid is their product, the first axis
     /// varying slowest.
+    ///
+    /// As for `brunel theory --grid`: STOP counts as on the grid when it lies within 1e-9 of a
+    /// step of a grid point; a negative STEP counts down; values are rounded to the decimals
+    /// written in START and STEP; `v1,v2,...` are TOML values (a bare word is a string); a key
+    /// given twice, an empty range and a zero step are refused. A sweep has at most 100 000
+    /// points.
     #[arg(
         long = "grid",
         value_name = "KEY=START:STOP:STEP|KEY=v1,v2,...",
@@ -56,7 +62,8 @@ pub struct SweepArgs {
     /// Which backend runs the points: a name `brunel backends` lists, or `auto`.
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
-    /// Threads in all; 0 = all cores.
+    /// Threads in all; 0 = all cores. The cpu backend pins them as `brunel run --threads`
+    /// says (BRUNEL_CPU_PIN).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
     /// Points run at once, each on threads / jobs threads. 0 (the default): as many as there
@@ -77,7 +84,7 @@ pub struct SweepArgs {
     /// A line per finished point.
     #[arg(long, short)]
     pub verbose: bool,
-    /// No progress bar and no summary.
+    /// No progress bar (by default one shows, with the time left) and no summary.
     #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
 }

@@ -20,11 +20,24 @@ pub struct TheoryArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// `text` for people, `toml` for scripts.
+    ///
+    /// The TOML holds `rate_hz` (the lowest stationary rate), `rates_hz` (all of them),
+    /// `stable`, and when that state is unstable `oscillation_hz` and `growth_per_s`, then one
+    /// `[[states]]` table per stationary state (`rate_hz`, `mu_mv`, `sigma_mv`, `gain0`,
+    /// `stable`, ...). With --grid: one `[[points]]` table per point (the grid's keys, then
+    /// those fields) and one `[[boundaries]]` table per phase boundary (`axis`, `value`, the
+    /// other keys, `stable_below`, `oscillation_hz`).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// An axis of a grid of configs: `KEY=START:STOP:STEP` (STOP included when on the grid) or
     /// `KEY=v1,v2,...`, over any config key. Repeatable: the grid is the product, the first
     /// axis varying slowest. Prints one row per point and the phase boundaries.
+    ///
+    /// STOP counts as on the grid when it lies within 1e-9 of a step of a grid point; a
+    /// negative STEP counts down; values are rounded to the decimals written in START and STEP
+    /// (`0:8:0.05` gives 0.15, not 0.15000000000000002); `v1,v2,...` are TOML values (a bare
+    /// word is a string). A key given twice, an empty range and a zero step are refused; the
+    /// grid has at most 1 000 000 points.
     #[arg(long = "grid", value_name = "KEY=START:STOP:STEP|KEY=v1,v2,...")]
     pub grid: Vec<String>,
     /// Writes the output to this file instead of stdout (replaced if it exists).
