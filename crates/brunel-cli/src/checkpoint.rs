@@ -5,7 +5,7 @@
 //!              config (the resolved TOML of the run), out (the result file it will write),
 //!              step (the next step to run), fingerprint (of the network, see
 //!              Network::fingerprint), n_synapses, build_seconds, run_seconds (so far),
-//!              checkpoint_every (steps; 0: only at the end), created
+//!              checkpoint_every (steps; 0: only at the end), created, checksum
 //! /state       v (f64), last_spike (i64), in_flight_steps (u64), in_flight_ids (u32)
 //! /spikes      counts (u32 per step so far), steps (u64), ids (u32): the recorded spikes
 //! /stats       total, in_window, isi_count (u32), last, isi_sum, isi_sum_sq (u64);
@@ -14,17 +14,26 @@
 //!
 //! The network is not stored: it is drawn again from the config's seed and must have the
 //! recorded fingerprint.
+//!
+//! A checkpoint is checked twice on reading, so that a damaged file is refused with a message
+//! instead of resuming into other spikes or a crash:
+//! - `checksum` is a CRC-32 over every value above except `created`, in a fixed order
+//!   ([`checksum`]): a flipped bit anywhere in a dataset or attribute is caught;
+//! - the values must make sense for the network of the checkpoint's config ([`check`]): ids
+//!   below N, steps before the checkpoint's step and in order, spikes in flight within the last
+//!   delay, finite potentials, statistics that fit the spikes counted.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use brunel_core::{Config, HostState, NeuronStats, SpikeRecorder};
+use brunel_core::{Config, HostState, Model, NeuronStats, SpikeRecorder};
 use hdf5::H5Type;
 
 use crate::output::{attr, attr_str, has_hdf5_signature, read_attr, read_attr_str};
 
 const FORMAT: &str = "brunel-checkpoint";
-const FORMAT_VERSION: u32 = 1;
+// 2: the checksum attribute.
+const FORMAT_VERSION: u32 = 2;
 
 /// A run stopped at `state.step`.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +96,7 @@ fn write_to(path: &Path, c: &Checkpoint) -> Result<()> {
     attr(&file, "run_seconds", c.run_seconds)?;
     attr(&file, "checkpoint_every", c.every)?;
     attr_str(&file, "created", &crate::time::now_rfc3339())?;
+    attr(&file, "checksum", checksum(c))?;
 
     let state = file.create_group("state")?;
     data(&state, "v", &c.state.v)?;
@@ -143,7 +153,7 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
             path.display()
         );
     }
-    let inner = || -> Result<Checkpoint> {
+    let inner = || -> Result<(Checkpoint, u32)> {
         let config: String = read_attr_str(&file, "config")?;
         let state = file.group("state").context("the group /state is missing")?;
         let in_flight_steps: Vec<u64> = read_data(&state, "in_flight_steps")?;
@@ -189,7 +199,8 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
         {
             bail!("the per-neuron statistics are inconsistent");
         }
-        Ok(Checkpoint {
+        let stored: u32 = read_attr(&file, "checksum")?;
+        let c = Checkpoint {
             brunel_version: brunel_version.clone(),
             out: PathBuf::from(read_attr_str(&file, "out")?),
             fingerprint: read_attr(&file, "fingerprint")?,
@@ -206,7 +217,177 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
             spikes,
             stats,
             config,
-        })
+        };
+        Ok((c, stored))
     };
-    inner().with_context(not_ours)
+    let (c, stored) = inner().with_context(not_ours)?;
+    let damaged = |what: String| {
+        anyhow::anyhow!(
+            "{} is damaged: {what}; it cannot be resumed (write a new checkpoint with `brunel run --checkpoint`)",
+            path.display()
+        )
+    };
+    let computed = checksum(&c);
+    if computed != stored {
+        return Err(damaged(format!(
+            "its contents do not match its checksum (stored {stored:#010x}, computed {computed:#010x})"
+        )));
+    }
+    let config = Config::from_toml_with(&c.config, "the checkpoint's config", &[])?;
+    check(&c, &Model::new(&config)).map_err(damaged)?;
+    Ok(c)
+}
+
+/// CRC-32 over every value of `c`, each preceded by its name and byte length, in a fixed order:
+/// what [`write()`] stores and [`read()`] compares.
+pub fn checksum(c: &Checkpoint) -> u32 {
+    let mut sum = Sum(crc32fast::Hasher::new());
+    sum.bytes("brunel_version", c.brunel_version.as_bytes());
+    sum.bytes("config", c.config.as_bytes());
+    sum.bytes("out", c.out.to_string_lossy().as_bytes());
+    sum.numbers("fingerprint", &[c.fingerprint], u64::to_le_bytes);
+    sum.numbers("n_synapses", &[c.n_synapses], u64::to_le_bytes);
+    sum.numbers("build_seconds", &[c.build_seconds], f64::to_le_bytes);
+    sum.numbers("run_seconds", &[c.run_seconds], f64::to_le_bytes);
+    sum.numbers("checkpoint_every", &[c.every], u64::to_le_bytes);
+    let s = &c.state;
+    sum.numbers("step", &[s.step], u64::to_le_bytes);
+    sum.numbers("v", &s.v, f64::to_le_bytes);
+    sum.numbers("last_spike", &s.last_spike, i64::to_le_bytes);
+    sum.numbers("in_flight", &s.in_flight, |(k, id)| {
+        let mut b = [0; 12];
+        b[..8].copy_from_slice(&k.to_le_bytes());
+        b[8..].copy_from_slice(&id.to_le_bytes());
+        b
+    });
+    sum.numbers("spikes/counts", &c.spikes.counts, u32::to_le_bytes);
+    sum.numbers("spikes/steps", &c.spikes.steps, u64::to_le_bytes);
+    sum.numbers("spikes/ids", &c.spikes.ids, u32::to_le_bytes);
+    let t = &c.stats;
+    sum.numbers("stats/window_start", &[t.window_start], u64::to_le_bytes);
+    sum.numbers("stats/steps", &[t.steps], u64::to_le_bytes);
+    sum.numbers("stats/total", &t.total, u32::to_le_bytes);
+    sum.numbers("stats/in_window", &t.in_window, u32::to_le_bytes);
+    sum.numbers("stats/last", &t.last, u64::to_le_bytes);
+    sum.numbers("stats/isi_count", &t.isi_count, u32::to_le_bytes);
+    sum.numbers("stats/isi_sum", &t.isi_sum, u64::to_le_bytes);
+    sum.numbers("stats/isi_sum_sq", &t.isi_sum_sq, u64::to_le_bytes);
+    sum.0.finalize()
+}
+
+/// The checksum's running state: named byte strings and arrays of numbers, little-endian.
+struct Sum(crc32fast::Hasher);
+
+impl Sum {
+    fn bytes(&mut self, name: &str, bytes: &[u8]) {
+        self.0.update(name.as_bytes());
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// Feeds `values` through a buffer, so that large states cost one update per 64 KiB.
+    fn numbers<T: Copy, const W: usize>(&mut self, name: &str, values: &[T], le: fn(T) -> [u8; W]) {
+        self.0.update(name.as_bytes());
+        self.0.update(&((values.len() * W) as u64).to_le_bytes());
+        let mut buffer = Vec::with_capacity(65_536);
+        for chunk in values.chunks((65_536 / W).max(1)) {
+            buffer.clear();
+            for &x in chunk {
+                buffer.extend_from_slice(&le(x));
+            }
+            self.0.update(&buffer);
+        }
+    }
+}
+
+/// Checks that the values of `c` make sense for `model`, the network of its config: what a
+/// checksum cannot tell (a file written by a faulty program, or damaged and re-summed) must
+/// still not crash a resume or feed it impossible input. The message says what is wrong.
+pub fn check(c: &Checkpoint, model: &Model) -> std::result::Result<(), String> {
+    let done = c.state.step;
+    let n = model.n;
+    c.state.check(model).map_err(|e| e.to_string())?;
+    let spikes = &c.spikes;
+    if spikes.counts.len() as u64 != done {
+        return Err(format!(
+            "it holds the spike counts of {} steps for a state at step {done}",
+            spikes.counts.len()
+        ));
+    }
+    if spikes.steps.len() != spikes.ids.len() {
+        return Err("its recorded spikes have more steps than ids or the reverse".into());
+    }
+    // Spikes in (step, id) order, of neurons the selection keeps, no more at a step than the
+    // step's count of all spikes (exactly as many when every neuron is recorded).
+    let mut previous: Option<(u64, u32)> = None;
+    let mut at_step = 0u64;
+    for (&k, &id) in spikes.steps.iter().zip(&spikes.ids) {
+        if id >= n || !spikes.select.includes(id) {
+            return Err(format!(
+                "a recorded spike is of neuron {id}, which the run does not record (network of {n} neurons, recording {})",
+                spikes.select
+            ));
+        }
+        if k >= done {
+            return Err(format!(
+                "a recorded spike is at step {k}, not before the checkpoint's step {done}"
+            ));
+        }
+        if previous.is_some_and(|p| p >= (k, id)) {
+            return Err("its recorded spikes are not in (step, neuron) order".into());
+        }
+        at_step = if previous.is_some_and(|p| p.0 == k) {
+            at_step + 1
+        } else {
+            1
+        };
+        if at_step > spikes.counts[k as usize] as u64 {
+            return Err(format!(
+                "it records more spikes at step {k} than the step's count ({})",
+                spikes.counts[k as usize]
+            ));
+        }
+        previous = Some((k, id));
+    }
+    let counted: u64 = spikes.counts.iter().map(|&x| x as u64).sum();
+    if spikes.select == brunel_core::RecordSpikes::All && counted != spikes.ids.len() as u64 {
+        return Err(format!(
+            "it records {} spikes of all neurons but counts {counted}",
+            spikes.ids.len()
+        ));
+    }
+    let stats = &c.stats;
+    if stats.total.len() != n as usize {
+        return Err(format!(
+            "its statistics are of {} neurons, the network has {n}",
+            stats.total.len()
+        ));
+    }
+    if stats.steps > done {
+        return Err(format!(
+            "its statistics cover {} steps, more than the {done} run",
+            stats.steps
+        ));
+    }
+    let total: u64 = stats.total.iter().map(|&x| x as u64).sum();
+    let counted_by_stats: u64 = spikes.counts[..stats.steps as usize]
+        .iter()
+        .map(|&x| x as u64)
+        .sum();
+    if total != counted_by_stats {
+        return Err(format!(
+            "its statistics count {total} spikes, its spike counts {counted_by_stats}"
+        ));
+    }
+    for i in 0..n as usize {
+        let last = stats.last[i];
+        if stats.in_window[i] > stats.total[i]
+            || stats.isi_count[i] > stats.in_window[i]
+            || (last != u64::MAX && (last >= done || last < stats.window_start))
+            || (stats.in_window[i] > 0) != (last != u64::MAX)
+        {
+            return Err(format!("the statistics of neuron {i} do not fit together"));
+        }
+    }
+    Ok(())
 }

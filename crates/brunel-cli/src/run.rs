@@ -128,6 +128,13 @@ pub fn parse_threads(s: &str) -> Result<usize, String> {
 
 /// Whether two paths name the same file (either may not exist yet).
 pub fn same_file(a: &Path, b: &Path) -> bool {
+    // Two names of one existing file (hard links, links, `a/../a`) share device and inode.
+    if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt as _;
+        if ma.dev() == mb.dev() && ma.ino() == mb.ino() {
+            return true;
+        }
+    }
     let resolve = |p: &Path| {
         std::fs::canonicalize(p).unwrap_or_else(|_| {
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());

@@ -122,6 +122,13 @@ fn rate_text(r: f64) -> String {
 
 /// Runs `brunel theory`.
 pub fn theory(args: &TheoryArgs) -> Result<()> {
+    // A FIFO or device as the config would block the read: regular files only.
+    crate::output::check_input(&args.config)?;
+    if let Some(out) = &args.out {
+        // The output must never replace the config it was computed from.
+        crate::output::check_target(out)?;
+        crate::run::refuse_same_files(&[("the config", &args.config), ("--out", out)])?;
+    }
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("cannot read {}", args.config.display()))?;
     let origin = args.config.display().to_string();

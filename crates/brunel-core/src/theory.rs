@@ -277,6 +277,10 @@ fn gauss_legendre(a: f64, b: f64, f: impl Fn(f64) -> f64) -> f64 {
     s * h
 }
 
+/// Where [`siegert_integral_scaled`] takes the integral from its asymptotic series (in units
+/// of σ above the mean).
+const FAR_ABOVE: f64 = 1e4;
+
 /// `∫_a^b erfcx(-u) du = e^m · s`, returned as `(m, s)` with `m = max(b, 0)²`.
 pub fn siegert_integral_scaled(a: f64, b: f64) -> (f64, f64) {
     let m = if b > 0.0 { b * b } else { 0.0 };
@@ -288,6 +292,20 @@ pub fn siegert_integral_scaled(a: f64, b: f64) -> (f64, f64) {
             erfcx(-u) * (-m).exp()
         }
     };
+    if b > FAR_ABOVE && b > a {
+        // A threshold this many σ above the mean (an almost silent drive): panels of width 2/u
+        // would be too many, and past about 10⁸ narrower than the spacing of f64 near b, so
+        // that the loop below would never end. Here erfc(u) is 0 to f64 precision and the
+        // integral is 2e^{-b²}∫_a^b e^{u²} du = 2D(b) − 2D(a)e^{a²−b²} (D: Dawson's function),
+        // with 2D(x) = 1/x + 1/(2x³) + 3/(4x⁵) + …, whose third term is below f64's precision
+        // for x > 10⁴. The part below a vanishes unless a is as far out and close to b.
+        let two_dawson = |x: f64| 1.0 / x + 0.5 / (x * x * x);
+        let mut sum = two_dawson(b);
+        if a > FAR_ABOVE {
+            sum -= two_dawson(a) * ((a - b) * (a + b)).exp();
+        }
+        return (m, sum);
+    }
     let mut sum = 0.0;
     if b > 0.0 && b > a {
         // [max(a, 0), b] from the top down, panels narrow enough for e^{u²} (width 2/u), until
@@ -429,7 +447,11 @@ impl Linearised {
             .max((p.theta - bottom) / MAX_STEPS as f64);
         let n_top = (span / target).ceil().max(1.0) as usize;
         let dv = span / n_top as f64;
-        let n_low = ((p.v_reset - bottom) / dv).ceil().max(1.0) as usize;
+        // n_top is at most MAX_STEPS by the choice of target; the steps below the reset are cut
+        // at MAX_STEPS too. That cut matters only when sigma is thousands of times θ − V_r
+        // (jumps far larger than the threshold, far outside the diffusion approximation), where
+        // the grid would otherwise ask for more memory than a machine has.
+        let n_low = (((p.v_reset - bottom) / dv).ceil().max(1.0) as usize).min(MAX_STEPS);
         let n = n_top + n_low; // steps; nodes 0..=n, node n = theta, node n_low = V_r
         let k_reset = n_low;
         let volt = |k: usize| p.theta - (n - k) as f64 * dv;
