@@ -9,6 +9,8 @@
 //! Adding a backend means: its crate, one [`Entry`] in [`all`], and one cargo feature here
 //! (and in `brunel-cli`, which forwards it).
 
+#![warn(missing_docs)]
+
 use brunel_core::memory::BackendFacts;
 use brunel_core::{
     Backend, Config, DeviceKind, Error, Model, Network, Par, ReferenceBackend, Result, Synapses,
@@ -37,11 +39,15 @@ pub struct Honours {
 pub struct Device {
     /// The `--device` index.
     pub index: usize,
+    /// The device's name, as its driver gives it.
     pub name: String,
+    /// The platform (driver) that offers it.
     pub platform: String,
+    /// GPU, OpenCL CPU device or other.
     pub kind: DeviceKind,
     /// Whether it computes in f64 (required).
     pub fp64: bool,
+    /// Compute units the driver reports (0 if it does not say).
     pub compute_units: u32,
 }
 

@@ -15,12 +15,19 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `[network]`: population sizes, connection probability, how synapses are drawn and kept.
     pub network: NetworkConfig,
+    /// `[neuron]`: the leaky integrate-and-fire neuron shared by both populations.
     pub neuron: NeuronConfig,
+    /// `[synapse]`: the jumps J and −gJ and the delay D.
     pub synapse: SynapseConfig,
+    /// `[input]`: the external Poisson input.
     pub input: InputConfig,
+    /// `[simulation]`: time step, duration and seed.
     pub simulation: SimulationConfig,
+    /// `[record]`: which neurons' spikes are kept.
     pub record: RecordConfig,
+    /// `[plot]`: how the CLI draws the panel; no effect on the simulation.
     pub plot: PlotConfig,
 }
 
@@ -198,9 +205,11 @@ pub struct PlotConfig {
 /// Whose spikes are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordSpikes {
+    /// No neuron's (`"none"`): only the population rate is recorded.
     None,
+    /// Every neuron's (`"all"`).
     All,
-    /// Neurons 0..n.
+    /// Those of neurons `0..n` (`"first:n"`), all of them excitatory while n ≤ N_E.
     First(u32),
 }
 

@@ -10,12 +10,17 @@
 //!   B = [`TARGET_BLOCK`]) is drawn by the generator seeded by
 //!   [`rng::connectivity_seed_block`] from (seed, s, b). A range of targets is drawn from the
 //!   blocks it overlaps only, and a source's targets in a range can be drawn again whenever
-//!   they are needed (procedural storage). Block 0's seed is the one whole rows had before
-//!   blocks existed: a network of at most B neurons (the paper's 12 500) is unchanged.
+//!   they are needed (procedural storage). Block 0 is seeded by the row's
+//!   [`rng::connectivity_seed`], and a network of at most B neurons (the paper's 12 500)
+//!   draws its gaps with rand_distr's Geometric sampler: its rows are those of one generator
+//!   per whole row, the synapses the validated results of these networks were computed
+//!   with. Larger networks draw each gap from one exponential, which is cheaper and
+//!   distributed alike.
 //! - Fixed in-degree: column `t` (the sources of target `t`) by the generator seeded from
 //!   (seed, t), so a range of targets is drawn from its own columns only. Networks of at most
-//!   [`TARGET_BLOCK`] neurons draw each column with rand's `index::sample`, as they always
-//!   did; larger ones by bounded uniform draws with rejection of repeats ([`Sources`]).
+//!   [`TARGET_BLOCK`] neurons draw each column with rand's `index::sample` (again the
+//!   synapses of the validated results); larger ones by bounded uniform draws with rejection
+//!   of repeats, which need no per-column table of n entries.
 //!
 //! [`Draw`] is the network of a config before it is drawn: it draws the [`Cut`] onto a range
 //! of targets directly, or one source's targets in a range. [`Network`] is the whole network,
@@ -51,10 +56,10 @@ pub struct Network {
 }
 
 /// Sources per bucket of [`Draw::bucketed_rows`] (at most; fewer where an entry's 32 bits
-/// need more for the target): few enough lists are open while the columns are drawn, and a
-/// bucket's counts (32 KiB) and the ends of its rows being filled stay in a core's caches
-/// (2^12 sources and batches of 48 columns: 0.89x the 1.25 M fixed in-degree build of 2^13 and
-/// 96 on a Zen 3 with 512 KiB of L2, `benches/results/2026-12-07-amd-epyc-2c/build-bounded.md`).
+/// need more for the target). The size trades two caches: fewer sources per bucket mean more
+/// lists open while the columns are drawn, more mean a bucket's counts (32 KiB at 2^12
+/// sources) and the ends of its rows being filled no longer fit beside each other in a
+/// core's L2 (512 KiB is common). `benches/results/` holds the builds that chose it.
 const SOURCE_BUCKET: u32 = 1 << 12;
 
 /// Bits of a bucket entry's target (its place in the range): the rest hold the source's
@@ -186,7 +191,7 @@ enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Sources {
     /// rand's `index::sample`, draw for draw: networks of one block (at most [`TARGET_BLOCK`]
-    /// neurons, the paper's among them), drawn as they always were.
+    /// neurons, the paper's among them), whose synapses the validated results rest on.
     Legacy,
     /// Uniform draws in `0..n` (Lemire's multiply-and-reject on 32-bit halves of the
     /// generator's words), a value drawn before rejected (a bitset of `n` bits): a uniform
@@ -821,7 +826,9 @@ impl Draw {
 /// which a backend that keeps only parts of it (or nothing: procedural storage) draws them.
 #[derive(Debug, Clone, Copy)]
 pub enum Synapses<'a> {
+    /// The whole network, drawn: a backend copies what it needs into its own layout.
     Network(&'a Network),
+    /// The network not drawn: a backend draws only the synapses it keeps, or none.
     Draw(&'a Draw),
 }
 
@@ -896,7 +903,8 @@ pub(crate) fn cut_offset(total: u64, range: PartRange) -> Result<u32> {
 #[derive(Clone)]
 enum Skip {
     /// rand_distr's `Geometric`, draw for draw: networks of one block (at most
-    /// [`TARGET_BLOCK`] neurons, the paper's among them), drawn as they always were.
+    /// [`TARGET_BLOCK`] neurons, the paper's among them), whose synapses the validated
+    /// results rest on.
     Legacy(FastGeometric),
     /// ⌊E / λ⌋ with E ~ Exp(1) (rand_distr's ziggurat `Exp1`) and λ = −ln(1 − p): the same
     /// distribution (P(gap ≥ k) = e^(−λk) = (1 − p)^k) from one exponential draw instead of
@@ -1277,8 +1285,8 @@ mod tests {
 
     #[test]
     fn a_network_of_one_block_is_drawn_as_whole_rows_were() {
-        // Before blocks, row s was drawn over all n targets by the generator of
-        // connectivity_seed(seed, s): a network of at most TARGET_BLOCK neurons is unchanged.
+        // A network of at most TARGET_BLOCK neurons has the rows of one generator per whole
+        // row: row s drawn over all n targets by the generator of connectivity_seed(seed, s).
         let c = config(10_000, 0.1, Connectivity::Bernoulli, 1234);
         let draw = Draw::new(&c);
         let gap = FastGeometric::new(0.1);
@@ -1347,9 +1355,8 @@ mod tests {
 
     #[test]
     fn a_fixed_indegree_network_of_one_block_is_drawn_as_before() {
-        // Before the rejection sampler, column t was drawn by rand's index::sample from the
-        // generator of connectivity_seed(seed, t | 2^31): a network of at most TARGET_BLOCK
-        // neurons is unchanged.
+        // A network of at most TARGET_BLOCK neurons draws column t with rand's index::sample
+        // from the generator of connectivity_seed(seed, t | 2^31), not the rejection sampler.
         let c = config(10_000, 0.1, Connectivity::FixedIndegree, 99);
         let draw = Draw::new(&c);
         assert!(matches!(

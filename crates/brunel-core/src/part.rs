@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 /// The neurons `lo..hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PartRange {
+    /// The first neuron of the range.
     pub lo: u32,
+    /// One past the last neuron of the range (`hi >= lo`).
     pub hi: u32,
 }
 

@@ -41,8 +41,9 @@ use crate::record::NeuronStats;
 
 /// Bin of the population count for `pop_cv` and `synchrony` (ms).
 pub const BIN_MS: f64 = 1.0;
-/// Band of the spectral peak (Hz).
+/// Lower end of the band searched for the spectral peak (Hz).
 pub const PEAK_MIN_HZ: f64 = 5.0;
+/// Upper end of that band (Hz).
 pub const PEAK_MAX_HZ: f64 = 1000.0;
 /// Below this mean rate (Hz) a run is quiescent.
 pub const QUIESCENT_HZ: f64 = 0.2;
@@ -116,14 +117,22 @@ impl std::str::FromStr for Regime {
 /// A run's statistics (see the module's documentation).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RegimeStats {
+    /// Mean firing rate of all neurons over the window (Hz).
     pub rate_hz: f64,
-    /// NaN when no neuron has two intervals.
+    /// Mean CV of the interspike intervals over the neurons with at least two; NaN when no
+    /// neuron has two intervals.
     pub cv_isi: f64,
+    /// CV (std / mean) of the population's spike count per bin of [`BIN_MS`]; 0 without spikes.
     pub pop_cv: f64,
+    /// Variance of the population count over the variance of independent neurons: about 1
+    /// for independent neurons, N in lockstep; 0 without spikes or with a single bin.
     pub synchrony: f64,
+    /// Relative amplitude of the global fluctuations, the finite-size noise taken out.
     pub sync_cv: f64,
+    /// Frequency of the highest spectral peak in [`PEAK_MIN_HZ`]..[`PEAK_MAX_HZ`] (Hz);
     /// 0 when the window is too short for a spectrum.
     pub peak_hz: f64,
+    /// That peak's power over the band's mean power.
     pub peak_prominence: f64,
 }
 

@@ -141,8 +141,8 @@ pub fn connectivity_seeds_block(
 ) -> [[u8; 32]; SEEDS] {
     // c[w][lane]: word w of every counter (lane = half · SEEDS + j), so that each round is
     // four loops over the lanes, which the compiler vectorises. Laid out as one counter per
-    // lane and `round` called on each, the 5 M procedural build took 31.2–31.6 s instead of
-    // 27.2–29.1 s (slower than seeding one at a time).
+    // lane with `round` called on each, the rounds are not vectorised and seeding eight at once
+    // is slower than seeding one at a time.
     const L: usize = 2 * SEEDS;
     let counters: [[u32; 4]; L] = std::array::from_fn(|l| {
         seed_counter(index[l % SEEDS], (l / SEEDS) as u32, block[l % SEEDS])

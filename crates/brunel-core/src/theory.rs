@@ -62,9 +62,11 @@ pub struct Params {
     pub j: f64,
     /// Relative inhibition.
     pub g: f64,
-    /// Excitatory, inhibitory and external in-degrees.
+    /// Excitatory in-degree C_E (the mean, with Bernoulli connectivity).
     pub c_e: f64,
+    /// Inhibitory in-degree C_I = round(gamma C_E).
     pub c_i: f64,
+    /// External inputs per neuron C_ext.
     pub c_ext: f64,
     /// Rate of each external input (Hz).
     pub nu_ext: f64,
@@ -336,30 +338,38 @@ pub fn siegert_integral_scaled(a: f64, b: f64) -> (f64, f64) {
 // ---------------------------------------------------------------------------------------------
 // Complex numbers (only what the threshold integration needs).
 
-/// A complex number.
+/// A complex number `re + i·im`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct C64 {
+    /// Real part.
     pub re: f64,
+    /// Imaginary part.
     pub im: f64,
 }
 
 impl C64 {
+    /// `re + i·im`.
     pub const fn new(re: f64, im: f64) -> C64 {
         C64 { re, im }
     }
+    /// The modulus |z| (without overflow in the squares).
     pub fn norm(self) -> f64 {
         self.re.hypot(self.im)
     }
+    /// The argument, in (−π, π].
     pub fn arg(self) -> f64 {
         self.im.atan2(self.re)
     }
+    /// e^z.
     pub fn exp(self) -> C64 {
         let r = self.re.exp();
         C64::new(r * self.im.cos(), r * self.im.sin())
     }
+    /// z · s for a real `s`.
     pub fn scale(self, s: f64) -> C64 {
         C64::new(self.re * s, self.im * s)
     }
+    /// 1 / z (infinite or NaN parts for z = 0).
     pub fn inv(self) -> C64 {
         let d = self.re * self.re + self.im * self.im;
         C64::new(self.re / d, -self.im / d)
@@ -688,12 +698,15 @@ pub fn loop_gain(p: &Params, lin: &Linearised, lambdas: &[C64]) -> Vec<C64> {
 /// Whether a stationary state survives small perturbations.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stability {
+    /// Every perturbation decays: `1 - G(λ)` has no zero with `Re λ > 0`.
     Stable,
     /// Unstable. `frequency_hz` is that of the fastest-growing perturbation (0: it grows
     /// without oscillating), `growth_per_s` its growth rate (NaN where Newton's method did not
     /// converge; the frequency is then where `G(iω)` crosses the real axis beyond 1).
     Unstable {
+        /// Frequency of the fastest-growing perturbation (Hz); 0 when it does not oscillate.
         frequency_hz: f64,
+        /// Its growth rate `Re λ` (1/s); NaN where Newton's method did not converge.
         growth_per_s: f64,
         /// Number of growing modes (roots of 1 - G in the right half plane, conjugate pairs
         /// counted twice) seen over the frequencies scanned: up to 1 kHz when G already crosses
@@ -703,6 +716,7 @@ pub enum Stability {
 }
 
 impl Stability {
+    /// Whether the state is [`Stability::Stable`].
     pub fn is_stable(&self) -> bool {
         matches!(self, Stability::Stable)
     }
@@ -720,17 +734,20 @@ impl Stability {
 pub struct State {
     /// Rate of every neuron (Hz).
     pub rate_hz: f64,
-    /// Mean and deviation of the input (mV).
+    /// Mean input `mu` at that rate (mV).
     pub mu: f64,
+    /// Standard deviation `sigma` of the input at that rate (mV).
     pub sigma: f64,
     /// `G(0)`, the slope of the loop's rate response (> 1: unstable, the middle of three).
     pub gain0: f64,
+    /// Whether small perturbations of the rate decay, and if not how they grow.
     pub stability: Stability,
 }
 
 /// The theory's prediction for a config: every stationary state, lowest rate first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
+    /// The stationary states, ascending in rate; empty if the theory finds none.
     pub states: Vec<State>,
 }
 

@@ -38,7 +38,7 @@ fn the_resolved_toml_reads_back_to_the_same_config() {
 }
 
 /// Seeds take the whole u64 range: an integer up to 2^63 - 1, a string above, and both forms
-/// read back from `to_toml` (issue 13, defect 6).
+/// read back from `to_toml`, and the bare number works as an override.
 #[test]
 fn every_u64_seed_round_trips() {
     for seed in [0u64, 1, i64::MAX as u64, 1 << 63, u64::MAX - 1, u64::MAX] {
@@ -60,7 +60,8 @@ fn every_u64_seed_round_trips() {
     }
 }
 
-/// The config size is bounded, and long input is not echoed whole (defect 12).
+/// A config larger than [`brunel_core::config::MAX_CONFIG_BYTES`] is refused, and an error
+/// about a long value, key or override quotes it clipped (under 2 000 bytes), not whole.
 #[test]
 fn big_input_is_refused_and_not_echoed() {
     let big = format!("# {}\n", "x".repeat(brunel_core::config::MAX_CONFIG_BYTES));

@@ -82,7 +82,8 @@ fn the_far_above_series_joins_the_quadrature() {
 
 #[test]
 fn extreme_networks_finish() {
-    let cases: [(&str, fn(&mut Config)); 6] = [
+    type Case = (&'static str, fn(&mut Config));
+    let cases: [Case; 6] = [
         ("g = 0", |c| c.synapse.g = 0.0),
         ("g = 1e6", |c| c.synapse.g = 1e6),
         ("epsilon = 1", |c| c.network.epsilon = 1.0),

@@ -1,12 +1,12 @@
 //! brunel-cpu: the multi-threaded backend, bit-identical to `brunel_core::ReferenceBackend`.
 //!
-//! Design (each point measured; see `benches/results/`):
+//! Design (`benches/results/` holds the measurements behind each point):
 //! - **Parts.** The neurons are cut into contiguous parts: one per thread while a thread has
 //!   at most 8 192 neurons, beyond that parts of about 8 192 neurons, up to 8 a thread
-//!   ([`parts_per_thread`]; procedural storage one a thread), each of at least [`MIN_PART`]
+//!   (`parts_per_thread`; procedural storage one a thread), each of at least `MIN_PART`
 //!   neurons, more parts when one would exceed 65 536 neurons. Each part owns its neurons'
 //!   state and arrival counters and the synapses *onto* its neurons as u16 local indices
-//!   ([`layout`]), so the thread running it writes only the part's own memory: no atomics, no
+//!   (`layout`), so the thread running it writes only the part's own memory: no atomics, no
 //!   locks in the loop, 2 bytes per synapse.
 //!   The cut depends on the thread count only for speed: no neuron's arithmetic depends on the
 //!   part it is in, nor on the thread that runs it.
@@ -21,25 +21,25 @@
 //!   from their far ends. On a shared machine a thread that the system keeps off its core when
 //!   a batch begins does not hold the others up: one of them takes its part. A thread
 //!   starts a batch once every part of the previous one is finished (a count of finished parts,
-//!   [`Progress`]). Threads the network has too little work for are not started: at most one
-//!   per block of 32 neurons, and beyond the machine's cores one per [`MIN_PART`] neurons.
+//!   `Progress`). Threads the network has too little work for are not started: at most one
+//!   per block of 32 neurons, and beyond the machine's cores one per `MIN_PART` neurons.
 //! - **Overtaking a held-up part.** A thread taken off its core in the middle of a part would
 //!   hold every other thread at the end of the batch for the scheduler's slice (milliseconds,
 //!   several batches). So a part's batch reads its committed state and writes a state of its
-//!   own; while running it moves its thread's [`Beat`] (every block of neurons, every 8 spikes
+//!   own; while running it moves its thread's `Beat` (every block of neurons, every 8 spikes
 //!   delivered). A thread that has nothing left to claim and sees the beat of a part's thread
-//!   stand still for [`STALL`] runs that part's batch again, from the same committed state,
+//!   stand still for `STALL` runs that part's batch again, from the same committed state,
 //!   into a ring of counters of its own: the first of the two runs to finish commits the state
 //!   and the spikes, the other stops at its next beat and clears its counters. Both compute the
 //!   same bits, so who commits changes nothing. A batch shorter than a delay (or the first
 //!   after one) carries counts in its part's ring that another ring lacks: no one runs it twice,
 //!   and its claimant advances the state in place. An MPI rank's engine never runs a batch
 //!   twice (its ranks may share the cores). Waiting, a thread spins (up to
-//!   [`SPIN_MAX`]; not with more threads than cores, then it sleeps and looks again every
-//!   [`STALL`]): a thread that sleeps gives its core to whatever else runs, and gets it back a
+//!   `SPIN_MAX`; not with more threads than cores, then it sleeps and looks again every
+//!   `STALL`): a thread that sleeps gives its core to whatever else runs, and gets it back a
 //!   slice later.
 //! - **One CPU per thread.** With one thread per CPU the process may use (the default
-//!   `--threads 0`), each thread is pinned to a CPU of its own ([`pinning`];
+//!   `--threads 0`), each thread is pinned to a CPU of its own (`pinning`;
 //!   `BRUNEL_CPU_PIN`): free to move, the threads were seen sharing one CPU beside another
 //!   busy process (their waits make them look light), and the run then had one core in all.
 //! - **Sections.** One call into the thread pool runs up to 2 048 steps of whole batches, as one
@@ -55,6 +55,8 @@
 //!   four steps are drawn at once (four interleaved 8-lane Philox generators, Binomial
 //!   inversion against the table bounded by the largest uniform), with AVX-512 or AVX2
 //!   intrinsics where the processor has them (detected at run time), portable code elsewhere.
+
+#![warn(missing_docs)]
 
 mod kernel;
 mod layout;
@@ -146,8 +148,8 @@ impl Sim {
     /// `ranked`: the engine of one MPI rank, whose ranks may share the machine's cores: its
     /// threads are not pinned unless `BRUNEL_CPU_PIN=1`, never run a part's batch a second
     /// time, and wait by spinning for [`SPIN`], then asleep, so as not to take a core from
-    /// another rank (measured: the ranks test, up to 3 ranks of 2 threads on 2 cores, took 13 %
-    /// longer with the cpu backend's overtaking and waits).
+    /// another rank: ranks that share cores and overtake and spin as the cpu backend's
+    /// threads do hold each other up.
     fn build_parts(
         model: &Model,
         ranges: Vec<Range>,
@@ -502,15 +504,15 @@ impl CpuBackend {
 const PARTS_PER_THREAD: usize = 1;
 
 /// Stored, with several threads, parts of at most about this many neurons (up to
-/// [`MAX_PARTS_PER_THREAD`] a thread): a part's counters (a delay's 15 steps, 4 bytes each) and
-/// state (16 bytes) then take about 600 KB, near a core's L2 (512 KiB on Zen 3), and its batch
-/// is short beside the scheduler's slice, so that on a shared machine a thread kept off its
-/// core holds little, and the part it holds is cheap to run again ([`Section::finish`]).
-/// Measured at N = 125 000 on 2 threads (`benches/results/2026-12-07-busy-heartbeat/`): 8
-/// parts a thread instead of 1 ran as fast on the quiet machine and 0.69-0.72x one thread's
-/// time beside a busy process instead of 0.89-1.10x. Panel C's 12 500 neurons stay one part a
-/// thread (finer parts there cost 5-10 % on the quiet machine: every part looks up every
-/// spike's row), and networks whose parts reach the u16 limit (65 536) are unchanged.
+/// [`MAX_PARTS_PER_THREAD`] a thread). The size trades two costs. Small parts: a part's
+/// counters (a delay's 15 steps, 4 bytes each) and state (16 bytes) take about 600 KB, near a
+/// core's L2 (512 KiB is common), and its batch is short beside the scheduler's slice, so that
+/// on a shared machine a thread kept off its core holds up little, and the part it holds is
+/// cheap to run again ([`Section::finish`]). Few parts: every part looks up the row of every
+/// spike, so finer parts cost time on a quiet machine: a thread of at most this many neurons
+/// (Fig. 8's 12 500 on two threads) keeps one part. Beyond [`MAX_PARTS_PER_THREAD`] parts a
+/// thread the parts grow instead, up to the u16 limit of 65 536 neurons. `benches/results/`
+/// holds the runs, quiet and beside a busy process, that chose the size.
 const PART_NEURONS: usize = 8192;
 
 /// The most parts a thread gets from [`PART_NEURONS`].

@@ -67,7 +67,7 @@ pub(crate) const GROUP: usize = 4;
 /// product comes down by swapping the 32-bit halves of each lane, on another port than the
 /// multiplies, leaving garbage in upper halves that nothing reads). (The portable
 /// [`external_uniforms`] compiles to much the same only as long as the optimiser sees through
-/// its masks; it once picked a 64-bit multiply, 2.4 times slower.) Then the
+/// its masks; where it does not, it picks a 64-bit multiply, which is much slower.) Then the
 /// Binomial by inversion, X = #{k : T_k <= u}, compares only the thresholds that the largest
 /// of the 128 uniforms reaches (they ascend), each with one compare into a mask and one
 /// masked add per 16 lanes.

@@ -1,6 +1,6 @@
 //! Pinning the pool's threads to CPUs, one each.
 //!
-//! Measured (`benches/results/2026-12-07-busy-heartbeat/`): on a machine shared with another
+//! Why (runs beside a busy process are in `benches/results/`): on a machine shared with another
 //! busy process, threads that are free to move end up on the same CPU (the waits between
 //! batches make them look light to the scheduler), and the run gets one core in all whatever
 //! the threads do; pinned, each keeps a core of its own and shares it only with what the

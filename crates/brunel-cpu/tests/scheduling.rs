@@ -193,9 +193,10 @@ fn after_a_recorder_error_the_backend_goes_on_from_where_it_stands() {
     assert_eq!(got.in_flight, want.state.in_flight);
 }
 
-/// Defect 14 of issue 13: `--threads 1024` on Fig. 8's network started 1 024 threads (and took
-/// 18.9 s where 2 take 0.28 s). The backend starts no more threads than the network has work
-/// for (beyond the cores, one per 256 neurons; never more than parts) and says so.
+/// Asked for 1 024 threads on a small network, the backend starts no more threads than the
+/// network has work for (beyond the cores, one per 256 neurons; never more than parts) and
+/// notes the number asked in its device description: surplus threads would only wait on each
+/// other at every batch.
 #[test]
 fn threads_beyond_one_per_part_are_not_started() {
     let config = config();

@@ -34,10 +34,18 @@ pub struct Tuning {
 pub enum Delivery {
     /// `propagate`: `groups` work-groups of `local` work-items, each work-group delivering one
     /// spike at a time, integer atomics (GPUs).
-    Atomic { local: usize, groups: usize },
+    Atomic {
+        /// Work-items per work-group: they share out one spike's row.
+        local: usize,
+        /// Work-groups per launch: they share out the spikes.
+        groups: usize,
+    },
     /// `propagate_owned`: `parts` work-items, each the only writer of a range of targets, plain
     /// increments (CPUs, where a locked add costs many plain ones).
-    Owned { parts: usize },
+    Owned {
+        /// Work-items, one per range of targets (by default one per compute unit).
+        parts: usize,
+    },
 }
 
 impl Tuning {

@@ -36,8 +36,12 @@ pub const DEVICE_ENV: &str = "BRUNEL_OPENCL_DEVICE";
 /// Kind of an OpenCL device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceKind {
+    /// `CL_DEVICE_TYPE_GPU`: spikes are delivered with atomics ([`crate::Delivery::Atomic`]).
     Gpu,
+    /// `CL_DEVICE_TYPE_CPU` (PoCL, Intel's runtime): one writer per range of targets
+    /// ([`crate::Delivery::Owned`]); the default device only where no other has f64.
     Cpu,
+    /// Any other type (an accelerator): launched as a GPU is.
     Other,
 }
 
@@ -46,11 +50,15 @@ pub enum DeviceKind {
 pub struct DeviceInfo {
     /// Index in the list `brunel backends` prints (the `--device` value).
     pub index: usize,
+    /// The platform's name (`Portable Computing Language`, `NVIDIA CUDA`), trimmed.
     pub platform: String,
+    /// The device's name, trimmed.
     pub name: String,
+    /// GPU, CPU or other, from `CL_DEVICE_TYPE`.
     pub kind: DeviceKind,
     /// Whether the device supports f64 (required).
     pub fp64: bool,
+    /// `CL_DEVICE_MAX_COMPUTE_UNITS` (0 if the driver does not say): sizes the launches.
     pub compute_units: u32,
 }
 

@@ -17,6 +17,8 @@
 //!
 //! Kernel source: `src/kernels/brunel.cl` (FP contraction off, f64 state).
 
+#![warn(missing_docs)]
+
 mod backend;
 mod cache;
 mod device;

@@ -167,12 +167,13 @@ impl RunData {
         view(slf, &slf.get().results.rate)
     }
 
-    /// The rate's time step and the time of its first value (ms).
+    /// The time step of the run and of `rate` (ms).
     #[getter]
     fn dt(&self) -> f64 {
         self.results.dt
     }
 
+    /// The time of `rate`'s first value (ms).
     #[getter]
     fn start(&self) -> f64 {
         self.results.start
@@ -354,7 +355,8 @@ fn interruptible<T: Send + 'static>(
 }
 
 /// `brunel sweep CONFIG --grid ... --out OUT ...` (the CLI's own code), then the sweep file
-/// read back: `(axes, values, regime, shape, info)`.
+/// read back as a dict: `shape`, `axes` (`(key, values)` pairs), `values` (a flat array per
+/// statistic), `regime`, `config`, `seeds`, `backend`, `seconds`.
 #[pyfunction]
 #[pyo3(signature = (config, grid, out, seeds = Vec::new(), duration = None, set = Vec::new(),
     backend = "auto".to_owned(), threads = 0, jobs = 0, force = false, quiet = true, verbose = false))]
@@ -436,8 +438,9 @@ fn state_dict<'py>(
     Ok(d)
 }
 
-/// `brunel theory`: without `grid`, every stationary state of the config; with it, arrays over
-/// the grid (`rate_hz`, `stable`, `oscillation_hz`, `states`) and the phase boundaries.
+/// `brunel theory`: without `grid`, every stationary state of the config (`states`); with it,
+/// `axes`, `shape`, flat arrays over the grid (`rate_hz`, `stable`, `oscillation_hz`,
+/// `n_states`) and the phase boundaries (`boundaries`).
 #[pyfunction]
 #[pyo3(signature = (text, origin, set = Vec::new(), grid = Vec::new()))]
 fn theory<'py>(

@@ -5,13 +5,15 @@
 //!   appended to the file named by `BRUNEL_TEST_LOG`, which `cargo xtask test` prints at the
 //!   end (libtest swallows the output of passing tests); [`run_or_skip`] wraps a test that
 //!   needs something this machine may lack;
-//! - [`Outcome`], [`run_in_pieces`], [`reference`], [`compare`]: a run's spikes and final
+//! - [`Outcome`], [`run_in_pieces`], [`reference()`], [`compare`]: a run's spikes and final
 //!   state, compared with the reference's bit for bit;
 //! - [`run_child`], [`child_only`]: a check that must run in a process of its own (one that sets
 //!   an environment variable the rest of the tests must not see) as an `#[ignore]`d child test
 //!   of the same test binary;
 //! - [`panel`]: the Fig. 8 panels, read from `configs/fig8_*.toml` (the one copy of their
 //!   parameters).
+
+#![warn(missing_docs)]
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -101,7 +103,9 @@ pub fn run_or_skip(
 /// What a run produced: every spike and the final state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// Every spike (recorded with [`RecordSpikes::All`]) and the count of every step.
     pub spikes: SpikeRecorder,
+    /// The state after the last step.
     pub state: HostState,
 }
 

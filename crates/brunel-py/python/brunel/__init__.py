@@ -90,20 +90,48 @@ def _check_key(key: Any) -> str:
 class Config:
     """A simulation config: every key of ``configs/reference.toml``, by dotted key.
 
-    ``Config()`` is the default (Brunel's values, panel A's drive); ``Config.load(path)`` reads
-    a TOML file as ``brunel run`` does. ``cfg["synapse.g"] = 6`` sets a key, validated at once:
-    a bad key or value raises ValueError with the message the CLI prints for ``--set``.
+    ``Config()`` is the default: Brunel (2000)'s network with the inhibition ``g = 5`` and the
+    input ratio 2 of Fig. 8 panel C, 1 200 ms, seed 1. ``Config.load(path)`` reads a TOML file
+    as ``brunel run`` does, ``Config.from_toml(text)`` parses text. Keys are ``section.key``
+    strings (``"synapse.g"``); every value set is validated at once, with the rest of the
+    config, by the simulator's own parser, so a ``Config`` is always valid.
+
+    Raises:
+        ValueError: on setting a key that does not exist, or a value out of range or of the
+            wrong type; the message is the one ``brunel run --set`` prints, and the config is
+            left as it was.
+
+    Example::
+
+        cfg = brunel.Config.load("configs/fig8_c.toml")
+        cfg["synapse.g"] = 6
+        cfg.update({"input.ratio": 4, "simulation.duration": 300})
+        cfg["synapse.g"]        # 6.0
+        "plot.window" in cfg    # True: a key, though not set
     """
 
     __slots__ = ("_text", "_origin")
 
     def __init__(self) -> None:
+        """The default config (Fig. 8 panel C's g and input, 1 200 ms, seed 1)."""
         self._text: str = _brunel.config_default()
         self._origin: str = "defaults"
 
     @classmethod
     def load(cls, path: PathLike) -> "Config":
-        """Reads and validates a config file (TOML), as ``brunel run CONFIG`` does."""
+        """Reads and validates a config file (TOML), as ``brunel run CONFIG`` does.
+
+        Args:
+            path: the file (``str`` or path-like); keys it leaves out keep their defaults.
+
+        Returns:
+            The config, which names ``path`` in later error messages.
+
+        Raises:
+            OSError: the file cannot be read (missing, not UTF-8 text).
+            ValueError: it is not valid TOML, has an unknown key, a bad value, or is larger
+                than 1 MiB.
+        """
         cfg = cls.__new__(cls)
         cfg._text = _brunel.config_load(os.fspath(path))
         cfg._origin = os.fspath(path)
@@ -111,35 +139,78 @@ class Config:
 
     @classmethod
     def from_toml(cls, text: str, origin: str = "text") -> "Config":
-        """Parses and validates TOML text (``origin`` names it in error messages)."""
+        """Parses and validates TOML text, as :meth:`load` does a file.
+
+        Args:
+            text: the TOML of a config; keys it leaves out keep their defaults.
+            origin: what to call the text in error messages.
+
+        Returns:
+            The config.
+
+        Raises:
+            ValueError: invalid TOML, an unknown key or a bad value.
+
+        Example::
+
+            cfg = brunel.Config.from_toml("[synapse]\\ng = 6.0")
+        """
         cfg = cls.__new__(cls)
         cfg._text = _brunel.config_resolve(text, origin, [])
         cfg._origin = origin
         return cfg
 
     def to_toml(self) -> str:
-        """The fully resolved config as TOML: every key, defaults included."""
+        """The fully resolved config as TOML: every key, defaults included.
+
+        Returns:
+            Text that :meth:`from_toml` reads back to an equal config, and that ``brunel run``
+            takes as a file.
+        """
         return self._text
 
     def to_dict(self) -> Dict[str, Dict[str, Any]]:
-        """The config as nested dicts: ``{"synapse": {"g": 5.0, ...}, ...}``."""
+        """The config as nested dicts, one per section.
+
+        Returns:
+            ``{"synapse": {"g": 5.0, ...}, ...}``, a new dict at every call (changing it does
+            not change the config). Optional keys that are not set are absent; the seed is an
+            ``int`` even above 2**63 - 1.
+        """
         return _brunel.config_table(self._text)
 
     def copy(self) -> "Config":
+        """An independent copy: setting keys on one leaves the other as it is."""
         cfg = Config.__new__(Config)
         cfg._text = self._text
         cfg._origin = self._origin
         return cfg
 
     def update(self, values: Mapping[str, Any]) -> None:
-        """Sets several keys at once (all validated together)."""
+        """Sets several keys at once, validated together: either all are set or none.
+
+        Args:
+            values: ``{"section.key": value}``; values are numbers, booleans, strings, or
+                lists of them (``"plot.window": [1000, 1200]``), numpy scalars included.
+
+        Raises:
+            ValueError: a key that is not ``section.key`` or does not exist, a value of
+                another type, or out of range (the config is then unchanged).
+        """
         overrides = [f"{_check_key(k)}={_toml_value(k, v)}" for k, v in values.items()]
         self._text = _brunel.config_resolve(self._text, self._origin, overrides)
 
     def __setitem__(self, key: str, value: Any) -> None:
+        """``cfg["synapse.g"] = 6``: :meth:`update` with one key."""
         self.update({key: value})
 
     def __getitem__(self, key: str) -> Any:
+        """``cfg["synapse.g"]``: the value of a key, or None for an optional key not set.
+
+        Raises:
+            ValueError: ``key`` is not of the form ``section.key``.
+            KeyError: no config has that key.
+        """
         _check_key(key)
         section, name = key.split(".")
         table = self.to_dict()
@@ -150,16 +221,20 @@ class Config:
         raise KeyError(f"no config key `{key}` (configs/reference.toml lists every key)")
 
     def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is a config key (set or not)."""
         return isinstance(key, str) and key in _brunel.config_keys()
 
     def keys(self) -> List[str]:
-        """Every key a config has (optional ones included), ``section.key``."""
+        """Every key a config has, ``section.key``, optional ones included (the same for
+        every config)."""
         return list(_brunel.config_keys())
 
     def __iter__(self) -> Iterator[str]:
+        """Iterates over :meth:`keys`."""
         return iter(self.keys())
 
     def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is a config with the same value for every key."""
         return isinstance(other, Config) and other._text == self._text
 
     def __repr__(self) -> str:
@@ -180,16 +255,25 @@ def _as_config(cfg: Union[Config, PathLike]) -> Config:
 class Spikes:
     """Recorded spikes in (time, id) order: ``times`` (ms, float64) and ``ids`` (uint64).
 
-    Both are read-only numpy views of the simulator's own arrays (no copy).
+    Both are read-only numpy views of the simulator's own arrays (no copy), of equal length;
+    ``len(spikes)`` is the number of spikes recorded (which neurons' spikes were recorded is
+    ``run``'s ``record``).
+
+    Example::
+
+        r = brunel.run("configs/fig8_c.toml", record="first:50")
+        plt.plot(r.spikes.times, r.spikes.ids, ".")   # a raster plot
     """
 
     __slots__ = ("times", "ids")
 
     def __init__(self, times: np.ndarray, ids: np.ndarray) -> None:
+        """Spikes of the given arrays (a :class:`Result` makes them)."""
         self.times = times
         self.ids = ids
 
     def __len__(self) -> int:
+        """The number of spikes recorded."""
         return len(self.times)
 
     def __repr__(self) -> str:
@@ -197,18 +281,34 @@ class Spikes:
 
 
 class Result:
-    """A finished run, or a result file read back with :func:`load`.
+    """A finished run (:func:`run`), or a result file read back (:func:`load`).
 
-    ``spikes``: the recorded spikes; ``rate``: the population rate of every step (Hz) at
-    times ``t`` (ms); ``stats``: mean rates of E and I, CV of ISIs (last 80 % of the run),
-    spikes, synaptic events, the theory's rate, and after a run the population statistics and
-    the regime; ``info``: backend, device, threads, timings, seed; ``config``: the resolved
-    config.
+    Attributes:
+        spikes: the recorded spikes (:class:`Spikes`).
+        rate: the population rate of every step (Hz, float64, read-only), at times ``t``.
+        stats: ``rate_exc_hz``, ``rate_inh_hz`` and ``cv_isi`` (over the last 80 % of the
+            run), ``spikes``, ``synaptic_events``, ``neurons``, ``excitatory``, ``steps``,
+            ``dt``, ``duration``, the theory's ``theory_rate_hz``, ``theory_stable`` and
+            ``theory_oscillation_hz``; after a run also ``pop_cv``, ``synchrony``,
+            ``sync_cv``, ``peak_hz``, ``peak_prominence`` and the ``regime`` label (``"AI"``,
+            ``"SI-fast"``, ...), which a file does not hold.
+        info: provenance: ``backend``, ``device``, ``device_kind``, ``threads``,
+            ``work_items``, ``choice`` (why ``"auto"`` chose the backend; None when named),
+            ``seed``, ``synapses``, ``build_seconds``, ``run_seconds``,
+            ``real_time_factor``, ``brunel_version``, ``created``.
+        config: the resolved :class:`Config` of the run.
+
+    Example::
+
+        r = brunel.run("configs/fig8_c.toml")
+        r.stats["rate_exc_hz"], r.stats["regime"]
+        plt.plot(r.t, r.rate)
     """
 
     __slots__ = ("_data", "spikes", "rate", "stats", "info", "config")
 
     def __init__(self, data: "_brunel.RunData") -> None:
+        """Wraps the extension's data (:func:`run` and :func:`load` make results)."""
         self._data = data
         self.spikes = Spikes(data.times, data.ids)
         self.rate: np.ndarray = data.rate
@@ -218,16 +318,29 @@ class Result:
 
     @property
     def t(self) -> np.ndarray:
-        """The time of every value of ``rate`` (ms): step k at k·dt."""
+        """The time of every value of ``rate`` (ms): step k at ``start + k·dt``, float64."""
         return self._data.start + np.arange(len(self.rate)) * self._data.dt
 
     @property
     def dt(self) -> float:
+        """The time step of the run and of ``rate`` (ms)."""
         return self._data.dt
 
     def save(self, path: PathLike, force: bool = False) -> None:
-        """Writes the SONATA result file ``brunel run`` writes (HDF5: spikes, population rate,
-        provenance), atomically; an existing file is replaced only with ``force=True``."""
+        """Writes the SONATA result file ``brunel run`` writes (HDF5: spikes, population
+        rate, summary, provenance and config).
+
+        The file is written beside ``path`` under another name and renamed when complete, so
+        an interrupted save leaves no partial file.
+
+        Args:
+            path: the file to write (``str`` or path-like).
+            force: replace an existing file.
+
+        Raises:
+            FileExistsError: ``path`` exists and ``force`` is false.
+            OSError: ``path`` is not a regular file (a folder, say) or cannot be written.
+        """
         self._data.save(os.fspath(path), force)
 
     def __repr__(self) -> str:
@@ -249,16 +362,38 @@ def run(
 ) -> Result:
     """Simulates a config as ``brunel run`` does and returns its results in memory.
 
-    ``cfg``: a :class:`Config` or a config file's path. ``backend``: a name ``backends()``
-    lists (``reference``, ``cpu``, ``opencl``) or ``"auto"``. ``threads``: threads of the build
-    and the cpu backend, 0 = all cores. ``device``: the OpenCL device (``backends()`` lists
-    them). ``record``: whose spikes are kept, ``"first:N"``, ``"all"`` or ``"none"``
-    (``None``: the config's ``record.spikes``). ``progress``: a bar on a terminal (tqdm's when
-    tqdm is installed, which also draws in notebooks; nothing on a non-terminal without it),
-    ``False`` for none, or a callable ``f(done_steps, total_steps)``.
+    The same code as the CLI: the same spikes, bit for bit, whatever the backend. The GIL is
+    released while the simulator runs.
 
-    Raises ValueError for a bad config or option (the CLI's message), KeyboardInterrupt on
-    Ctrl-C (within one chunk of 600 steps).
+    Args:
+        cfg: a :class:`Config`, or a config file's path.
+        backend: a name :func:`backends` lists (``"reference"``, ``"cpu"``, ``"opencl"``), or
+            ``"auto"`` for the one the CLI would choose.
+        threads: threads of the network's build and of the cpu backend; 0 = all cores.
+        device: the OpenCL device's index (:func:`backends` lists them); None = the default.
+        record: whose spikes are kept: ``"first:N"``, ``"all"`` or ``"none"``; None = the
+            config's ``record.spikes``. The population rate is always recorded.
+        progress: True for a bar (tqdm's when tqdm is installed, which also draws in
+            notebooks; else a line on a terminal's stderr, nothing elsewhere), False for none,
+            or a callable ``f(done_steps, total_steps)`` called after every chunk of steps.
+
+    Returns:
+        The :class:`Result`.
+
+    Raises:
+        ValueError: a bad config, option or backend name, a backend that is not available
+            here or is distributed (``mpi``: run ``mpirun -np K brunel run``), or a run that
+            does not fit in memory (the CLI's message).
+        KeyboardInterrupt: Ctrl-C, after the chunk of 600 steps in progress; an exception
+            raised by a ``progress`` callable stops the run likewise and is raised.
+        RuntimeError: the backend failed while running.
+
+    Example::
+
+        cfg = brunel.Config.load("configs/fig8_c.toml")
+        cfg["simulation.duration"] = 300
+        r = brunel.run(cfg, backend="cpu", record="all", progress=False)
+        r.stats["rate_exc_hz"]   # about 36 Hz: panel C's asynchronous irregular state
     """
     cfg = _as_config(cfg)
     if record is not None:
@@ -279,13 +414,41 @@ def run(
 
 
 def load(path: PathLike) -> Result:
-    """Reads a result file written by ``brunel run`` or :meth:`Result.save`."""
+    """Reads a result file written by ``brunel run`` or :meth:`Result.save`.
+
+    Args:
+        path: the SONATA (HDF5) file.
+
+    Returns:
+        A :class:`Result` without the statistics that only a run computes (``pop_cv``,
+        ``synchrony``, ``regime``, ...).
+
+    Raises:
+        OSError: the file cannot be read.
+        RuntimeError: it is not a result file of brunel's layout.
+
+    Example::
+
+        r = brunel.load("fig8_c.h5")
+        r.config["synapse.g"], len(r.spikes)
+    """
     return Result(_brunel.load(os.fspath(path)))
 
 
 def backends() -> List[Dict[str, Any]]:
-    """Every backend brunel knows: ``name``, ``available`` (and ``about`` or ``why``), its
-    ``devices``; as ``brunel backends`` lists them."""
+    """Every backend brunel knows, as ``brunel backends`` lists them, probed on this machine.
+
+    Returns:
+        One dict per backend: ``name`` (the ``backend=`` value), ``available``, and ``about``
+        (what it runs on) when available or ``why`` not; ``description``, ``compiled`` (into
+        this package), ``oracle`` (the reference), ``honours_threads``, ``honours_device``,
+        ``distributed`` (needs ``mpirun``), and ``devices``: dicts of ``index`` (the
+        ``device=`` value), ``name``, ``platform``, ``kind``, ``fp64``, ``compute_units``.
+
+    Example::
+
+        [b["name"] for b in brunel.backends() if b["available"]]   # ['reference', 'cpu', ...]
+    """
     return list(_brunel.backends())
 
 
@@ -323,9 +486,11 @@ class _Grid:
         return self._columns[name]
 
     def keys(self) -> List[str]:
+        """The names of the statistics, for ``grid[name]``."""
         return list(self._columns)
 
     def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is one of the statistics."""
         return name in self._columns
 
     def _points(self) -> Dict[str, np.ndarray]:
@@ -348,12 +513,26 @@ class _Grid:
 
 
 class SweepResult(_Grid):
-    """What ``brunel sweep`` writes, as numpy arrays shaped as the grid: ``rate_exc_hz``,
-    ``rate_inh_hz``, ``cv_isi``, ``pop_cv``, ``synchrony``, ``sync_cv``, ``peak_hz``,
-    ``peak_prominence`` (each with ``_std`` over seeds), ``theory_rate_hz`` and ``regime``
-    (strings); ``result["cv_isi"]``; ``result.frame`` is the CSV's table (pandas)."""
+    """What ``brunel sweep`` writes, as numpy arrays shaped as the grid (:func:`sweep`).
+
+    ``result[name]`` is a statistic over the grid: ``rate_exc_hz``, ``rate_inh_hz``,
+    ``cv_isi``, ``pop_cv``, ``synchrony``, ``sync_cv``, ``peak_hz``, ``peak_prominence`` (the
+    mean over the seeds, each with ``NAME_std``, their spread), ``theory_rate_hz``, and
+    ``regime`` (strings: the label most of the seeds' runs got, ties going to the first seed).
+
+    Attributes:
+        axes: ``{key: values}`` in the grid's order, the first varying slowest.
+        shape: the grid's shape, one length per axis.
+        config: the sweep's base :class:`Config` (with ``set`` applied).
+        seeds: the seeds run at every point.
+        backend: the backend that ran the points.
+        seconds: wall time of the sweep (s).
+        out: the path of ``SWEEP.h5`` when kept, else None.
+        frame: the CSV's table as a pandas DataFrame (None without pandas).
+    """
 
     def __init__(self, raw: Dict[str, Any], out: Optional[str]) -> None:
+        """Wraps the extension's sweep table (:func:`sweep` makes it)."""
         self.shape = tuple(raw["shape"])
         self.axes = {k: v for k, v in raw["axes"]}
         self._columns = {k: np.asarray(v).reshape(self.shape) for k, v in raw["values"].items()}
@@ -384,14 +563,41 @@ def sweep(
 ) -> SweepResult:
     """Runs a config over a grid of config keys, as ``brunel sweep`` does (the same code).
 
-    ``grid``: ``{"synapse.g": "0:8:0.5", "input.ratio": [1, 2, 4]}`` — the CLI's
-    ``START:STOP:STEP`` (STOP included when on the grid) or a list of values — or the CLI's
-    ``["synapse.g=0:8:0.5", ...]``; the first axis varies slowest. ``seeds``, ``duration``,
-    ``set`` (a dict of other keys), ``backend``, ``threads``, ``jobs``: as the CLI's options.
-    ``out``: also keep ``SWEEP.h5`` and ``SWEEP.csv`` there; the same call again resumes an
-    interrupted sweep (Ctrl-C stops it after the runs in progress; those done are journaled).
-    Without ``out`` the files go to a temporary folder. ``progress``: the CLI's bar on a
-    terminal.
+    Args:
+        cfg: a :class:`Config`, or a config file's path.
+        grid: ``{"synapse.g": "0:8:0.5", "input.ratio": [1, 2, 4]}``: per key the CLI's
+            ``START:STOP:STEP`` (STOP included when on the grid) or a list (or range) of
+            values; or the CLI's ``--grid`` strings, ``["synapse.g=0:8:0.5", ...]``. The first
+            axis varies slowest.
+        seeds: the seeds run at every point; None = the config's seed.
+        duration: simulated time of every run (ms); None = the config's.
+        set: other keys to set first, ``{"section.key": value}`` (``--set``).
+        backend: as :func:`run`'s (``--backend``).
+        threads: threads in all, shared by the jobs; 0 = all cores.
+        jobs: points run at once; 0 = one per thread when no axis is a ``network.*`` key,
+            else 1.
+        out: the sweep's HDF5 file, kept, with its CSV beside it (the same name, ``.csv``);
+            None = files in a temporary folder, removed afterwards.
+        force: replace an existing ``out``, or start over a journal of another sweep.
+        progress: the CLI's bar on stderr when it is a terminal.
+
+    Returns:
+        The :class:`SweepResult`.
+
+    Raises:
+        ValueError: a bad config, grid, key, value or backend.
+        OSError: a file cannot be read or written.
+        RuntimeError: ``out`` exists (without ``force``), or holds the journal of another
+            sweep; a run failed.
+        KeyboardInterrupt: Ctrl-C, once the runs in progress have stopped. With ``out``, the
+            runs done are journaled beside it and the same call again resumes the sweep.
+
+    Example::
+
+        s = brunel.sweep("configs/fig8_c.toml",
+                         {"synapse.g": "3:6:1", "input.ratio": [2, 4]}, duration=300)
+        s.shape            # (4, 2)
+        s["regime"][2, 0]  # 'AI': g = 5, ratio 2 is panel C
     """
     specs = _grid_specs(grid)
     with tempfile.TemporaryDirectory(prefix="brunel-sweep-") as tmp:
@@ -424,11 +630,24 @@ def sweep(
 
 
 class TheoryGrid(_Grid):
-    """The mean-field theory over a grid: ``rate_hz`` (the lowest stationary rate), ``stable``,
-    ``oscillation_hz`` (NaN where stable), ``n_states``, shaped as the grid; ``boundaries``:
-    where the lowest state's stability changes between neighbours (bisected)."""
+    """The mean-field theory over a grid (:func:`theory` with ``grid``).
+
+    ``grid[name]`` is an array shaped as the grid: ``rate_hz`` (the lowest stationary rate,
+    NaN where there is none), ``stable`` (bool), ``oscillation_hz`` (NaN where stable),
+    ``n_states``.
+
+    Attributes:
+        axes: ``{key: values}`` in the grid's order, the first varying slowest.
+        shape: the grid's shape.
+        boundaries: where the lowest state's stability changes between two neighbouring
+            points, bisected along that ``axis``: dicts of ``axis``, ``value`` (the key's
+            value at the change), ``at`` (the other axes' values), ``stable_below`` and
+            ``oscillation_hz``.
+        frame: a pandas DataFrame of the points (None without pandas).
+    """
 
     def __init__(self, raw: Dict[str, Any]) -> None:
+        """Wraps the extension's theory grid (:func:`theory` makes it)."""
         self.shape = tuple(raw["shape"])
         self.axes = {k: v for k, v in raw["axes"]}
         self._columns = {
@@ -449,10 +668,32 @@ def theory(
 ) -> Union[Dict[str, Any], TheoryGrid]:
     """The mean-field prediction (Brunel 2000), as ``brunel theory`` computes it.
 
-    Without ``grid``: a dict with ``rate_hz`` (the lowest stationary rate, NaN if none),
-    ``stable``, ``oscillation_hz`` and ``states`` (every stationary state: ``rate_hz``, ``mu``,
-    ``sigma``, ``gain0``, ``stable``, ``oscillation_hz``). With ``grid`` (as :func:`sweep`'s):
-    a :class:`TheoryGrid` of arrays over the grid and the phase boundaries.
+    Stationary rates from the diffusion approximation, and their linear stability
+    (docs/theory.md). The theory assumes ``neuron.refractory_input = "discard"``.
+
+    Args:
+        cfg: a :class:`Config`, or a config file's path.
+        grid: None for one config, or a grid as :func:`sweep` takes it.
+        set: keys to set first, ``{"section.key": value}``.
+
+    Returns:
+        Without ``grid``, a dict: ``rate_hz`` (the lowest stationary rate, NaN if none),
+        ``stable``, ``oscillation_hz`` (None when stable) and ``states``, every stationary
+        state lowest first: dicts of ``rate_hz``, ``mu`` and ``sigma`` (mV), ``gain0``,
+        ``stable``, ``oscillation_hz``, and for an unstable one ``growth_per_s``. With
+        ``grid``, a :class:`TheoryGrid`.
+
+    Raises:
+        ValueError: a bad config, key, value or grid.
+
+    Warns:
+        UserWarning: the config accumulates input while refractory, which the theory does
+        not model.
+
+    Example::
+
+        t = brunel.theory("configs/fig8_c.toml")
+        t["rate_hz"], t["stable"]   # about 38 Hz, True
     """
     cfg = _as_config(cfg)
     sets = _set_specs(set)

@@ -1,4 +1,9 @@
-"""Typed stubs of the Rust extension ``brunel._brunel`` (the API is ``brunel``'s)."""
+"""Typed stubs of the Rust extension ``brunel._brunel``, in step with ``src/lib.rs``.
+
+The API people use is the package ``brunel``, which wraps these; every function here runs the
+CLI's own code. Errors: a bad config, key or option raises ValueError, a file that cannot be
+read or written OSError, anything else RuntimeError, each with the CLI's message.
+"""
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -8,7 +13,8 @@ import numpy.typing as npt
 __version__: str
 
 class RunData:
-    """A finished run or a result file read back, held in Rust."""
+    """A finished run or a result file read back, held in Rust (frozen; made by :func:`run`
+    and :func:`load` only). Its arrays are read-only numpy views of its own memory."""
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
@@ -20,32 +26,48 @@ class RunData:
     def rate(self) -> npt.NDArray[np.float64]:
         """Population rate of every step (Hz), read-only view."""
     @property
-    def dt(self) -> float: ...
+    def dt(self) -> float:
+        """The time step of the run and of ``rate`` (ms)."""
     @property
-    def start(self) -> float: ...
+    def start(self) -> float:
+        """The time of ``rate``'s first value (ms)."""
     @property
     def config(self) -> str:
         """The resolved config (TOML)."""
     @property
-    def stats(self) -> Dict[str, Any]: ...
+    def stats(self) -> Dict[str, Any]:
+        """The summary's statistics (a new dict), and after a run the per-run statistics and
+        ``regime`` of ``brunel sweep``."""
     @property
-    def info(self) -> Dict[str, Any]: ...
+    def info(self) -> Dict[str, Any]:
+        """Provenance (a new dict): backend, device, threads, timings, seed, version."""
     def save(self, path: str, force: bool = False) -> None:
-        """Writes the SONATA result file of ``brunel run``, atomically."""
+        """Writes the SONATA result file of ``brunel run``, atomically; FileExistsError if
+        ``path`` exists and not ``force``."""
 
-def config_load(path: str) -> str: ...
-def config_resolve(text: str, origin: str, overrides: List[str] = ...) -> str: ...
-def config_default() -> str: ...
-def config_table(text: str) -> Dict[str, Dict[str, Any]]: ...
-def config_keys() -> List[str]: ...
+def config_load(path: str) -> str:
+    """The config file read and validated: its resolved TOML (every key)."""
+def config_resolve(text: str, origin: str, overrides: List[str] = ...) -> str:
+    """TOML ``text`` (``origin`` names it in messages) with ``overrides`` (``key=value``, the
+    CLI's ``--set``) applied and validated: the resolved TOML."""
+def config_default() -> str:
+    """The default config's resolved TOML."""
+def config_table(text: str) -> Dict[str, Dict[str, Any]]:
+    """A resolved config as nested dicts; the seed as an int."""
+def config_keys() -> List[str]:
+    """Every key a config can have, ``section.key``, optional ones included."""
 def run(
     text: str,
     backend: str = "auto",
     threads: int = 0,
     device: Optional[int] = None,
     progress: Optional[Callable[[int, int], Any]] = None,
-) -> RunData: ...
-def load(path: str) -> RunData: ...
+) -> RunData:
+    """Runs the resolved config ``text`` as ``brunel run`` does; ``progress(done, steps)``
+    after every chunk of steps. ValueError for what the CLI refuses before building,
+    KeyboardInterrupt on Ctrl-C (or the exception ``progress`` raised)."""
+def load(path: str) -> RunData:
+    """Reads a result file written by ``brunel run`` or ``RunData.save``."""
 def sweep(
     config: str,
     grid: List[str],
@@ -59,6 +81,13 @@ def sweep(
     force: bool = False,
     quiet: bool = True,
     verbose: bool = False,
-) -> Dict[str, Any]: ...
-def theory(text: str, origin: str, set: List[str] = ..., grid: List[str] = ...) -> Dict[str, Any]: ...
-def backends() -> List[Dict[str, Any]]: ...
+) -> Dict[str, Any]:
+    """``brunel sweep CONFIG --grid ... --out OUT``, then the file read back: a dict of
+    ``shape``, ``axes`` (``(key, values)`` pairs), ``values`` (flat arrays by statistic),
+    ``regime``, ``config``, ``seeds``, ``backend``, ``seconds``."""
+def theory(text: str, origin: str, set: List[str] = ..., grid: List[str] = ...) -> Dict[str, Any]:
+    """``brunel theory``: without ``grid`` a dict of ``states``; with it ``axes``, ``shape``,
+    flat arrays ``rate_hz``, ``stable``, ``oscillation_hz``, ``n_states``, and
+    ``boundaries``."""
+def backends() -> List[Dict[str, Any]]:
+    """Every backend of the registry, probed here, with its devices."""
