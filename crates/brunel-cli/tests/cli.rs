@@ -171,7 +171,7 @@ fn backends_lists_what_is_here() {
 }
 
 /// Seeds take the whole documented u64 range, on the command line and in the config, and
-/// come back the same from the file and the summary (issue 13, defect 6).
+/// come back the same from the file and the summary (printed as f64 they lost their low bits).
 #[test]
 fn seeds_above_two_to_the_63() {
     let s = Scratch::new();
@@ -248,8 +248,8 @@ fn brunel_config_seed(toml_text: &str) -> String {
     }
 }
 
-/// The default output keeps everything before the last dot (defect 8); --quiet prints
-/// nothing on stdout, not even the figure's name (defect 13).
+/// The default output keeps everything before the last dot (`panel.v2.toml` → `panel.v2.h5`);
+/// --quiet prints nothing on stdout, not even the figure's name.
 #[test]
 fn default_name_and_quiet() {
     let s = Scratch::new();

@@ -459,7 +459,7 @@ fn cases() -> Vec<Case> {
     .collect()
 }
 
-/// Issue 13's defects, found by a hostile user: one row (or more) each.
+/// What a hostile user tried against `brunel run`: one row (or more) each.
 fn hostile_cases() -> Vec<Case> {
     vec![
         // 1: outputs that exist and are not regular files, even with --force.

@@ -1,6 +1,6 @@
 //! The backend is chosen and probed before the network is built: an OpenCL backend without a
-//! platform, or a device that does not exist, is refused at once (issue: a 40 000-neuron
-//! network used to be built, 5 s and 1 GB, before the error), and nothing is written.
+//! platform, or a device that does not exist, is refused at once, before a large network costs
+//! seconds and gigabytes to build, and nothing is written.
 
 mod common;
 
