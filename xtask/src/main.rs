@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask setup [--test-tools]`: checks the system packages the build needs and installs
 //!   the missing ones (Debian/Ubuntu, apt-get); with `--test-tools` also the Python packages of
-//!   the SONATA check, into the project's environment `target/python` only;
+//!   the SONATA check and of the Python package's tests, and that package itself, into the
+//!   project's environment `target/python` only;
 //! - `cargo xtask fig8`: the main job, the four panels of Brunel (2000) Fig. 8;
 //! - `cargo xtask test`: the whole test suite, with a summary of what passed and was skipped;
 //! - `cargo xtask bench`: every backend side by side, and the machine's choice of backend;
@@ -32,9 +33,11 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  setup   check the system packages (libhdf5, OpenCL loader, PoCL) and install missing ones
-          options: --test-tools (also python3-venv, and libsonata, h5py, numpy into the
-          project's environment target/python; never into the system's Python)
+  setup   check the system packages (libhdf5, OpenCL loader, PoCL, Open MPI) and install
+          missing ones
+          options: --test-tools (also python3-venv; libsonata, h5py, numpy, pytest, maturin
+          and the Python package crates/brunel-py into the project's environment
+          target/python; never into the system's Python)
   fig8    run the four panels of Fig. 8 and draw them: out/fig8/fig8_{a,b,c,d}.h5, out/fig8/fig8.png
           (needs and installs no Python)
   test    set up with the test tools, check the repository (tidy), run the whole test suite

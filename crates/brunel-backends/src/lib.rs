@@ -105,7 +105,7 @@ impl Entry {
     pub fn probe(&self, setup: &Setup) -> Probe {
         if !self.compiled {
             return Probe {
-                available: Err(self.not_compiled().to_string()),
+                available: Err(self.not_compiled_reason()),
                 devices: Vec::new(),
             };
         }
@@ -147,11 +147,17 @@ impl Entry {
     pub fn not_compiled(&self) -> Error {
         Error::Unavailable {
             backend: self.name.into(),
-            message: format!(
-                "not compiled into this build (rebuild with the cargo feature `{}`)",
-                self.feature.unwrap_or(self.name)
-            ),
+            message: self.not_compiled_reason(),
         }
+    }
+
+    /// Why a backend this build lacks is unavailable (a probe's reason; [`Entry::check`] and
+    /// [`Entry::not_compiled`] put the backend's name before it).
+    fn not_compiled_reason(&self) -> String {
+        format!(
+            "not compiled into this build (rebuild with the cargo feature `{}`)",
+            self.feature.unwrap_or(self.name)
+        )
     }
 
     /// Checks, before anything large is built, that this backend can run with `setup`: an
