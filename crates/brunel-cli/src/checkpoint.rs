@@ -71,32 +71,49 @@ fn read_data<T: H5Type>(group: &hdf5::Group, name: &str) -> Result<Vec<T>> {
         .with_context(|| format!("the dataset {name} has the wrong type"))
 }
 
-/// Writes `c` to `path`, atomically: a temporary file beside it, renamed when complete. An
-/// earlier checkpoint of the same name stays intact until then.
+/// Writes `c` to `path`, atomically: a temporary file beside it, read back (its checksum
+/// checked, so that a file a full disk cut short is never committed), renamed when complete.
+/// An earlier checkpoint of the same name stays intact until then.
 pub fn write(path: &Path, c: &Checkpoint) -> Result<()> {
-    let tmp = crate::output::temp_beside(path)?;
+    let tmp = crate::files::Temp::beside(path)?;
     write_to(tmp.path(), c)
-        .with_context(|| format!("cannot write the checkpoint {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write the checkpoint {}", path.display()))?;
-    Ok(())
+        .with_context(|| format!("cannot write the checkpoint {}", path.display()))
+        .map_err(|e| crate::files::explain(path, e))?;
+    crate::files::check_hdf5(path, tmp.path(), |file| {
+        // Every value read back and summed as written.
+        let (back, stored) = read_open(tmp.path(), file)?;
+        let sum = checksum(c);
+        if stored != sum || checksum(&back) != sum {
+            bail!("what was read back differs from what was written");
+        }
+        Ok(())
+    })
+    .with_context(|| format!("cannot write the checkpoint {}", path.display()))?;
+    // A checkpoint is replaced each time the run checkpoints (`--force` was checked first).
+    tmp.commit(crate::files::Replace::Always)
 }
 
 fn write_to(path: &Path, c: &Checkpoint) -> Result<()> {
     let file = hdf5::File::create(path)?;
-    attr_str(&file, "format", FORMAT)?;
-    attr(&file, "format_version", FORMAT_VERSION)?;
-    attr_str(&file, "brunel_version", &c.brunel_version)?;
-    attr_str(&file, "config", &c.config)?;
-    attr_str(&file, "out", &c.out.to_string_lossy())?;
-    attr(&file, "step", c.state.step)?;
-    attr(&file, "fingerprint", c.fingerprint)?;
-    attr(&file, "n_synapses", c.n_synapses)?;
-    attr(&file, "build_seconds", c.build_seconds)?;
-    attr(&file, "run_seconds", c.run_seconds)?;
-    attr(&file, "checkpoint_every", c.every)?;
-    attr_str(&file, "created", &crate::time::now_rfc3339())?;
-    attr(&file, "checksum", checksum(c))?;
+    write_contents(&file, c)?;
+    // Every group is closed by now: the file is closed for good, its errors reported.
+    crate::files::close_hdf5(file)
+}
+
+fn write_contents(file: &hdf5::File, c: &Checkpoint) -> Result<()> {
+    attr_str(file, "format", FORMAT)?;
+    attr(file, "format_version", FORMAT_VERSION)?;
+    attr_str(file, "brunel_version", &c.brunel_version)?;
+    attr_str(file, "config", &c.config)?;
+    attr_str(file, "out", &c.out.to_string_lossy())?;
+    attr(file, "step", c.state.step)?;
+    attr(file, "fingerprint", c.fingerprint)?;
+    attr(file, "n_synapses", c.n_synapses)?;
+    attr(file, "build_seconds", c.build_seconds)?;
+    attr(file, "run_seconds", c.run_seconds)?;
+    attr(file, "checkpoint_every", c.every)?;
+    attr_str(file, "created", &crate::time::now_rfc3339())?;
+    attr(file, "checksum", checksum(c))?;
 
     let state = file.create_group("state")?;
     data(&state, "v", &c.state.v)?;
@@ -120,17 +137,40 @@ fn write_to(path: &Path, c: &Checkpoint) -> Result<()> {
     data(&stats, "isi_count", &s.isi_count)?;
     data(&stats, "isi_sum", &s.isi_sum)?;
     data(&stats, "isi_sum_sq", &s.isi_sum_sq)?;
-    file.close()?;
     Ok(())
 }
 
 /// Reads a checkpoint (the recorded spikes' selection is its config's `record.spikes`). A file of
 /// another format or another version of brunel is refused.
 pub fn read(path: &Path) -> Result<Checkpoint> {
+    let (c, stored) = read_stored(path)?;
+    let damaged = |what: String| {
+        anyhow::anyhow!(
+            "{} is damaged: {what}; it cannot be resumed (write a new checkpoint with `brunel run --checkpoint`)",
+            path.display()
+        )
+    };
+    let computed = checksum(&c);
+    if computed != stored {
+        return Err(damaged(format!(
+            "its contents do not match its checksum (stored {stored:#010x}, computed {computed:#010x})"
+        )));
+    }
+    let config = Config::from_toml_with(&c.config, "the checkpoint's config", &[])?;
+    check(&c, &Model::new(&config)).map_err(damaged)?;
+    Ok(c)
+}
+
+/// A checkpoint as stored and its stored checksum, not yet compared.
+fn read_stored(path: &Path) -> Result<(Checkpoint, u32)> {
     let meta = std::fs::metadata(path)
         .with_context(|| format!("cannot read the checkpoint {}", path.display()))?;
     if !meta.is_file() {
-        bail!("{} is not a regular file", path.display());
+        bail!(
+            "{} is not a regular file ({})",
+            path.display(),
+            brunel_core::config::file_kind(meta.file_type())
+        );
     }
     if !has_hdf5_signature(path) {
         bail!(
@@ -138,14 +178,19 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
             path.display()
         );
     }
-    let not_ours = || format!("{} is not a brunel checkpoint", path.display());
     let file = hdf5::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let format = read_attr_str(&file, "format").with_context(not_ours)?;
+    read_open(path, &file)
+}
+
+/// [`read_stored`] of the checkpoint `path`, open as `file`.
+fn read_open(path: &Path, file: &hdf5::File) -> Result<(Checkpoint, u32)> {
+    let not_ours = || format!("{} is not a brunel checkpoint", path.display());
+    let format = read_attr_str(file, "format").with_context(not_ours)?;
     if format != FORMAT {
         bail!("{}: format `{format}`", not_ours());
     }
-    let version: u32 = read_attr(&file, "format_version").with_context(not_ours)?;
-    let brunel_version = read_attr_str(&file, "brunel_version").with_context(not_ours)?;
+    let version: u32 = read_attr(file, "format_version").with_context(not_ours)?;
+    let brunel_version = read_attr_str(file, "brunel_version").with_context(not_ours)?;
     let ours = env!("CARGO_PKG_VERSION");
     if version != FORMAT_VERSION || brunel_version != ours {
         bail!(
@@ -154,7 +199,7 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
         );
     }
     let inner = || -> Result<(Checkpoint, u32)> {
-        let config: String = read_attr_str(&file, "config")?;
+        let config: String = read_attr_str(file, "config")?;
         let state = file.group("state").context("the group /state is missing")?;
         let in_flight_steps: Vec<u64> = read_data(&state, "in_flight_steps")?;
         let in_flight_ids: Vec<u32> = read_data(&state, "in_flight_ids")?;
@@ -199,17 +244,17 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
         {
             bail!("the per-neuron statistics are inconsistent");
         }
-        let stored: u32 = read_attr(&file, "checksum")?;
+        let stored: u32 = read_attr(file, "checksum")?;
         let c = Checkpoint {
             brunel_version: brunel_version.clone(),
-            out: PathBuf::from(read_attr_str(&file, "out")?),
-            fingerprint: read_attr(&file, "fingerprint")?,
-            n_synapses: read_attr(&file, "n_synapses")?,
-            build_seconds: read_attr(&file, "build_seconds")?,
-            run_seconds: read_attr(&file, "run_seconds")?,
-            every: read_attr(&file, "checkpoint_every")?,
+            out: PathBuf::from(read_attr_str(file, "out")?),
+            fingerprint: read_attr(file, "fingerprint")?,
+            n_synapses: read_attr(file, "n_synapses")?,
+            build_seconds: read_attr(file, "build_seconds")?,
+            run_seconds: read_attr(file, "run_seconds")?,
+            every: read_attr(file, "checkpoint_every")?,
             state: HostState {
-                step: read_attr(&file, "step")?,
+                step: read_attr(file, "step")?,
                 v: read_data(&state, "v")?,
                 last_spike: read_data(&state, "last_spike")?,
                 in_flight: in_flight_steps.into_iter().zip(in_flight_ids).collect(),
@@ -220,22 +265,7 @@ pub fn read(path: &Path) -> Result<Checkpoint> {
         };
         Ok((c, stored))
     };
-    let (c, stored) = inner().with_context(not_ours)?;
-    let damaged = |what: String| {
-        anyhow::anyhow!(
-            "{} is damaged: {what}; it cannot be resumed (write a new checkpoint with `brunel run --checkpoint`)",
-            path.display()
-        )
-    };
-    let computed = checksum(&c);
-    if computed != stored {
-        return Err(damaged(format!(
-            "its contents do not match its checksum (stored {stored:#010x}, computed {computed:#010x})"
-        )));
-    }
-    let config = Config::from_toml_with(&c.config, "the checkpoint's config", &[])?;
-    check(&c, &Model::new(&config)).map_err(damaged)?;
-    Ok(c)
+    inner().with_context(not_ours)
 }
 
 /// CRC-32 over every value of `c`, each preceded by its name and byte length, in a fixed order:

@@ -1,8 +1,9 @@
-//! Ctrl-C (SIGINT) and SIGTERM: the first sets a flag that the run loop and the writer check,
-//! so that the command stops at the next chunk of steps or the next dataset, removes its
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP: the first sets a flag that the run loop and the writer
+//! check, so that the command stops at the next chunk of steps or the next dataset, removes its
 //! temporary file, keeps any earlier result of the same name and exits with 128 + the signal
-//! (130, 143); a second signal exits at once with that code (its temporary file is then
-//! removed by the next run, see [`crate::output::remove_stale_temps`]).
+//! (130, 143, 129); a second signal exits at once with that code (its temporary file is then
+//! removed by the next run, see [`crate::files::remove_stale_temps`]). SIGXFSZ is ignored, so
+//! that a file size limit makes a write fail (reported) instead of killing the process.
 //!
 //! Test hooks (the signal tests use them; nobody else needs them): with `BRUNEL_TEST_MARK=DIR`
 //! the program creates `DIR/running` after the first chunk of steps and `DIR/writing` in the
@@ -15,6 +16,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+
+/// How many [`AtOnce`] guards are alive: while any is, a signal ends the process at once.
+static AT_ONCE: AtomicUsize = AtomicUsize::new(0);
 
 /// Set by the first SIGINT or SIGTERM.
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -37,6 +41,7 @@ impl Interrupted {
         match self.signal {
             signal_hook::consts::SIGINT => "SIGINT (Ctrl-C)",
             signal_hook::consts::SIGTERM => "SIGTERM",
+            signal_hook::consts::SIGHUP => "SIGHUP (the terminal closed)",
             _ => "a signal",
         }
     }
@@ -57,7 +62,37 @@ pub fn install() -> Result<()> {
     }
     let flag = Arc::new(AtomicBool::new(false));
     let which = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // A file size limit (`ulimit -f`) would kill the process mid-write with SIGXFSZ, leaving
+    // its temporary file: ignored, the write fails with EFBIG instead, which is reported and
+    // cleaned up like any failed write.
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no code of ours in the handler.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    // A closed terminal (SIGHUP) stops a command as SIGTERM does.
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        // While nothing is on disk that a stop must tidy (see `AtOnce`), the first signal
+        // ends the process here, in the handler: the work in progress (a network being
+        // drawn) has no place where it looks at the flag.
+        let message = match sig {
+            signal_hook::consts::SIGINT => "error: interrupted by SIGINT (Ctrl-C)\n",
+            signal_hook::consts::SIGTERM => "error: interrupted by SIGTERM\n",
+            _ => "error: interrupted by SIGHUP (the terminal closed)\n",
+        };
+        // SAFETY: the action only loads an atomic, writes to stderr and calls _exit, all
+        // async-signal-safe.
+        unsafe {
+            signal_hook::low_level::register(sig, move || {
+                if AT_ONCE.load(Ordering::SeqCst) > 0 {
+                    libc::write(2, message.as_ptr().cast(), message.len());
+                    libc::_exit(128 + sig);
+                }
+            })?;
+        }
         // Registered first, so it sees the flag as the earlier signal left it: the second
         // signal exits at once.
         signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&flag))?;
@@ -119,5 +154,108 @@ pub fn test_point(name: &str) {
         while (hold || received().is_none()) && start.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+}
+
+/// While alive, the first signal ends the process at once, with its exit code and the usual
+/// message (once [`install`]ed): for work that has no place to look at the flag (drawing a
+/// network, building a backend) and leaves nothing on disk if it stops anywhere. Not in an MPI
+/// job of several ranks, whose ranks must stop together at a chunk's end.
+pub struct AtOnce {
+    active: bool,
+}
+
+impl AtOnce {
+    /// Starts such a stretch of work; a signal already received ends it at once.
+    pub fn begin() -> Result<AtOnce> {
+        let ranks = brunel_backends::parallel::rank().map_or(1, |(_, ranks)| ranks);
+        if ranks > 1 {
+            return Ok(AtOnce { active: false });
+        }
+        AT_ONCE.fetch_add(1, Ordering::SeqCst);
+        let guard = AtOnce { active: true };
+        check()?;
+        Ok(guard)
+    }
+}
+
+impl Drop for AtOnce {
+    fn drop(&mut self) {
+        if self.active {
+            AT_ONCE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Wall time one call of a backend may take between two looks at the flag.
+const PACE_TARGET: Duration = Duration::from_millis(200);
+
+/// The sizes of the chunks of steps a run hands its backend: as large as `max` (few calls
+/// cost less), but small enough that a call takes about [`PACE_TARGET`], so that a signal is
+/// acted on within a fraction of a second even on a network that takes seconds per `max`
+/// steps. The first chunk is `align` steps (one delay: the backend's batch) and later ones
+/// follow the measured time per step, in whole multiples of `align`. The chunks change
+/// nothing in the run's results, only how often it looks at the flag.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    max: u64,
+    align: u64,
+    next: u64,
+}
+
+impl Pace {
+    pub fn new(max: u64, align: u64) -> Pace {
+        let align = align.clamp(1, max.max(1));
+        Pace {
+            max: max.max(1),
+            align,
+            next: align,
+        }
+    }
+
+    /// The next chunk, at most `left` steps.
+    pub fn next(&self, left: u64) -> u64 {
+        self.next.min(left).max(1)
+    }
+
+    /// Records that `steps` steps took `took`, and sizes the next chunk from it.
+    pub fn took(&mut self, steps: u64, took: Duration) {
+        if steps == 0 {
+            return;
+        }
+        let per_step = took.as_secs_f64() / steps as f64;
+        let fit = if per_step > 0.0 {
+            (PACE_TARGET.as_secs_f64() / per_step).min(self.max as f64) as u64
+        } else {
+            self.max
+        };
+        // Grow at most fourfold a call (a first chunk may run before the caches are warm).
+        let fit = fit.min(self.next.saturating_mul(4));
+        self.next = (fit / self.align * self.align).clamp(self.align, self.max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_follows_the_time_per_step() {
+        let mut p = Pace::new(600, 15);
+        assert_eq!(p.next(1000), 15);
+        assert_eq!(p.next(4), 4);
+        // Fast steps: grows fourfold a call up to the maximum.
+        p.took(15, Duration::from_micros(15));
+        assert_eq!(p.next(1000), 60);
+        for _ in 0..5 {
+            p.took(60, Duration::from_micros(60));
+        }
+        assert_eq!(p.next(1000), 600);
+        // Slow steps (10 ms each): 20 steps would take the target; a whole batch is 15.
+        p.took(600, Duration::from_secs(6));
+        assert_eq!(p.next(1000), 15);
+        // Slower than a batch per target: still a whole batch.
+        p.took(15, Duration::from_secs(3));
+        assert_eq!(p.next(1000), 15);
     }
 }

@@ -25,6 +25,7 @@ macro_rules! note {
 pub mod checkpoint;
 pub mod choose;
 pub mod embed;
+pub mod files;
 #[cfg(test)]
 mod fuzz_read;
 pub mod grid;
@@ -60,6 +61,8 @@ pub fn message(e: &anyhow::Error) -> String {
         }
         text.push_str(&cause);
     }
+    // A huge or tiny f64 prints as hundreds of digits: written as 1.000e300 instead.
+    let text = brunel_core::config::short_numbers(&text);
     // Control characters of echoed input are escaped (line breaks and tabs of a TOML error's
     // layout are kept), and the whole is bounded.
     let mut out = String::new();

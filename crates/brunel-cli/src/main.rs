@@ -179,7 +179,13 @@ fn main() -> ExitCode {
                 _ => String::new(),
             };
             note!("error{rank}: {}", message(&e));
-            let code = match e.downcast_ref::<interrupt::Interrupted>() {
+            // Stopped by a signal: its exit code, also where the stop surfaced as another
+            // error (a write cut short, a cause wrapped in a file's words).
+            let code = match e
+                .chain()
+                .find_map(|c| c.downcast_ref::<interrupt::Interrupted>().copied())
+                .or_else(interrupt::received)
+            {
                 Some(i) => i.exit_code(),
                 None => 1,
             };

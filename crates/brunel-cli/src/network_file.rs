@@ -25,7 +25,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use brunel_core::{Config, Network, Par};
 
-use crate::output::{attr_str, parent_dir};
+use crate::output::attr_str;
 
 /// The population name of nodes and edges.
 const POPULATION: &str = "brunel";
@@ -45,7 +45,7 @@ pub struct NetworkArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Threads of the network build; 0 = all cores.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = crate::run::parse_threads)]
     pub threads: usize,
     /// Replace an existing folder written by this command (and no other folder); the folder
     /// appears only once it is complete.
@@ -63,55 +63,45 @@ pub fn network(args: &NetworkArgs) -> Result<()> {
         overrides.push(format!("simulation.seed={seed}"));
     }
     let config = Config::from_file_with(&args.config, &overrides)?;
+    let par = Par::threads(crate::run::cap_threads(args.threads, "--threads"));
+    // The network and the buffers it is written through must fit before any is allocated.
+    let plan = brunel_core::memory::plan_network_file(&config, par.count() as u64);
+    plan.check(&brunel_core::memory::Limit::here())
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", plan.describe()))?;
     let out = &args.out;
-    if let Ok(meta) = std::fs::symlink_metadata(out) {
-        if !meta.is_dir() {
-            bail!("{} exists and is not a folder", out.display());
-        }
-        if !args.force {
-            bail!(
-                "{} already exists; use --force to replace it",
-                out.display()
-            );
-        }
-        if !out.join("circuit_config.json").is_file() {
-            bail!(
-                "{} is not a network folder written by `brunel network` (no circuit_config.json): not replaced",
-                out.display()
-            );
-        }
-    }
-    let parent = parent_dir(out);
-    if !parent.is_dir() {
-        bail!(
-            "cannot write {}: the folder {} does not exist",
-            out.display(),
-            parent.display()
-        );
-    }
+    let replacing = check_target(out, args.force)?;
+    // Its folder is writable, and the temporary folders of a write that was killed go.
+    crate::files::probe(out)?;
     let t = Instant::now();
-    let net = Network::build(&config, Par::threads(args.threads));
+    // Nothing of this command is on disk yet: a signal during the draw ends it at once.
+    let at_once = crate::interrupt::AtOnce::begin()?;
+    crate::interrupt::test_point("drawing");
+    let net = Network::try_build(&config, par)?;
+    drop(at_once);
     let build_seconds = t.elapsed().as_secs_f64();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            out.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ))
-        .suffix(".tmp")
-        .tempdir_in(&parent)
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    write_nodes(&tmp.path().join("nodes.h5"), &net)?;
-    write_edges(&tmp.path().join("edges.h5"), &net)?;
-    write_types(tmp.path(), &config, net.n_synapses())?;
-    // Replace the old folder only once the new one is complete.
-    let dir = tmp.keep();
-    if out.exists() {
-        std::fs::remove_dir_all(out)
-            .with_context(|| format!("cannot replace {}", out.display()))?;
+    let tmp = crate::files::Temp::folder_beside(out)?;
+    let write = || -> Result<()> {
+        std::fs::write(
+            tmp.path().join(MARKER),
+            format!("brunel network {}\n", env!("CARGO_PKG_VERSION")),
+        )?;
+        write_nodes(&tmp.path().join("nodes.h5"), &net)?;
+        write_edges(&tmp.path().join("edges.h5"), &net)?;
+        write_types(tmp.path(), &config, net.n_synapses())
+    };
+    write()
+        .with_context(|| format!("cannot write {}", out.display()))
+        .map_err(|e| crate::files::explain(out, e))?;
+    for name in ["nodes.h5", "edges.h5"] {
+        crate::files::check_hdf5(out, &tmp.path().join(name), |_| Ok(()))?;
     }
-    std::fs::rename(&dir, out).with_context(|| format!("cannot write {}", out.display()))?;
+    // Replace the old folder only once the new one is complete, and only if it still holds
+    // nothing but what `brunel network` writes.
+    if replacing && check_target(out, args.force)? {
+        tmp.commit_over_folder(&WRITTEN)?;
+    } else {
+        tmp.commit(crate::files::Replace::IfForced(false))?;
+    }
     if !args.quiet {
         say!(
             "network {}: {} neurons ({} excitatory), {} synapses, drawn in {build_seconds:.2} s",
@@ -124,62 +114,150 @@ pub fn network(args: &NetworkArgs) -> Result<()> {
     Ok(())
 }
 
+/// The file `brunel network` puts in every folder it writes, with its version: the one sign
+/// that `--force` may replace the folder.
+const MARKER: &str = ".brunel-network";
+
+/// Every file `brunel network` writes into its folder.
+const WRITTEN: [&str; 6] = [
+    MARKER,
+    "nodes.h5",
+    "edges.h5",
+    "node_types.csv",
+    "edge_types.csv",
+    "circuit_config.json",
+];
+
+/// Checks the network folder `out`: `true` when it exists and may be replaced (with `force`,
+/// a folder `brunel network` wrote, holding nothing else), `false` when it does not exist;
+/// refused otherwise.
+fn check_target(out: &Path, force: bool) -> Result<bool> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("cannot examine {}", out.display())),
+    };
+    if !meta.is_dir() {
+        bail!(
+            "{} exists and is not a folder ({})",
+            out.display(),
+            crate::files::kind(meta.file_type())
+        );
+    }
+    if !force {
+        bail!(
+            "{} already exists; use --force to replace it",
+            out.display()
+        );
+    }
+    if !std::fs::symlink_metadata(out.join(MARKER)).is_ok_and(|m| m.is_file()) {
+        bail!(
+            "{} is not a network folder written by `brunel network` (no {MARKER} in it): not replaced",
+            out.display()
+        );
+    }
+    let mut foreign = Vec::new();
+    for entry in std::fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))? {
+        let entry = entry.with_context(|| format!("cannot read {}", out.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let regular = entry.file_type().is_ok_and(|t| t.is_file());
+        if !(regular && WRITTEN.contains(&name.as_str())) {
+            foreign.push(name);
+        }
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        bail!(
+            "{} holds files `brunel network` did not write ({}): not replaced, so that nothing of yours is deleted; move them elsewhere or choose another --out",
+            out.display(),
+            foreign.join(", ")
+        );
+    }
+    Ok(true)
+}
+
+/// Writes the dataset `name` of `len` values into `group`, a buffer of
+/// [`brunel_core::memory::WRITE_BUFFER_BYTES`] at a time (`fill` appends the values of a range
+/// of indices to the buffer), stopping between buffers when a signal came: a network's
+/// columns are gigabytes, and neither held whole in memory nor written without a look at the
+/// flag.
+fn write_column<T: hdf5::H5Type + Copy>(
+    group: &hdf5::Group,
+    name: &str,
+    len: usize,
+    mut fill: impl FnMut(std::ops::Range<usize>, &mut Vec<T>),
+) -> Result<hdf5::Dataset> {
+    let ds = group.new_dataset::<T>().shape(len).create(name)?;
+    let per = (brunel_core::memory::WRITE_BUFFER_BYTES as usize / std::mem::size_of::<T>()).max(1);
+    let mut buf = Vec::with_capacity(per.min(len));
+    let mut at = 0;
+    while at < len {
+        crate::interrupt::check()?;
+        let end = (at + per).min(len);
+        buf.clear();
+        fill(at..end, &mut buf);
+        ds.write_slice(buf.as_slice(), at..end)?;
+        at = end;
+    }
+    Ok(ds)
+}
+
 fn write_nodes(path: &Path, net: &Network) -> Result<()> {
     let file = hdf5::File::create(path)?;
     let pop = file.create_group("nodes")?.create_group(POPULATION)?;
     let n = net.n as usize;
-    let types: Vec<i64> = (0..net.n).map(|i| i64::from(i >= net.n_e)).collect();
-    pop.new_dataset_builder()
-        .with_data(types.as_slice())
-        .create("node_type_id")?;
-    pop.new_dataset_builder()
-        .with_data(vec![0i64; n].as_slice())
-        .create("node_group_id")?;
-    let index: Vec<i64> = (0..n as i64).collect();
-    pop.new_dataset_builder()
-        .with_data(index.as_slice())
-        .create("node_group_index")?;
+    let n_e = net.n_e as usize;
+    write_column(&pop, "node_type_id", n, |range, buf: &mut Vec<i64>| {
+        buf.extend(range.map(|i| i64::from(i >= n_e)));
+    })?;
+    write_column(&pop, "node_group_id", n, |range, buf: &mut Vec<i64>| {
+        buf.extend(range.map(|_| 0));
+    })?;
+    write_column(&pop, "node_group_index", n, |range, buf: &mut Vec<i64>| {
+        buf.extend(range.map(|i| i as i64));
+    })?;
     pop.create_group("0")?;
-    file.close()?;
-    Ok(())
+    drop(pop);
+    crate::files::close_hdf5(file)
 }
 
 fn write_edges(path: &Path, net: &Network) -> Result<()> {
     let file = hdf5::File::create(path)?;
     let pop = file.create_group("edges")?.create_group(POPULATION)?;
     let m = net.targets.len();
-    let mut sources = Vec::with_capacity(m);
-    for s in 0..net.n {
-        sources.extend(std::iter::repeat_n(s as u64, net.row(s).len()));
-    }
-    let src = pop
-        .new_dataset_builder()
-        .with_data(sources.as_slice())
-        .create("source_node_id")?;
+    // The source of each edge, found by walking the row starts along with the edges.
+    let source_of = || {
+        let mut s = 0usize;
+        move |edge: usize| {
+            while net.offsets[s + 1] as usize <= edge {
+                s += 1;
+            }
+            s
+        }
+    };
+    let mut source = source_of();
+    let src = write_column(&pop, "source_node_id", m, |range, buf: &mut Vec<u64>| {
+        buf.extend(range.map(|e| source(e) as u64));
+    })?;
     attr_str(&src, "node_population", POPULATION)?;
-    drop(sources);
-    let targets: Vec<u64> = net.targets.iter().map(|&t| t as u64).collect();
-    let tgt = pop
-        .new_dataset_builder()
-        .with_data(targets.as_slice())
-        .create("target_node_id")?;
+    let tgt = write_column(&pop, "target_node_id", m, |range, buf: &mut Vec<u64>| {
+        buf.extend(net.targets[range].iter().map(|&t| t as u64));
+    })?;
     attr_str(&tgt, "node_population", POPULATION)?;
-    drop(targets);
-    let types: Vec<i64> = (0..net.n)
-        .flat_map(|s| std::iter::repeat_n(i64::from(s >= net.n_e), net.row(s).len()))
-        .collect();
-    pop.new_dataset_builder()
-        .with_data(types.as_slice())
-        .create("edge_type_id")?;
-    drop(types);
-    pop.new_dataset_builder()
-        .with_data(vec![0i64; m].as_slice())
-        .create("edge_group_id")?;
-    let index: Vec<i64> = (0..m as i64).collect();
-    pop.new_dataset_builder()
-        .with_data(index.as_slice())
-        .create("edge_group_index")?;
-    drop(index);
+    // Halfway through the edges: where the signal tests stop a write.
+    crate::interrupt::test_point("writing");
+    crate::interrupt::check()?;
+    let mut source = source_of();
+    let n_e = net.n_e as usize;
+    write_column(&pop, "edge_type_id", m, |range, buf: &mut Vec<i64>| {
+        buf.extend(range.map(|e| i64::from(source(e) >= n_e)));
+    })?;
+    write_column(&pop, "edge_group_id", m, |range, buf: &mut Vec<i64>| {
+        buf.extend(range.map(|_| 0));
+    })?;
+    write_column(&pop, "edge_group_index", m, |range, buf: &mut Vec<i64>| {
+        buf.extend(range.map(|e| e as i64));
+    })?;
     pop.create_group("0")?;
     // Edges are sorted by source: each source's edges are one range.
     let mut node_to_ranges: Vec<u64> = Vec::with_capacity(2 * net.n as usize);
@@ -207,8 +285,8 @@ fn write_edges(path: &Path, net: &Network) -> Result<()> {
         .new_dataset_builder()
         .with_data(&re)
         .create("range_to_edge_id")?;
-    file.close()?;
-    Ok(())
+    drop((src, tgt, index, pop));
+    crate::files::close_hdf5(file)
 }
 
 fn write_types(dir: &Path, c: &Config, n_synapses: u64) -> Result<()> {

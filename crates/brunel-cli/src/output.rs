@@ -127,54 +127,16 @@ pub fn write_atomically(target: &Path, results: &Results, force: bool) -> Result
 
 /// Writes `text` to `target` (replaced if it exists) through a temporary file beside it.
 pub fn write_text_atomically(target: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
     check_target(target)?;
-    let mut tmp = temp_beside(target)?;
-    tmp.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", target.display()))?;
-    crate::interrupt::check()?;
-    tmp.persist(target)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", target.display()))?;
-    Ok(())
+    crate::files::write_bytes(target, text.as_bytes(), crate::files::Replace::Always)
 }
 
-/// What kind of thing a path that is not a regular file is, in words.
-fn kind(t: std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() {
-            return "a character device";
-        }
-        if t.is_block_device() {
-            return "a block device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if t.is_dir() {
-        "a folder"
-    } else {
-        "not a file"
-    }
-}
+use crate::files::kind;
 
 /// Refuses an output path that exists and is not a regular file (a folder, a FIFO, a device
 /// node, a socket), whatever `--force` says: brunel replaces only regular files.
 pub fn check_target(path: &Path) -> Result<()> {
-    match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => bail!(
-            "{} exists and is not a regular file ({}); brunel writes only regular files",
-            path.display(),
-            kind(m.file_type())
-        ),
-        _ => Ok(()),
-    }
+    crate::files::check_output(path, crate::files::Replace::Always)
 }
 
 /// Refuses an input that is missing or not a regular file (a FIFO would block the reader).
@@ -190,112 +152,8 @@ pub fn check_input(path: &Path) -> Result<()> {
     }
 }
 
-/// The start of the name of this program's temporary files beside `target`:
-/// `.NAME.brunel-PID.` (followed by random letters and `.tmp.EXT`).
-fn temp_prefix(target: &Path, pid: u32) -> String {
-    let name = target
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!(".{name}.brunel-{pid}.")
-}
-
-/// Whether process `pid` is running.
-#[cfg(unix)]
-fn alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
-#[cfg(not(unix))]
-fn alive(_pid: u32) -> bool {
-    true
-}
-
-/// Removes the temporary files of `target` that an earlier brunel left behind when it was
-/// killed (SIGKILL, a power cut): `.NAME.brunel-PID.*.tmp*` beside it whose process no longer
-/// runs. Returns what it removed (and what it could not, as notes).
-pub fn remove_stale_temps(target: &Path) -> Vec<String> {
-    let dir = parent_dir(target);
-    let name = target
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let start = format!(".{name}.brunel-");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut notes = Vec::new();
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = file.strip_prefix(&start) else {
-            continue;
-        };
-        let Some((pid, tail)) = rest.split_once('.') else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<u32>() else {
-            continue;
-        };
-        if !(tail.ends_with(".tmp") || tail.contains(".tmp.")) {
-            continue;
-        }
-        if pid == std::process::id() || alive(pid) {
-            continue;
-        }
-        let path = entry.path();
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        notes.push(match std::fs::remove_file(&path) {
-            Ok(()) => format!(
-                "removed {}, a temporary file left by brunel process {pid}, which no longer runs",
-                path.display()
-            ),
-            Err(e) => format!(
-                "cannot remove {}, a temporary file left by brunel process {pid}: {e}",
-                path.display()
-            ),
-        });
-    }
-    notes
-}
-
-/// A temporary file beside `target` (same folder, so the final rename is atomic); it is removed
-/// when dropped without being persisted. Its name, `.NAME.brunel-PID.XXXXXX.tmp.EXT`, says
-/// which process made it, so that a later run can remove it if that process was killed.
-pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = parent_dir(target);
-    if !dir.is_dir() {
-        bail!(
-            "cannot write {}: the folder {} does not exist",
-            target.display(),
-            dir.display()
-        );
-    }
-    // Ends like the target (`.tmp.png`), for writers that pick the format from the extension.
-    let suffix = match target.extension() {
-        Some(ext) => format!(".tmp.{}", ext.to_string_lossy()),
-        None => ".tmp".to_owned(),
-    };
-    let mut builder = tempfile::Builder::new();
-    let prefix = temp_prefix(target, std::process::id());
-    builder.prefix(&prefix).suffix(&suffix);
-    // tempfile's private 0600 would stick to the result after the rename; use the usual
-    // 0666 less the umask instead.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    builder
-        .tempfile_in(&dir)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", target.display(), e.kind()))
-}
+/// Removes the temporaries an ended brunel left beside `target`: see [`crate::files`].
+pub use crate::files::remove_stale_temps;
 
 /// The folder of `path` (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> PathBuf {
@@ -349,7 +207,7 @@ const FLUSH_AT: usize = 1 << 20;
 /// `select` and the count of every step (written as the rate in Hz).
 pub struct SpikeFile {
     target: PathBuf,
-    tmp: tempfile::NamedTempFile,
+    tmp: crate::files::Temp,
     file: hdf5::File,
     timestamps: hdf5::Dataset,
     node_ids: hdf5::Dataset,
@@ -379,7 +237,7 @@ impl SpikeFile {
         select: brunel_core::RecordSpikes,
     ) -> Result<SpikeFile> {
         check_target(target)?;
-        let tmp = temp_beside(target)?;
+        let tmp = crate::files::Temp::beside(target)?;
         let start = || -> Result<_> {
             let file = hdf5::File::create(tmp.path())?;
             let pop = file.create_group("spikes")?.create_group(POPULATION)?;
@@ -388,8 +246,9 @@ impl SpikeFile {
             let rate = extensible::<f64>(&file.create_group("population_rate")?, "rate", false)?;
             Ok((file, timestamps, node_ids, rate))
         };
-        let (file, timestamps, node_ids, rate) =
-            start().with_context(|| format!("cannot write HDF5 file {}", target.display()))?;
+        let (file, timestamps, node_ids, rate) = start()
+            .with_context(|| format!("cannot write HDF5 file {}", target.display()))
+            .map_err(|e| crate::files::explain(target, e))?;
         Ok(SpikeFile {
             target: target.to_owned(),
             tmp,
@@ -452,7 +311,10 @@ impl SpikeFile {
     /// The error of a write during the run, if one failed.
     pub fn check(&mut self) -> Result<()> {
         match self.failed.take() {
-            Some(e) => Err(e.context(format!("cannot write HDF5 file {}", self.target.display()))),
+            Some(e) => Err(crate::files::explain(
+                &self.target,
+                e.context(format!("cannot write HDF5 file {}", self.target.display())),
+            )),
             None => Ok(()),
         }
     }
@@ -469,7 +331,7 @@ impl SpikeFile {
     ) -> Result<()> {
         self.check()?;
         let target = self.target.clone();
-        let close = |mut this: SpikeFile| -> Result<tempfile::NamedTempFile> {
+        let close = |mut this: SpikeFile| -> Result<(crate::files::Temp, usize, usize)> {
             this.flush()?;
             crate::interrupt::test_point("writing");
             crate::interrupt::check()?;
@@ -487,16 +349,31 @@ impl SpikeFile {
                 timestamps,
                 node_ids,
                 rate,
+                spikes_written,
+                rate_written,
                 ..
             } = this;
             drop((timestamps, node_ids, rate, pop));
-            file.close()?;
-            Ok(tmp)
+            crate::files::close_hdf5(file)?;
+            Ok((tmp, spikes_written, rate_written))
         };
-        let tmp =
-            close(self).with_context(|| format!("cannot write HDF5 file {}", target.display()))?;
+        let (tmp, spikes, steps) = close(self)
+            .with_context(|| format!("cannot write HDF5 file {}", target.display()))
+            .map_err(|e| crate::files::explain(&target, e))?;
         crate::interrupt::check()?;
-        persist(tmp, &target, force)
+        // Read back: a file the library failed to write in full is never renamed into place.
+        crate::files::check_hdf5(&target, tmp.path(), |f| {
+            let sizes = (
+                f.dataset(&format!("spikes/{POPULATION}/node_ids"))?.size(),
+                f.dataset("population_rate/rate")?.size(),
+            );
+            read_attr_str(f, "brunel_version")?;
+            if sizes != (spikes, steps) {
+                bail!("it holds {sizes:?} spikes and steps, not {spikes} and {steps}");
+            }
+            Ok(())
+        })?;
+        tmp.commit(crate::files::Replace::IfForced(force))
     }
 }
 
@@ -545,25 +422,6 @@ fn append<T: H5Type>(ds: &hdf5::Dataset, at: usize, values: &[T]) -> Result<()> 
     }
     ds.resize(at + values.len())?;
     ds.write_slice(values, at..at + values.len())?;
-    Ok(())
-}
-
-/// Renames a finished temporary file into `target` (replacing it only when `force`).
-fn persist(tmp: tempfile::NamedTempFile, target: &Path, force: bool) -> Result<()> {
-    if force {
-        tmp.persist(target)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot move the result into {}", target.display()))?;
-    } else {
-        tmp.persist_noclobber(target)
-            .map_err(|e| e.error)
-            .with_context(|| {
-                format!(
-                    "cannot move the result into {} (use --force to replace an existing file)",
-                    target.display()
-                )
-            })?;
-    }
     Ok(())
 }
 
@@ -762,6 +620,21 @@ pub fn read(path: &Path) -> Result<Results> {
     let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
     let not_ours = || format!("{} is not a brunel result file", path.display());
     let file = hdf5::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // brunel's other HDF5 files are named for what they are, not called damaged.
+    if read_attr_str(&file, "kind").is_ok_and(|k| k == "sweep") {
+        bail!(
+            "{} is the result of a sweep (`brunel sweep`), not of a run: `brunel plot {} -o PHASE.png` draws its phase diagram, and its CSV beside it holds every point",
+            path.display(),
+            path.display()
+        );
+    }
+    if read_attr_str(&file, "format").is_ok_and(|f| f == "brunel-checkpoint") {
+        bail!(
+            "{} is a checkpoint (`brunel run --checkpoint`), not a result file: `brunel resume {}` continues its run and writes the result",
+            path.display(),
+            path.display()
+        );
+    }
     let version = read_attr_str(&file, "brunel_version").with_context(not_ours)?;
     let inner = || -> Result<Results> {
         let provenance = Provenance {
@@ -1045,7 +918,8 @@ mod tests {
         .unwrap();
         f.record(0, &[1, 2]);
         f.end_batch(1).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // The temporary file and its lock file.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
         drop(f);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

@@ -256,11 +256,19 @@ fn set(c: &mut Config, key: &str, value: f64) -> Option<()> {
 /// Draws the phase diagram of the sweep file `sweep` into the PNG `out`.
 pub fn plot(sweep: &Path, out: &Path) -> Result<()> {
     crate::plot::check_png(out)?;
+    crate::files::preflight(
+        &[crate::files::Output::new(
+            "the figure",
+            out,
+            crate::files::Replace::Always,
+        )],
+        &[("the sweep", sweep)],
+    )?;
     let s = read(sweep)?;
     register_font()?;
     let boundary = theory_boundary(&s);
-    let tmp = crate::output::temp_beside(out)?;
-    {
+    let tmp = crate::files::Temp::beside(out)?;
+    let draw = || -> Result<()> {
         let root = BitMapBackend::new(tmp.path(), (1500, 520)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let panels = root.split_evenly((1, 3));
@@ -334,9 +342,10 @@ pub fn plot(sweep: &Path, out: &Path) -> Result<()> {
                 .map_err(plot_error)?;
         }
         root.present().map_err(plot_error)?;
-    }
-    tmp.persist(out)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write the figure {}", out.display()))?;
-    Ok(())
+        Ok(())
+    };
+    draw()
+        .with_context(|| format!("cannot write the figure {}", out.display()))
+        .map_err(|e| crate::files::explain(out, e))?;
+    tmp.commit(crate::files::Replace::Always)
 }

@@ -144,21 +144,25 @@ pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
             input.display()
         );
     }
+    let inputs: Vec<(&str, &Path)> = files.iter().map(|f| ("a result", f.as_path())).collect();
+    crate::files::preflight(
+        &[crate::files::Output::new(
+            "-o",
+            out,
+            crate::files::Replace::Always,
+        )],
+        &inputs,
+    )?;
     let panels = files
         .iter()
         .map(|f| Panel::from_file(f))
         .collect::<Result<Vec<_>>>()?;
     register_font()?;
-    for note in output::remove_stale_temps(out) {
-        note!("note: {note}");
-    }
-    let tmp = output::temp_beside(out)?;
-    draw(&panels, tmp.path())?;
-    crate::interrupt::check()?;
-    tmp.persist(out)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write the figure {}", out.display()))?;
-    Ok(())
+    let tmp = crate::files::Temp::beside(out)?;
+    draw(&panels, tmp.path())
+        .with_context(|| format!("cannot write the figure {}", out.display()))
+        .map_err(|e| crate::files::explain(out, e))?;
+    tmp.commit(crate::files::Replace::Always)
 }
 
 pub(crate) fn draw(panels: &[Panel], png: &Path) -> Result<()> {

@@ -144,7 +144,7 @@ pub fn command(cmd: &ProfileCommand) -> Result<()> {
         ProfileCommand::Show => match load(&path)? {
             Some(_) => say!(
                 "{}",
-                std::fs::read_to_string(&path)
+                brunel_core::config::read_regular(&path, MAX_PROFILE_BYTES)
                     .with_context(|| format!("cannot read {}", path.display()))?
                     .trim_end()
             ),
@@ -177,11 +177,15 @@ pub fn command(cmd: &ProfileCommand) -> Result<()> {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            let tmp = crate::output::temp_beside(&path)?;
-            std::fs::write(tmp.path(), text)
-                .with_context(|| format!("cannot write {}", tmp.path().display()))?;
-            tmp.persist(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            crate::files::preflight(
+                &[crate::files::Output::new(
+                    "the machine profile",
+                    &path,
+                    crate::files::Replace::Always,
+                )],
+                &[],
+            )?;
+            crate::files::write_bytes(&path, text.as_bytes(), crate::files::Replace::Always)?;
             say!("{}", path.display());
         }
     }
@@ -201,9 +205,13 @@ pub fn path() -> Option<PathBuf> {
         .map(|base| base.join("brunel/profile.toml"))
 }
 
+/// The largest profile read: one of every size and backend is a few kB.
+const MAX_PROFILE_BYTES: u64 = 16 << 20;
+
 /// Reads the profile at `path`: `Ok(None)` when there is none.
 pub fn load(path: &Path) -> Result<Option<Profile>> {
-    let text = match std::fs::read_to_string(path) {
+    // A regular file only: a FIFO there would block every `--backend auto` run.
+    let text = match brunel_core::config::read_regular(path, MAX_PROFILE_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),

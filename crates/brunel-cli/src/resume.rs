@@ -133,7 +133,12 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
     ];
     named.extend(others.iter().map(|&p| ("--summary", p)));
     refuse_same_files(&named)?;
-    probe_outputs(std::iter::once(out.as_path()).chain(others))?;
+    // The checkpoint is written again as the run goes: its folder must be writable too.
+    probe_outputs(
+        [out.as_path(), args.checkpoint.as_path()]
+            .into_iter()
+            .chain(others),
+    )?;
     let (chosen, build_par) = choose_and_plan(&args.backend, &config, args.threads, args.device)?;
     if !quiet {
         note!(

@@ -39,10 +39,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
     /// Threads for the network build and the cpu backend; 0 = all cores (mpi: per rank, 0 = the
-    /// cores shared among the ranks on this machine). At most 1024.
+    /// cores shared among the ranks on this machine). At most 1024; more than this machine's
+    /// cores run on its cores (with a note): threads beyond them only wait for one another.
     ///
-    /// The cpu backend starts no more threads than the network has work for (beyond the cores,
-    /// one per 256 neurons) and says so in the summary's `device`. With one thread per usable
+    /// The cpu backend starts no more threads than the network has work for (one per 32
+    /// neurons) and says so in the summary's `device`. With one thread per usable
     /// CPU (the default) it pins each thread to a CPU of its own (`device` says "pinned"). The
     /// environment variable BRUNEL_CPU_PIN chooses: `auto` (the default) as just said, `0`
     /// never pins, `1` always pins, an MPI rank's threads too (which `auto` leaves to mpirun's
@@ -256,6 +257,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
     }
     let t = Instant::now();
+    // Nothing is on disk yet: a signal during the build ends the run at once.
+    let at_once = crate::interrupt::AtOnce::begin()?;
     let (backend, out_degree, n_synapses, fingerprint) = if draws_whole {
         let network = Network::try_build(&config, build_par)?;
         crate::interrupt::check()?;
@@ -280,6 +283,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let n_synapses = out_degree.iter().map(|&d| d as u64).sum();
         (backend, out_degree, n_synapses, 0)
     };
+    drop(at_once);
     // The network and the backend's layout: the network build and the backend's own,
     // together (a backend drawing its parts does both).
     let build_seconds = t.elapsed().as_secs_f64();
@@ -416,8 +420,21 @@ pub fn execute(mut job: Job) -> Result<()> {
         })?;
     }
     let mut done = first;
+    // Chunks sized to take a fraction of a second each, so that a signal is acted on soon
+    // even on a network that takes seconds per CHUNK_STEPS; fixed in an MPI job, whose ranks
+    // must call the backend and exchange signals alike.
+    let mut pace = crate::interrupt::Pace::new(
+        CHUNK_STEPS,
+        if mpi_job {
+            CHUNK_STEPS
+        } else {
+            model.delay_steps as u64
+        },
+    );
+    crate::interrupt::test_point("simulating");
     while done < steps {
-        let mut now = CHUNK_STEPS.min(steps - done);
+        let mut now = pace.next(steps - done);
+        let chunk_start = Instant::now();
         if let Some(p) = plan.as_ref().filter(|p| p.every > 0) {
             // End the chunk on the next checkpoint's step.
             let next = (done / p.every + 1) * p.every;
@@ -433,6 +450,7 @@ pub fn execute(mut job: Job) -> Result<()> {
                 .run(now, &mut tee)
                 .with_context(|| format!("the {} backend failed", job.backend_name))?;
         }
+        pace.took(now, chunk_start.elapsed());
         if let Some(file) = stream.as_mut() {
             file.check()?;
         }
@@ -597,33 +615,21 @@ pub fn refuse_same_files(named: &[(&str, &Path)]) -> Result<()> {
 }
 
 /// Checks the outputs of a run before anything is computed: each is a regular file or absent
-/// (never a device node, a FIFO or a folder, --force or not), and the result file `out` exists
-/// only with `force`.
+/// (never a device node, a FIFO or a folder, --force or not), and the result file `out` (or a
+/// symbolic link there, even a dangling one) exists only with `force`.
 pub fn check_outputs(out: &Path, others: &[&Path], force: bool) -> Result<()> {
-    output::check_target(out)?;
+    use crate::files::{check_output, Replace};
     for p in others {
-        output::check_target(p)?;
+        check_output(p, Replace::Always)?;
     }
-    if out.exists() && !force {
-        bail!(
-            "{} already exists; use --force to replace it",
-            out.display()
-        );
-    }
-    if out.is_dir() {
-        bail!("{} is a folder, not a result file", out.display());
-    }
-    Ok(())
+    check_output(out, Replace::IfForced(force))
 }
 
 /// Proves that the outputs' folders exist and are writable (the probe files are removed at
 /// once) and removes temporary files that a killed brunel left beside them.
 pub fn probe_outputs<'a>(targets: impl IntoIterator<Item = &'a Path>) -> Result<()> {
     for target in targets {
-        drop(output::temp_beside(target)?);
-        for note in output::remove_stale_temps(target) {
-            note!("note: {note}");
-        }
+        crate::files::probe(target)?;
     }
     Ok(())
 }
@@ -641,6 +647,20 @@ pub fn choose_and_plan(
     Ok((chosen, par))
 }
 
+/// `threads` (0: all cores) capped at this machine's cores, with a note when it was more:
+/// threads beyond the cores only wait for one another (a run of 12 500 neurons on 1 024
+/// threads of 2 cores took eight times as long as on 2, one of 125 000 a hundred times).
+pub fn cap_threads(threads: usize, option: &str) -> usize {
+    let cores = Par::threads(0).count();
+    if threads > cores {
+        if brunel_backends::parallel::writes() {
+            note!("note: {option} {threads} is more than this machine's {cores} cores: {cores} threads");
+        }
+        return cores;
+    }
+    threads
+}
+
 /// Plans at or above this peak are printed before the run (on stderr).
 const PRINT_PLAN_FROM: u64 = 1 << 30;
 
@@ -654,12 +674,14 @@ pub fn choose_and_plan_drawing(
     device: Option<usize>,
     whole: impl Fn(&brunel_backends::Entry) -> bool,
 ) -> Result<(Chosen, Par, brunel_core::memory::Plan)> {
+    let threads = cap_threads(threads, "--threads");
     let chosen = choose(name, config.n(), Setup { threads, device }, threads != 0)?;
     if let Some(reason) = &chosen.reason {
         note!("note: {reason}");
     }
-    // The build gains nothing from more threads than cores; 1 024 of them made it 40 times
-    // slower (defect 14 of issue 13). The cpu backend caps its own threads.
+    // The build gains nothing from more threads than cores, and many more than cores make it
+    // far slower (each thread's share of the draw shrinks to its start-up cost). The cpu
+    // backend caps its own threads.
     let build_par = Par::threads(Par::threads(threads).count().min(Par::threads(0).count()));
     // The one memory check: every large allocation of the run, against what this process
     // may use (physical memory, cgroup limit, ulimit -v), before anything is allocated.
@@ -694,8 +716,9 @@ pub fn check_checkpoint_target(path: &Path, force: bool) -> Result<()> {
             );
         }
     }
-    drop(output::temp_beside(path)?);
-    Ok(())
+    crate::files::check_output(path, crate::files::Replace::IfForced(force))?;
+    // Its folder is writable, and the temporaries of a checkpoint write that was killed go.
+    crate::files::probe(path)
 }
 
 /// `--checkpoint-every MS`: positive, finite, a whole number of steps.
@@ -749,15 +772,9 @@ fn summary_toml(
     );
     put("rate_exc_hz", s.mean_rate_exc.into());
     put("rate_inh_hz", s.mean_rate_inh.into());
-    put(
-        "mean_cv",
-        if s.mean_cv.is_finite() {
-            s.mean_cv
-        } else {
-            -1.0
-        }
-        .into(),
-    );
+    // `nan` (TOML's not-a-number) where the CV is undefined, as the result file's NaN and
+    // the printed "undefined": no number that a CV could be.
+    put("mean_cv", s.mean_cv.into());
     if let Some(t) = &s.theory {
         crate::theory::put_summary(t, &mut put);
     }

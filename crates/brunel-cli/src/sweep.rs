@@ -22,7 +22,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use brunel_backends::Setup;
-use brunel_core::{Config, Model, Network, NeuronStats, Par, RecordSpikes, SpikeRecorder, Tee};
+use brunel_core::{
+    Config, Model, Network, NeuronStats, Par, RecordSpikes, Recorder as _, SpikeRecorder, Tee,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::choose::{choose, parse_backend};
@@ -64,11 +66,11 @@ pub struct SweepArgs {
     pub backend: String,
     /// Threads in all; 0 = all cores. The cpu backend pins them as `brunel run --threads`
     /// says (BRUNEL_CPU_PIN).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = crate::run::parse_threads)]
     pub threads: usize,
     /// Points run at once, each on threads / jobs threads. 0 (the default): as many as there
-    /// are threads when the grid leaves the network alone (measured the faster on this 2-core
-    /// machine, see benches/results/2026-12-01-sweep), else 1. More than one job needs a grid
+    /// are threads when the grid leaves the network alone (whole points side by side keep every
+    /// thread busy, where one point's short runs would not), else 1. More than one job needs a grid
     /// without a `network.*` axis.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub jobs: usize,
@@ -211,15 +213,27 @@ fn run_point(
     let mut stats = NeuronStats::last_80_percent(model.n, model.steps);
     {
         let mut tee = Tee(&mut spikes, &mut stats);
-        brunel_core::run_in_chunks(
-            backend.as_mut(),
-            &model,
-            model.steps,
-            crate::run::CHUNK_STEPS,
-            &mut tee,
-            |_| true,
-        )
-        .with_context(|| format!("the {} backend failed", entry.name))?;
+        let failed = || format!("the {} backend failed", entry.name);
+        tee.prepare(&brunel_core::RecordPlan {
+            n: model.n,
+            first_step: backend.step(),
+            steps: model.steps,
+            dt: model.dt,
+        })
+        .with_context(failed)?;
+        // In chunks of a fraction of a second, so that a signal stops a long point soon.
+        let mut pace =
+            crate::interrupt::Pace::new(crate::run::CHUNK_STEPS, model.delay_steps as u64);
+        let mut done = 0;
+        while done < model.steps {
+            crate::interrupt::check()?;
+            let now = pace.next(model.steps - done);
+            let t = Instant::now();
+            backend.run(now, &mut tee).with_context(failed)?;
+            pace.took(now, t.elapsed());
+            done += now;
+        }
+        tee.finish().with_context(failed)?;
     }
     Ok(statistics(config, &model, &spikes, &stats))
 }
@@ -288,7 +302,8 @@ fn journal_path(out: &Path) -> PathBuf {
     crate::output::parent_dir(out).join(format!(".{name}.sweep"))
 }
 
-fn csv_path(out: &Path) -> PathBuf {
+/// The CSV a sweep writes beside its HDF5 file `out`.
+pub fn csv_path(out: &Path) -> PathBuf {
     out.with_extension("csv")
 }
 
@@ -436,27 +451,39 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     let base = configs[0][0].clone();
     let csv = csv_path(&args.out);
-    if crate::run::same_file(&csv, &args.out) || crate::run::same_file(&args.out, &args.config) {
-        bail!(
-            "--out {} would replace the config or its own CSV",
-            args.out.display()
-        );
+    let journal = journal_path(&args.out);
+    {
+        use crate::files::{preflight, Output, Replace};
+        // A journal beside --out means that an earlier run of a sweep there wrote the CSV:
+        // continuing rewrites it (another sweep's journal is refused below without --force).
+        let continuing = std::fs::symlink_metadata(&journal).is_ok_and(|m| m.is_file());
+        let mut outputs = vec![
+            Output::new("--out", &args.out, Replace::IfForced(args.force)),
+            Output::new("its CSV", &csv, Replace::IfForced(args.force || continuing)),
+            Output::new("its journal", &journal, Replace::Always),
+        ];
+        if let Some(png) = &args.plot {
+            outputs.push(Output::new("--plot", png, Replace::Always));
+        }
+        preflight(&outputs, &[("the config", &args.config)])?;
     }
-    if args.out.exists() && !args.force {
-        bail!(
-            "{} already exists; use --force to replace it",
-            args.out.display()
-        );
-    }
-    drop(crate::output::temp_beside(&args.out)?);
 
     // The journal: resume or start.
-    let journal = journal_path(&args.out);
     let sig = signature(args, &base.to_toml());
     // Runs done, by point: one slot per seed.
     let mut runs: BTreeMap<usize, Vec<Option<RunStats>>> = BTreeMap::new();
     let mut journal_text = format!("{sig}---\n");
-    match std::fs::read_to_string(&journal) {
+    match brunel_core::config::read_regular(&journal, MAX_JOURNAL_BYTES) {
+        // A journal without its whole signature was cut short as it was begun (by a kill or
+        // a full disk): it holds no finished run, so this sweep starts over.
+        Ok(text) if !text.contains("\n---\n") => {
+            if !args.quiet {
+                note!(
+                    "note: {} holds no finished run (it was cut short as it was begun): starting over",
+                    journal.display()
+                );
+            }
+        }
         Ok(text) => {
             let (head, body) = text.split_once("\n---\n").unwrap_or((&text, ""));
             if head.trim_end() != sig.trim_end() && !args.force {
@@ -497,6 +524,34 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             },
         );
     }
+    let threads = crate::run::cap_threads(args.threads, "--threads");
+    let chosen = choose(
+        &args.backend,
+        base.n(),
+        Setup {
+            threads,
+            device: None,
+        },
+        threads != 0,
+    )?;
+    if let Some(reason) = &chosen.reason {
+        if !args.quiet {
+            note!("note: {reason}");
+        }
+    }
+    let todo: Vec<usize> = (0..grid.len()).filter(|i| !done.contains_key(i)).collect();
+    let total_threads = Par::threads(threads).count();
+    // More points at once than threads would start a thread per point beyond the cores.
+    let jobs = match args.jobs {
+        0 if changes_network => 1,
+        0 => total_threads,
+        n => n.min(total_threads),
+    }
+    .min(todo.len().max(1));
+    let per_job = (total_threads / jobs).max(1);
+    // The largest point's memory, with `jobs` of them side by side, must fit before the
+    // journal or the CSV is written and anything is allocated.
+    check_memory(&configs, &todo, chosen.entry, per_job, jobs)?;
     // Rewrite the journal (without cut lines) and the CSV of the finished points, then append
     // as runs and points finish.
     {
@@ -505,33 +560,12 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             rows.push_str(&csv_row(d));
             rows.push('\n');
         }
-        std::fs::write(&journal, &journal_text)
-            .with_context(|| format!("cannot write {}", journal.display()))?;
-        std::fs::write(&csv, rows).with_context(|| format!("cannot write {}", csv.display()))?;
+        // Through a temporary renamed into place: a link there is replaced, never written
+        // through.
+        use crate::files::{write_bytes, Replace};
+        write_bytes(&journal, journal_text.as_bytes(), Replace::Always)?;
+        write_bytes(&csv, rows.as_bytes(), Replace::Always)?;
     }
-    let chosen = choose(
-        &args.backend,
-        base.n(),
-        Setup {
-            threads: args.threads,
-            device: None,
-        },
-        args.threads != 0,
-    )?;
-    if let Some(reason) = &chosen.reason {
-        if !args.quiet {
-            note!("note: {reason}");
-        }
-    }
-    let todo: Vec<usize> = (0..grid.len()).filter(|i| !done.contains_key(i)).collect();
-    let total_threads = Par::threads(args.threads).count();
-    let jobs = match args.jobs {
-        0 if changes_network => 1,
-        0 => total_threads,
-        n => n,
-    }
-    .min(todo.len().max(1));
-    let per_job = (total_threads / jobs).max(1);
     let runs_done = runs.values().flatten().filter(|r| r.is_some()).count();
     if !args.quiet && !runs.is_empty() {
         note!(
@@ -561,14 +595,8 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     };
     let t = Instant::now();
     let state = Mutex::new((
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&journal)
-            .with_context(|| format!("cannot write {}", journal.display()))?,
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&csv)
-            .with_context(|| format!("cannot write {}", csv.display()))?,
+        append_to(&journal)?,
+        append_to(&csv)?,
         runs,
         Vec::<Done>::new(),
     ));
@@ -576,7 +604,9 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let finish = |i: usize, k: usize, r: RunStats| -> Result<()> {
         let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
         let (j, c, runs, list) = &mut *guard;
-        writeln!(j, "{}", journal_line(i, k, &r)).and_then(|_| j.flush())?;
+        writeln!(j, "{}", journal_line(i, k, &r))
+            .and_then(|_| j.flush())
+            .map_err(|e| crate::files::explain(&journal, e.into()))?;
         ran.fetch_add(1, Ordering::Relaxed);
         bar.inc(1);
         let slots = runs.entry(i).or_insert_with(|| vec![None; seeds.len()]);
@@ -589,7 +619,9 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             runs: slots.iter().flatten().copied().collect(),
             theory_rate_hz: theory_of(i)?,
         };
-        writeln!(c, "{}", csv_row(&d)).and_then(|_| c.flush())?;
+        writeln!(c, "{}", csv_row(&d))
+            .and_then(|_| c.flush())
+            .map_err(|e| crate::files::explain(&csv, e.into()))?;
         if args.verbose {
             let (e, _) = mean_std(&d.runs.iter().map(|r| r.rate_exc_hz).collect::<Vec<_>>());
             let (cv, _) = mean_std(&d.runs.iter().map(|r| r.cv_isi).collect::<Vec<_>>());
@@ -621,7 +653,11 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             by_network.entry(key).or_default().push(i);
         }
         for indices in by_network.values() {
-            let network = Network::build(&configs[indices[0]][k], Par::threads(total_threads));
+            // Every finished run is in the journal already: a signal during the draw ends the
+            // sweep at once, and the same command continues it.
+            let at_once = crate::interrupt::AtOnce::begin()?;
+            let network = Network::try_build(&configs[indices[0]][k], Par::threads(total_threads))?;
+            drop(at_once);
             let next = AtomicUsize::new(0);
             std::thread::scope(|scope| {
                 for _ in 0..jobs {
@@ -698,6 +734,54 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// The largest journal read: a line per run of at most 100 000 points and a few seeds.
+const MAX_JOURNAL_BYTES: u64 = 1 << 30;
+
+/// Refuses a sweep whose largest point (of those `todo`), `jobs` at a time on `threads`
+/// threads each, would not fit in the memory this process may use, with the plan's words.
+fn check_memory(
+    configs: &[Vec<Config>],
+    todo: &[usize],
+    entry: &'static brunel_backends::Entry,
+    threads: usize,
+    jobs: usize,
+) -> Result<()> {
+    let setup = Setup {
+        threads,
+        device: None,
+    };
+    let limit = brunel_core::memory::Limit::here();
+    let mut worst: Option<brunel_core::memory::Plan> = None;
+    for &i in todo {
+        // Seeds change no size: the first seed's config stands for the point.
+        let config = &configs[i][0];
+        let plan = brunel_core::memory::plan_sweep(
+            config,
+            &entry.memory_facts(config, &setup),
+            jobs as u64,
+        );
+        if worst.as_ref().is_none_or(|w| plan.peak().1 > w.peak().1) {
+            worst = Some(plan);
+        }
+    }
+    if let Some(plan) = worst {
+        plan.check(&limit)
+            .map_err(|e| anyhow::anyhow!("{e}\n{}", plan.describe()))?;
+    }
+    Ok(())
+}
+
+/// The journal or the CSV, just written by this sweep, opened to append to (never through a
+/// link that replaced it since).
+fn append_to(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Writes SWEEP.h5 and the final SWEEP.csv, each atomically.
 fn write_results(
     args: &SweepArgs,
@@ -710,17 +794,18 @@ fn write_results(
 ) -> Result<()> {
     use crate::output::{attr, attr_str};
     let shape = grid.shape();
-    let tmp = crate::output::temp_beside(&args.out)?;
-    {
-        let file = hdf5::File::create(tmp.path())?;
-        attr_str(&file, "brunel_version", env!("CARGO_PKG_VERSION"))?;
-        attr_str(&file, "kind", "sweep")?;
-        attr_str(&file, "config", &base.to_toml())?;
-        attr_str(&file, "backend", backend)?;
-        attr_str(&file, "created", &crate::time::now_rfc3339())?;
-        attr(&file, "seconds", seconds)?;
+    let tmp = crate::files::Temp::beside(&args.out)?;
+    // Every group and dataset is closed when this returns, so that closing the file reports
+    // what the library failed to write.
+    let contents = |file: &hdf5::File| -> Result<()> {
+        attr_str(file, "brunel_version", env!("CARGO_PKG_VERSION"))?;
+        attr_str(file, "kind", "sweep")?;
+        attr_str(file, "config", &base.to_toml())?;
+        attr_str(file, "backend", backend)?;
+        attr_str(file, "created", &crate::time::now_rfc3339())?;
+        attr(file, "seconds", seconds)?;
         attr_str(
-            &file,
+            file,
             "seeds",
             &seeds
                 .iter()
@@ -729,7 +814,7 @@ fn write_results(
                 .join(","),
         )?;
         attr_str(
-            &file,
+            file,
             "axes",
             &grid
                 .axes
@@ -792,20 +877,28 @@ fn write_results(
         file.new_dataset_builder()
             .with_data(&arr)
             .create("regime")?;
-        file.close()?;
-    }
+        Ok(())
+    };
+    let write = || -> Result<()> {
+        let file = hdf5::File::create(tmp.path())?;
+        contents(&file)?;
+        crate::files::close_hdf5(file)
+    };
+    write()
+        .with_context(|| format!("cannot write {}", args.out.display()))
+        .map_err(|e| crate::files::explain(&args.out, e))?;
+    crate::files::check_hdf5(&args.out, tmp.path(), |f| {
+        crate::output::read_attr_str(f, "kind").map(drop)
+    })?;
     let mut rows = format!("{}\n", csv_header(grid));
     for d in done.values() {
         rows.push_str(&csv_row(d));
         rows.push('\n');
     }
     let csv = csv_path(&args.out);
-    let tmp_csv = crate::output::temp_beside(&csv)?;
-    std::fs::write(tmp_csv.path(), rows)?;
-    tmp.persist(&args.out)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    tmp_csv
-        .persist(&csv)
-        .with_context(|| format!("cannot write {}", csv.display()))?;
-    Ok(())
+    let mut tmp_csv = crate::files::Temp::beside(&csv)?;
+    tmp_csv.write_all(rows.as_bytes())?;
+    // --force (or a fresh target) was checked before the sweep began.
+    tmp.commit(crate::files::Replace::Always)?;
+    tmp_csv.commit(crate::files::Replace::Always)
 }

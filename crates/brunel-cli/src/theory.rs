@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use brunel_core::theory::{self, Prediction, Stability};
 use brunel_core::{Config, RefractoryInput};
 use rayon::prelude::*;
@@ -137,10 +137,14 @@ pub fn theory(args: &TheoryArgs) -> Result<()> {
         note!("note: the theory assumes neuron.refractory_input = \"discard\" (input lost while refractory); this config accumulates it");
     }
     if let Some(out) = &args.out {
-        if out.is_dir() {
-            bail!("{} is a folder", out.display());
-        }
-        drop(crate::output::temp_beside(out)?);
+        crate::files::preflight(
+            &[crate::files::Output::new(
+                "--out",
+                out,
+                crate::files::Replace::Always,
+            )],
+            &[("the config", &args.config)],
+        )?;
     }
     let output = if args.grid.is_empty() {
         let p = theory::predict(&base);
@@ -167,14 +171,7 @@ pub fn theory(args: &TheoryArgs) -> Result<()> {
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write as _;
-    let mut tmp = crate::output::temp_beside(path)?;
-    tmp.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::files::write_bytes(path, text.as_bytes(), crate::files::Replace::Always)
 }
 
 fn single_text(c: &Config, origin: &str, p: &Prediction) -> String {

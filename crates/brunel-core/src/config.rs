@@ -375,7 +375,7 @@ impl Config {
             path: path.to_owned(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(read_error)?;
+        let file = open_regular(path).map_err(read_error)?;
         let mut bytes = Vec::new();
         file.take(MAX_CONFIG_BYTES as u64 + 1)
             .read_to_end(&mut bytes)
@@ -428,9 +428,25 @@ impl Config {
         let config: Config =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let path = e.path().to_string();
-                let message = e.into_inner().message().trim_end().to_owned();
+                let message = short_numbers(e.into_inner().message().trim_end());
+                // A value an override set is the override's fault, not the file's.
+                let origin = overrides
+                    .iter()
+                    .rev()
+                    .find(|o| {
+                        o.split_once('=').is_some_and(|(k, _)| {
+                            let k = k.trim().replace(' ', "");
+                            path == k
+                                || path.starts_with(&format!("{k}."))
+                                || path.starts_with(&format!("{k}["))
+                        })
+                    })
+                    .map_or_else(
+                        || origin.to_owned(),
+                        |o| format!("override `{}`", clip_line(o, 120)),
+                    );
                 Error::Parse {
-                    origin: origin.to_owned(),
+                    origin,
                     message: clip(&if path.is_empty() || path == "." {
                         message
                     } else {
@@ -748,6 +764,47 @@ pub(crate) fn num(x: f64) -> String {
     }
 }
 
+/// `text` with every decimal number of more than 20 digits written as [`num`] writes it
+/// (`1.000e300`): Rust and serde print an f64 in full, 301 digits for 1e300, which would
+/// flood a message. Numbers of up to 20 digits (every u64) are left as they are.
+pub fn short_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        // A number starts at a digit that does not continue a word (`x123`, `0x1f`).
+        let starts = chars[i].is_ascii_digit()
+            && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_'));
+        if !starts {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < chars.len() && chars[end].is_ascii_digit() {
+            end += 1;
+        }
+        if end + 1 < chars.len() && chars[end] == '.' && chars[end + 1].is_ascii_digit() {
+            end += 1;
+            while end < chars.len() && chars[end].is_ascii_digit() {
+                end += 1;
+            }
+        }
+        let word: String = chars[i..end].iter().collect();
+        let digits = word.chars().filter(char::is_ascii_digit).count();
+        // A number cut short (`123…`) is not a number: its value is unknown.
+        let cut = chars
+            .get(end)
+            .is_some_and(|&c| c == '…' || c.is_alphanumeric());
+        match word.parse::<f64>() {
+            Ok(x) if digits > 20 && !cut => out.push_str(&num(x)),
+            _ => out.push_str(&word),
+        }
+        i = end;
+    }
+    out
+}
+
 /// At most `max` characters of `s` on one line (control characters escaped); a run of
 /// letters or of spaces (an echoed key, a TOML error's caret line) longer than 48 characters
 /// keeps its first 40, and `…` marks every cut.
@@ -871,6 +928,90 @@ fn whole_steps(key: &str, x: f64, dt: f64, min: u64, max: f64, default: f64) -> 
     Ok(())
 }
 
+/// Opens `path` for reading if it is a regular file; anything else (a FIFO, a socket, a
+/// device, a folder) is refused without blocking. Every input brunel reads goes through here:
+/// the file is opened with O_NONBLOCK, so that opening a FIFO that no one writes returns at
+/// once, and the check is made on the descriptor opened (fstat), so that a file swapped for a
+/// FIFO after a check cannot slip through. The error says what the path is.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)?
+    };
+    #[cfg(not(unix))]
+    let file = std::fs::File::open(path)?;
+    let file_type = file.metadata()?.file_type();
+    if !file_type.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file ({})", file_kind(file_type)),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // Reads of a regular file never block; the flag goes all the same, so that the file
+        // reads as any other.
+        // SAFETY: fcntl on a descriptor this function owns, with no pointers.
+        unsafe {
+            let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+    }
+    Ok(file)
+}
+
+/// What a path that is not a regular file is, in words.
+pub fn file_kind(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if t.is_fifo() {
+            return "a FIFO";
+        } else if t.is_socket() {
+            return "a socket";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads the text of the regular file `path` ([`open_regular`]), at most `max` bytes: a
+/// longer file is an error, as is text that is not UTF-8.
+pub fn read_regular(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {max} bytes expected"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
 /// Physical memory, from /proc/meminfo where there is one.
 pub fn total_memory_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -889,9 +1030,18 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
     })?;
     let key = key.trim();
     let value = value.trim();
+    // One override sets one key: a line break would let TOML read a second assignment after
+    // it, which was then dropped without a word.
+    if value.contains(['\n', '\r']) {
+        return Err(Error::Parse {
+            origin: format!("override `{shown}`"),
+            message: "the value holds a line break; give each key its own override (`--set KEY=VALUE`, one line each)".into(),
+        });
+    }
     let parsed: toml::Value = format!("v = {value}")
         .parse::<toml::Table>()
         .ok()
+        .filter(|t| t.len() == 1)
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()));
     let parts: Vec<&str> = key.split('.').collect();

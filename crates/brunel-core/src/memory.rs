@@ -130,15 +130,8 @@ pub fn plan_for(config: &Config, facts: &BackendFacts, whole_network: bool) -> P
         hint,
         at_most: false,
     };
-    let smaller = "a smaller network (network.n_e, network.epsilon)";
-    let network = vec![
-        item(
-            format!("the network's synapses ({synapses:.3e}, 4 bytes each)"),
-            synapses * 4.0,
-            smaller,
-        ),
-        item("the network's row offsets".into(), (n + 1.0) * 8.0, smaller),
-    ];
+    let smaller = SMALLER;
+    let network = network_items(config);
     // Bernoulli rows are drawn a wave of 1024 at a time before they are appended; fixed
     // in-degree columns are all drawn, then transposed.
     let wave = match config.network.connectivity {
@@ -275,6 +268,116 @@ pub fn plan_for(config: &Config, facts: &BackendFacts, whole_network: bool) -> P
     Plan {
         phases,
         threads: facts.threads,
+    }
+}
+
+/// What to change when the network does not fit.
+const SMALLER: &str = "a smaller network (network.n_e, network.epsilon)";
+
+/// The whole network as drawn: its synapses (the reservation) and row offsets.
+fn network_items(config: &Config) -> Vec<Item> {
+    let synapses = reserved_synapses(config);
+    let n = config.n() as f64;
+    vec![
+        Item {
+            what: format!("the network's synapses ({synapses:.3e}, 4 bytes each)"),
+            bytes: bytes(synapses * 4.0),
+            hint: SMALLER,
+            at_most: false,
+        },
+        Item {
+            what: "the network's row offsets".into(),
+            bytes: bytes((n + 1.0) * 8.0),
+            hint: SMALLER,
+            at_most: false,
+        },
+    ]
+}
+
+/// Bytes of each buffer through which `brunel network` writes a column of its files.
+pub const WRITE_BUFFER_BYTES: u64 = 8 << 20;
+
+/// The memory of `brunel network`: the whole network drawn (as a run draws it), then kept
+/// while its files are written through buffers of [`WRITE_BUFFER_BYTES`]; `threads` draw it.
+pub fn plan_network_file(config: &Config, threads: u64) -> Plan {
+    let drawing = plan_for(config, &BackendFacts::reference(), true)
+        .phases
+        .swap_remove(0);
+    let mut writing = network_items(config);
+    writing.push(Item {
+        what: "the index of each source's edges".into(),
+        bytes: bytes(config.n() as f64 * 32.0),
+        hint: SMALLER,
+        at_most: false,
+    });
+    writing.push(Item {
+        what: "the buffers the files are written through".into(),
+        bytes: 2 * WRITE_BUFFER_BYTES,
+        hint: SMALLER,
+        at_most: false,
+    });
+    writing.push(Item {
+        what: "the program (code, libraries, HDF5)".into(),
+        bytes: PROGRAM_BYTES,
+        hint: SMALLER,
+        at_most: false,
+    });
+    Plan {
+        phases: vec![drawing, ("writing the network", writing)],
+        threads,
+    }
+}
+
+/// The memory of `brunel sweep` for the points of `config`'s size: the network drawn once
+/// and kept while `jobs` points run on it side by side, each with the backend `facts`
+/// describes, the population rate's counts and the per-neuron statistics (no spikes are
+/// recorded), and at its end the population rate and its 1 ms bins for the statistics.
+pub fn plan_sweep(config: &Config, facts: &BackendFacts, jobs: u64) -> Plan {
+    let mut quiet = config.clone();
+    quiet.record.spikes = RecordSpikes::None;
+    let mut one = plan_for(&quiet, facts, true);
+    let drawing = one.phases.swap_remove(0);
+    let running = one
+        .phases
+        .into_iter()
+        .find(|(phase, _)| *phase == "running")
+        .map(|(_, items)| items)
+        .unwrap_or_default();
+    let jobs = jobs.max(1);
+    let per_job = |i: &Item| Item {
+        what: if jobs > 1 {
+            format!("{} × {jobs} points at once", i.what)
+        } else {
+            i.what.clone()
+        },
+        bytes: i.bytes.saturating_mul(jobs),
+        hint: if jobs > 1 { "fewer --jobs" } else { i.hint },
+        at_most: i.at_most,
+    };
+    let mut items = network_items(config);
+    for i in running
+        .iter()
+        .filter(|i| !i.what.starts_with("the program"))
+    {
+        items.push(per_job(i));
+    }
+    items.push(per_job(&Item {
+        what: format!(
+            "the population rate and its 1 ms bins ({} steps, 9 bytes each)",
+            config.steps()
+        ),
+        bytes: bytes(config.steps() as f64 * 9.0),
+        hint: "a shorter run (--duration) or a larger simulation.dt",
+        at_most: false,
+    }));
+    items.extend(
+        running
+            .into_iter()
+            .filter(|i| i.what.starts_with("the program")),
+    );
+    Plan {
+        phases: vec![drawing, ("running the points", items)],
+        threads: facts.threads.saturating_mul(jobs),
     }
 }
 
