@@ -46,11 +46,22 @@ fn core_err(e: brunel_core::Error) -> PyErr {
     py_err(e.into())
 }
 
+/// Refuses, as an OSError, an input that exists and is not a regular file, before anything
+/// opens it: opening a FIFO would block until a writer comes. A missing file is left to the
+/// reader, whose message is the CLI's.
+fn regular_input(path: &std::path::Path) -> PyResult<()> {
+    if path.exists() {
+        output::check_input(path).map_err(|e| PyOSError::new_err(brunel_cli::message(&e)))?;
+    }
+    Ok(())
+}
+
 // --- configs ---------------------------------------------------------------------------------
 
 /// `Config.load(path)`: the file read, validated, resolved (every key): its TOML.
 #[pyfunction]
 fn config_load(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    regular_input(&path)?;
     py.detach(|| Config::from_file(&path).map(|c| c.to_toml()))
         .map_err(core_err)
 }
@@ -260,7 +271,8 @@ impl RunData {
 
 /// Runs the config `text` as `brunel run` does (`backend` a name or "auto", `threads` 0 = all
 /// cores, `device`); `progress(done, steps)` is called after every chunk of steps. Ctrl-C
-/// raises KeyboardInterrupt after the chunk in progress.
+/// raises KeyboardInterrupt after the chunk in progress; an exception `progress` raises stops
+/// the run and is raised.
 #[pyfunction]
 #[pyo3(signature = (text, backend = "auto", threads = 0, device = None, progress = None))]
 fn run(
@@ -294,6 +306,11 @@ fn run(
             })
         })
     });
+    // An exception of the callback (or a Ctrl-C seen with it) is raised whatever the run did
+    // afterwards: at the last chunk the run has finished and would otherwise drop it.
+    if let Some(e) = stopped {
+        return Err(e);
+    }
     match result {
         Ok(Finished {
             results,
@@ -304,9 +321,7 @@ fn run(
             stats: Some(stats),
             reason,
         }),
-        Err(e) if e.is::<Cancelled>() => Err(stopped
-            .take()
-            .unwrap_or_else(|| PyKeyboardInterrupt::new_err(e.to_string()))),
+        Err(e) if e.is::<Cancelled>() => Err(PyKeyboardInterrupt::new_err(e.to_string())),
         Err(e) => Err(py_err(e)),
     }
 }
@@ -314,6 +329,8 @@ fn run(
 /// Reads a result file written by `brunel run` or `Result.save`.
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<RunData> {
+    // A missing file or one that is not a regular file is an OSError, as for a config.
+    output::check_input(&path).map_err(|e| PyOSError::new_err(brunel_cli::message(&e)))?;
     let results = py.detach(|| output::read(&path)).map_err(py_err)?;
     Ok(RunData {
         results,
@@ -356,10 +373,12 @@ fn interruptible<T: Send + 'static>(
 
 /// `brunel sweep CONFIG --grid ... --out OUT ...` (the CLI's own code), then the sweep file
 /// read back as a dict: `shape`, `axes` (`(key, values)` pairs), `values` (a flat array per
-/// statistic), `regime`, `config`, `seeds`, `backend`, `seconds`.
+/// statistic), `regime`, `config`, `seeds`, `backend`, `seconds`. `source` is the file the
+/// config came from when `config` is a copy of it: neither `out` nor its CSV may be that file.
 #[pyfunction]
 #[pyo3(signature = (config, grid, out, seeds = Vec::new(), duration = None, set = Vec::new(),
-    backend = "auto".to_owned(), threads = 0, jobs = 0, force = false, quiet = true, verbose = false))]
+    backend = "auto".to_owned(), threads = 0, jobs = 0, force = false, quiet = true, verbose = false,
+    source = None))]
 #[allow(clippy::too_many_arguments)]
 fn sweep<'py>(
     py: Python<'py>,
@@ -375,8 +394,24 @@ fn sweep<'py>(
     force: bool,
     quiet: bool,
     verbose: bool,
+    source: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
     brunel_cli::choose::parse_backend(&backend).map_err(PyValueError::new_err)?;
+    if grid.is_empty() {
+        return Err(PyValueError::new_err(
+            "the grid has no axes: give at least one key and its values",
+        ));
+    }
+    // Only a regular file is read as the config (a FIFO would block the sweep), and the sweep
+    // writes neither its file nor its CSV over the config, --force or not, as the CLI refuses.
+    regular_input(&config)?;
+    let csv = brunel_cli::sweep::csv_path(&out);
+    brunel_cli::run::refuse_same_files(&[
+        ("the config", source.as_deref().unwrap_or(&config)),
+        ("`out`", &out),
+        ("the CSV beside `out`", &csv),
+    ])
+    .map_err(|e| PyValueError::new_err(brunel_cli::message(&e)))?;
     let args = brunel_cli::sweep::SweepArgs {
         config,
         grid,

@@ -79,12 +79,80 @@ def _toml_value(key: str, value: Any) -> str:
 
 def _check_key(key: Any) -> str:
     if not isinstance(key, str):
-        raise ValueError(f"config keys are strings such as 'synapse.g', not {type(key).__name__}")
+        raise TypeError(f"config keys are strings such as 'synapse.g', not {type(key).__name__}")
     if "=" in key or "\n" in key or key.count(".") != 1:
         raise ValueError(
             f"override `{key}`: the key must be `section.key`, e.g. `synapse.g`"
         )
     return key
+
+
+# Checks of the public functions' arguments: a wrong type is a TypeError, a value out of range
+# a ValueError, each naming the argument, before anything is read, written or run.
+
+
+def _path_arg(name: str, value: Any) -> str:
+    """A path argument (``str``, ``bytes`` or path-like) as a ``str``."""
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"`{name}` must be a path (str or os.PathLike), not {type(value).__name__}")
+    path = os.fsdecode(os.fspath(value))
+    if not path or "\0" in path:
+        raise ValueError(f"`{name}` must name a file, got {path!r}")
+    return path
+
+
+def _int_arg(name: str, value: Any, what: str) -> int:
+    """A whole number ≥ 0 (``what`` says what it counts); bools are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an int ({what}), not {type(value).__name__}")
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"`{name}` must be ≥ 0 ({what}), got {value}")
+    if value > sys.maxsize:
+        raise ValueError(f"`{name}` is far more than brunel accepts ({what}), got {value:.3g}")
+    return value
+
+
+def _bool_arg(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, not {type(value).__name__}")
+    return bool(value)
+
+
+def _str_arg(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a str, not {type(value).__name__}")
+    return value
+
+
+def _mapping_arg(name: str, value: Any) -> Mapping[str, Any]:
+    """A ``{"section.key": value}`` argument; None is an empty one."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"`{name}` must be a dict of config keys and values, {{\"section.key\": value}}, "
+            f"not {type(value).__name__}"
+        )
+    return value
+
+
+def _seeds_arg(seeds: Any) -> List[int]:
+    """A sweep's ``seeds``: None, or a sequence of seeds (ints in 0 .. 2**64 - 1)."""
+    if seeds is None:
+        return []
+    if isinstance(seeds, (str, bytes, Mapping)) or not isinstance(
+        seeds, (Sequence, np.ndarray, range)
+    ):
+        raise TypeError(f"`seeds` must be a list of ints, not {type(seeds).__name__}")
+    out = []
+    for s in seeds:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"`seeds` must be a list of ints, not of {type(s).__name__}")
+        if not 0 <= int(s) < 2**64:
+            raise ValueError(f"`seeds`: a seed is an int in 0 .. 2**64 - 1, got {int(s):.4g}")
+        out.append(int(s))
+    return out
 
 
 class Config:
@@ -110,12 +178,14 @@ class Config:
         "plot.window" in cfg    # True: a key, though not set
     """
 
-    __slots__ = ("_text", "_origin")
+    # `_path`: the file a loaded config was read from (absolute), which a sweep must not write.
+    __slots__ = ("_text", "_origin", "_path")
 
     def __init__(self) -> None:
         """The default config (Fig. 8 panel C's g and input, 1 200 ms, seed 1)."""
         self._text: str = _brunel.config_default()
         self._origin: str = "defaults"
+        self._path: Optional[str] = None
 
     @classmethod
     def load(cls, path: PathLike) -> "Config":
@@ -128,13 +198,17 @@ class Config:
             The config, which names ``path`` in later error messages.
 
         Raises:
-            OSError: the file cannot be read (missing, not UTF-8 text).
+            TypeError: ``path`` is not a path.
+            OSError: the file cannot be read (missing, not a regular file: a FIFO or a
+                folder is refused without reading it, not UTF-8 text).
             ValueError: it is not valid TOML, has an unknown key, a bad value, or is larger
                 than 1 MiB.
         """
+        path = _path_arg("path", path)
         cfg = cls.__new__(cls)
-        cfg._text = _brunel.config_load(os.fspath(path))
-        cfg._origin = os.fspath(path)
+        cfg._text = _brunel.config_load(path)
+        cfg._origin = path
+        cfg._path = os.path.abspath(path)
         return cfg
 
     @classmethod
@@ -149,6 +223,7 @@ class Config:
             The config.
 
         Raises:
+            TypeError: ``text`` or ``origin`` is not a str.
             ValueError: invalid TOML, an unknown key or a bad value.
 
         Example::
@@ -156,8 +231,9 @@ class Config:
             cfg = brunel.Config.from_toml("[synapse]\\ng = 6.0")
         """
         cfg = cls.__new__(cls)
-        cfg._text = _brunel.config_resolve(text, origin, [])
+        cfg._text = _brunel.config_resolve(_str_arg("text", text), _str_arg("origin", origin), [])
         cfg._origin = origin
+        cfg._path = None
         return cfg
 
     def to_toml(self) -> str:
@@ -184,6 +260,7 @@ class Config:
         cfg = Config.__new__(Config)
         cfg._text = self._text
         cfg._origin = self._origin
+        cfg._path = self._path
         return cfg
 
     def update(self, values: Mapping[str, Any]) -> None:
@@ -194,9 +271,11 @@ class Config:
                 lists of them (``"plot.window": [1000, 1200]``), numpy scalars included.
 
         Raises:
+            TypeError: ``values`` is not a mapping, or a key is not a str.
             ValueError: a key that is not ``section.key`` or does not exist, a value of
                 another type, or out of range (the config is then unchanged).
         """
+        values = _mapping_arg("values", values)
         overrides = [f"{_check_key(k)}={_toml_value(k, v)}" for k, v in values.items()]
         self._text = _brunel.config_resolve(self._text, self._origin, overrides)
 
@@ -208,6 +287,7 @@ class Config:
         """``cfg["synapse.g"]``: the value of a key, or None for an optional key not set.
 
         Raises:
+            TypeError: ``key`` is not a str.
             ValueError: ``key`` is not of the form ``section.key``.
             KeyError: no config has that key.
         """
@@ -247,8 +327,13 @@ class Config:
 
 
 def _as_config(cfg: Union[Config, PathLike]) -> Config:
+    """``cfg``: a :class:`Config`, or a config file's path (read)."""
     if isinstance(cfg, Config):
         return cfg
+    if not isinstance(cfg, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"`cfg` must be a brunel.Config or a config file's path, not {type(cfg).__name__}"
+        )
     return Config.load(cfg)
 
 
@@ -338,10 +423,11 @@ class Result:
             force: replace an existing file.
 
         Raises:
+            TypeError: ``path`` is not a path, or ``force`` not a bool.
             FileExistsError: ``path`` exists and ``force`` is false.
             OSError: ``path`` is not a regular file (a folder, say) or cannot be written.
         """
-        self._data.save(os.fspath(path), force)
+        self._data.save(_path_arg("path", path), _bool_arg("force", force))
 
     def __repr__(self) -> str:
         s = self.stats
@@ -381,11 +467,14 @@ def run(
         The :class:`Result`.
 
     Raises:
+        TypeError: an argument of the wrong type (``progress`` neither a bool, None nor
+            callable; ``threads`` or ``device`` not an int; ...), named in the message.
         ValueError: a bad config, option or backend name, a backend that is not available
             here or is distributed (``mpi``: run ``mpirun -np K brunel run``), or a run that
             does not fit in memory (the CLI's message).
         KeyboardInterrupt: Ctrl-C, after the chunk of 600 steps in progress; an exception
-            raised by a ``progress`` callable stops the run likewise and is raised.
+            raised by a ``progress`` callable (any, ``SystemExit`` included, even at the last
+            chunk) stops the run likewise and is raised.
         RuntimeError: the backend failed while running.
 
     Example::
@@ -395,14 +484,23 @@ def run(
         r = brunel.run(cfg, backend="cpu", record="all", progress=False)
         r.stats["rate_exc_hz"]   # about 36 Hz: panel C's asynchronous irregular state
     """
+    backend = _str_arg("backend", backend)
+    threads = _int_arg("threads", threads, "0 = all cores")
+    if device is not None:
+        device = _int_arg("device", device, "a device index")
+    if record is not None:
+        _str_arg("record", record)
+    if isinstance(progress, np.bool_):
+        progress = bool(progress)
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError(
+            "`progress` must be True (a bar), False or None (none), or a callable "
+            f"f(done_steps, total_steps), not {type(progress).__name__}"
+        )
     cfg = _as_config(cfg)
     if record is not None:
         cfg = cfg.copy()
         cfg["record.spikes"] = record
-    if not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"threads must be a whole number ≥ 0 (0 = all cores), got {threads!r}")
-    if device is not None and (not isinstance(device, int) or device < 0):
-        raise ValueError(f"device must be a device index ≥ 0, got {device!r}")
     table = cfg.to_dict()
     bar = make_progress(progress, table["simulation"]["duration"])
     try:
@@ -424,7 +522,8 @@ def load(path: PathLike) -> Result:
         ``synchrony``, ``regime``, ...).
 
     Raises:
-        OSError: the file cannot be read.
+        TypeError: ``path`` is not a path.
+        OSError: the file cannot be read (or is not a regular file).
         RuntimeError: it is not a result file of brunel's layout.
 
     Example::
@@ -432,7 +531,7 @@ def load(path: PathLike) -> Result:
         r = brunel.load("fig8_c.h5")
         r.config["synapse.g"], len(r.spikes)
     """
-    return Result(_brunel.load(os.fspath(path)))
+    return Result(_brunel.load(_path_arg("path", path)))
 
 
 def backends() -> List[Dict[str, Any]]:
@@ -457,20 +556,43 @@ def _axis_spec(key: str, values: Any) -> str:
         return f"{key}={values}"
     if isinstance(values, range):
         values = list(values)
+    if not isinstance(values, (list, tuple, np.ndarray)):
+        raise TypeError(
+            f"`grid`: the values of `{key}` must be a str such as \"0:8:0.5\" or a list of "
+            f"values, not {type(values).__name__}"
+        )
     return f"{key}=" + ",".join(_toml_value(key, v) for v in values)
 
 
 def _grid_specs(grid: Union[Mapping[str, Any], Sequence[str]]) -> List[str]:
+    """The CLI's ``--grid`` strings of a grid argument; a grid without axes is refused."""
     if isinstance(grid, Mapping):
-        return [_axis_spec(_check_key(k), v) for k, v in grid.items()]
-    if isinstance(grid, str):
-        return [grid]
-    return list(grid)
+        specs = [_axis_spec(_check_key(k), v) for k, v in grid.items()]
+    elif isinstance(grid, str):
+        specs = [grid]
+    elif isinstance(grid, (list, tuple)):
+        specs = list(grid)
+        for spec in specs:
+            if not isinstance(spec, str):
+                raise TypeError(
+                    f"`grid` as a list holds the CLI's --grid strings (\"synapse.g=0:8:0.5\"), "
+                    f"not {type(spec).__name__}"
+                )
+    else:
+        raise TypeError(
+            "`grid` must be a dict {\"section.key\": values} or a list of --grid strings, "
+            f"not {type(grid).__name__}"
+        )
+    if not specs:
+        raise ValueError(
+            "`grid` has no axes: give at least one key and its values, "
+            "e.g. {\"synapse.g\": \"3:6:1\"}"
+        )
+    return specs
 
 
 def _set_specs(set: Optional[Mapping[str, Any]]) -> List[str]:
-    if not set:
-        return []
+    set = _mapping_arg("set", set)
     return [f"{_check_key(k)}={_toml_value(k, v)}" for k, v in set.items()]
 
 
@@ -585,8 +707,12 @@ def sweep(
         The :class:`SweepResult`.
 
     Raises:
-        ValueError: a bad config, grid, key, value or backend.
-        OSError: a file cannot be read or written.
+        TypeError: an argument of the wrong type, named in the message.
+        ValueError: a bad config, grid (one without axes included), key, value, seed,
+            duration or backend; ``out`` or the CSV beside it is the config's file (refused
+            even with ``force``, as ``brunel sweep`` refuses it).
+        OSError: a file cannot be read or written, or the config's path is not a regular
+            file.
         RuntimeError: ``out`` exists (without ``force``), or holds the journal of another
             sweep; a run failed.
         KeyboardInterrupt: Ctrl-C, once the runs in progress have stopped. With ``out``, the
@@ -600,6 +726,31 @@ def sweep(
         s["regime"][2, 0]  # 'AI': g = 5, ratio 2 is panel C
     """
     specs = _grid_specs(grid)
+    sets = _set_specs(set)
+    seed_list = _seeds_arg(seeds)
+    if duration is not None:
+        if isinstance(duration, (bool, np.bool_)) or not isinstance(
+            duration, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"`duration` must be a number of ms, not {type(duration).__name__}")
+        duration = float(duration)
+        if not (math.isfinite(duration) and duration >= 0):
+            raise ValueError(f"`duration` must be a finite number of ms ≥ 0, got {duration}")
+    backend = _str_arg("backend", backend)
+    threads = _int_arg("threads", threads, "0 = all cores")
+    jobs = _int_arg("jobs", jobs, "0 = one per thread")
+    if out is not None:
+        out = _path_arg("out", out)
+    force = _bool_arg("force", force)
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(
+            "`progress` of a sweep must be True (the CLI's bar) or False, "
+            f"not {type(progress).__name__}"
+        )
+    if not isinstance(cfg, (Config, str, bytes, os.PathLike)):
+        raise TypeError(
+            f"`cfg` must be a brunel.Config or a config file's path, not {type(cfg).__name__}"
+        )
     with tempfile.TemporaryDirectory(prefix="brunel-sweep-") as tmp:
         target = Path(out) if out is not None else Path(tmp) / "sweep.h5"
         if isinstance(cfg, Config):
@@ -607,21 +758,23 @@ def sweep(
             config_path = target.parent / f".{target.name}.config.toml"
             config_path.write_text(cfg.to_toml())
         else:
-            config_path = Path(cfg)
+            config_path = Path(_path_arg("cfg", cfg))
         quiet = not (progress and sys.stderr.isatty())
         try:
             raw = _brunel.sweep(
                 os.fspath(config_path),
                 specs,
                 os.fspath(target),
-                list(seeds or []),
-                None if duration is None else float(duration),
-                _set_specs(set),
+                seed_list,
+                duration,
+                sets,
                 backend,
                 threads,
                 jobs,
                 force,
                 quiet,
+                # The file a loaded Config came from: a sweep never writes over it either.
+                source=cfg._path if isinstance(cfg, Config) else None,
             )
         finally:
             if isinstance(cfg, Config) and not (target.parent / f".{target.name}.sweep").exists():
@@ -684,7 +837,8 @@ def theory(
         ``grid``, a :class:`TheoryGrid`.
 
     Raises:
-        ValueError: a bad config, key, value or grid.
+        TypeError: ``cfg``, ``grid`` or ``set`` of the wrong type.
+        ValueError: a bad config, key, value or grid (one without axes included).
 
     Warns:
         UserWarning: the config accumulates input while refractory, which the theory does
@@ -695,8 +849,9 @@ def theory(
         t = brunel.theory("configs/fig8_c.toml")
         t["rate_hz"], t["stable"]   # about 38 Hz, True
     """
-    cfg = _as_config(cfg)
     sets = _set_specs(set)
+    specs = None if grid is None else _grid_specs(grid)
+    cfg = _as_config(cfg)
     resolved = cfg.copy()
     resolved.update(set or {})
     if resolved["neuron.refractory_input"] != "discard":
@@ -706,7 +861,7 @@ def theory(
             "refractory); this config accumulates it",
             stacklevel=2,
         )
-    if grid is None:
+    if specs is None:
         raw = _brunel.theory(cfg.to_toml(), cfg._origin, sets, [])
         states = raw["states"]
         lowest = states[0] if states else None
@@ -716,4 +871,4 @@ def theory(
             "oscillation_hz": lowest["oscillation_hz"] if lowest else None,
             "states": states,
         }
-    return TheoryGrid(_brunel.theory(cfg.to_toml(), cfg._origin, sets, _grid_specs(grid)))
+    return TheoryGrid(_brunel.theory(cfg.to_toml(), cfg._origin, sets, specs))

@@ -46,7 +46,8 @@ class RunData:
         ``path`` exists and not ``force``."""
 
 def config_load(path: str) -> str:
-    """The config file read and validated: its resolved TOML (every key)."""
+    """The config file read and validated: its resolved TOML (every key). OSError, before
+    opening it, for a path that is not a regular file (a FIFO would block)."""
 def config_resolve(text: str, origin: str, overrides: List[str] = ...) -> str:
     """TOML ``text`` (``origin`` names it in messages) with ``overrides`` (``key=value``, the
     CLI's ``--set``) applied and validated: the resolved TOML."""
@@ -65,9 +66,11 @@ def run(
 ) -> RunData:
     """Runs the resolved config ``text`` as ``brunel run`` does; ``progress(done, steps)``
     after every chunk of steps. ValueError for what the CLI refuses before building,
-    KeyboardInterrupt on Ctrl-C (or the exception ``progress`` raised)."""
+    KeyboardInterrupt on Ctrl-C, or the exception ``progress`` raised (even at the last chunk,
+    after which the run had finished)."""
 def load(path: str) -> RunData:
-    """Reads a result file written by ``brunel run`` or ``RunData.save``."""
+    """Reads a result file written by ``brunel run`` or ``RunData.save``; OSError for a path
+    that is missing or not a regular file."""
 def sweep(
     config: str,
     grid: List[str],
@@ -81,10 +84,14 @@ def sweep(
     force: bool = False,
     quiet: bool = True,
     verbose: bool = False,
+    source: Optional[str] = None,
 ) -> Dict[str, Any]:
     """``brunel sweep CONFIG --grid ... --out OUT``, then the file read back: a dict of
     ``shape``, ``axes`` (``(key, values)`` pairs), ``values`` (flat arrays by statistic),
-    ``regime``, ``config``, ``seeds``, ``backend``, ``seconds``."""
+    ``regime``, ``config``, ``seeds``, ``backend``, ``seconds``. ValueError for a grid
+    without axes, or when ``out`` or its CSV is the config's file (``source``, the file a
+    copied config came from, else ``config``); OSError when ``config`` is not a regular
+    file."""
 def theory(text: str, origin: str, set: List[str] = ..., grid: List[str] = ...) -> Dict[str, Any]:
     """``brunel theory``: without ``grid`` a dict of ``states``; with it ``axes``, ``shape``,
     flat arrays ``rate_hz``, ``stable``, ``oscillation_hz``, ``n_states``, and
