@@ -38,19 +38,31 @@ const FORMAT_VERSION: u32 = 2;
 /// A run stopped at `state.step`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
+    /// The brunel version that wrote it: only the same version resumes it, since another may
+    /// draw another network or step differently.
     pub brunel_version: String,
     /// The resolved config of the run (its duration is the run's end).
     pub config: String,
     /// The result file the run writes at its end.
     pub out: PathBuf,
+    /// The network's fingerprint (`Network::fingerprint`): the network is not stored but drawn
+    /// again from the config's seed, and a resumed run refuses one that differs.
     pub fingerprint: u64,
+    /// Synapses of the network, checked with the fingerprint and carried into the result file.
     pub n_synapses: u64,
+    /// Wall-clock time spent building the network and the backend's layout (s), summed over
+    /// the run and every resume so far.
     pub build_seconds: f64,
+    /// Wall-clock time spent stepping (s), summed over the run and every resume so far.
     pub run_seconds: f64,
     /// Steps between checkpoints (0: only at the end).
     pub every: u64,
+    /// The backend's state at the checkpoint: potentials, last spikes, spikes in flight, and
+    /// the next step to run.
     pub state: HostState,
+    /// The spikes recorded so far (counts of every step run, the chosen neurons' spikes).
     pub spikes: SpikeRecorder,
+    /// The per-neuron spike statistics so far, continued by the resumed run.
     pub stats: NeuronStats,
 }
 

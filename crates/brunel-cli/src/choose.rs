@@ -37,7 +37,10 @@ pub fn start_session(name: &str) -> Result<()> {
 /// A backend chosen and checked before the network is built.
 #[derive(Debug)]
 pub struct Chosen {
+    /// The registry's entry of the backend, probed on this machine.
     pub entry: &'static Entry,
+    /// The threads and device it is made with: the command line's, or the machine profile's
+    /// where `auto` chose from the profile and the command line set none.
     pub setup: Setup,
     /// Set when `auto` made the choice: which one and why.
     pub reason: Option<String>,

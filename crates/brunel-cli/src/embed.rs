@@ -35,6 +35,8 @@ impl std::error::Error for Cancelled {}
 /// A finished run: what `brunel run` writes, and the sweep's statistics of it.
 #[derive(Debug, Clone)]
 pub struct Finished {
+    /// Provenance, summary, recorded spikes and population rate: the contents of the result
+    /// file `brunel run` would write.
     pub results: Results,
     /// The statistics a sweep point gets (rates, CVs, population statistics, regime).
     pub stats: RunStats,
@@ -200,7 +202,9 @@ fn results(
 /// A grid axis of a sweep file: numbers, or the values as text (a key that takes strings).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AxisValues {
+    /// The values of a numeric key (`synapse.g`, `input.ratio`, ...), in grid order.
     Numbers(Vec<f64>),
+    /// The values of a key that takes strings, in grid order.
     Text(Vec<String>),
 }
 
@@ -218,7 +222,10 @@ pub struct SweepTable {
     pub config: String,
     /// Every seed, as the file lists them.
     pub seeds: Vec<u64>,
+    /// The registry name of the backend that ran every point.
     pub backend: String,
+    /// Wall-clock time of the sweep invocation that finished it (s); runs of earlier,
+    /// interrupted invocations are not counted.
     pub seconds: f64,
 }
 

@@ -55,11 +55,15 @@ impl Replace {
 pub struct Output<'a> {
     /// What names it, for messages: `--out`, `the CSV`.
     pub what: &'a str,
+    /// Where it will be written, as the command line gave it (a symbolic link there is
+    /// replaced, never written through).
     pub path: &'a Path,
+    /// Whether a file already there may be replaced.
     pub replace: Replace,
 }
 
 impl<'a> Output<'a> {
+    /// The output `path`, named `what` in messages, replaced as `replace` allows.
     pub fn new(what: &'a str, path: &'a Path, replace: Replace) -> Output<'a> {
         Output {
             what,

@@ -16,7 +16,10 @@ use std::fmt;
 /// One axis: a config key and its values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Axis {
+    /// The dotted config key it varies (`synapse.g`), as `--set` takes it.
     pub key: String,
+    /// Its values in order, as TOML values: numbers of a range rounded to the decimals of
+    /// START and STEP, listed values as written (a bare word a string).
     pub values: Vec<toml::Value>,
 }
 

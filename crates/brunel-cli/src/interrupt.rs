@@ -28,6 +28,7 @@ static WHICH: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
 /// A command stopped by a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interrupted {
+    /// The signal's number (SIGINT 2, SIGHUP 1, SIGTERM 15): the exit code is 128 + it.
     pub signal: i32,
 }
 
@@ -191,9 +192,9 @@ impl Drop for AtOnce {
 const PACE_TARGET: Duration = Duration::from_millis(200);
 
 /// The sizes of the chunks of steps a run hands its backend: as large as `max` (few calls
-/// cost less), but small enough that a call takes about [`PACE_TARGET`], so that a signal is
-/// acted on within a fraction of a second even on a network that takes seconds per `max`
-/// steps. The first chunk is `align` steps (one delay: the backend's batch) and later ones
+/// cost less), but small enough that a call takes about 200 ms (`PACE_TARGET`), so that a
+/// signal is acted on within a fraction of a second even on a network that takes seconds per
+/// `max` steps. The first chunk is `align` steps (one delay: the backend's batch) and later ones
 /// follow the measured time per step, in whole multiples of `align`. The chunks change
 /// nothing in the run's results, only how often it looks at the flag.
 #[derive(Debug, Clone)]
@@ -204,6 +205,8 @@ pub struct Pace {
 }
 
 impl Pace {
+    /// Chunks of at most `max` steps (the run's chunk size), in multiples of `align` steps;
+    /// both are taken as at least 1 and `align` as at most `max`.
     pub fn new(max: u64, align: u64) -> Pace {
         let align = align.clamp(1, max.max(1));
         Pace {

@@ -1,7 +1,60 @@
-//! The `brunel` program as a library: every subcommand's module, for the binary (`main.rs`)
-//! and for the Python package (`crates/brunel-py`), which runs configs through the same code.
-//! [`embed`] holds what a library caller needs beyond the subcommands: a run into memory with a
-//! progress and cancel callback.
+//! The `brunel` program as a library: the run driver that the binary (`main.rs`) and the
+//! Python package (`crates/brunel-py`) share, so that a config gives the same run, the same
+//! checks and the same result file whichever of them starts it.
+//!
+//! A library caller uses:
+//!
+//! - [`embed`]: a config run into memory, [`embed::plan`] (the backend chosen and probed, the
+//!   memory planned, as `brunel run` does before it builds anything) then [`embed::run`]
+//!   (with a progress callback that may cancel); and [`embed::read_sweep`], a sweep file as
+//!   arrays over its grid;
+//! - [`output`]: result files, [`output::write_atomically`] and [`output::read`];
+//! - the subcommands' modules, each with its arguments and entry point: [`run`], [`resume`]
+//!   (from a [`checkpoint`]), [`network_file`], [`sweep`], [`theory`], [`plot`] and [`phase`],
+//!   [`info`], [`profile`]; and what they share: [`choose`] (the `--backend` value resolved),
+//!   [`files`] (every file written atomically), [`grid`] (`--grid`), [`interrupt`] (Ctrl-C
+//!   and other signals);
+//! - [`message`]: an error and its causes on one line, as the program prints it.
+//!
+//! A small network (1 000 neurons; Fig. 8 panel C's input) for 100 ms on the reference
+//! backend, in memory, then written to a result file and read back:
+//!
+//! ```
+//! use brunel_cli::{embed, output};
+//! use brunel_core::Config;
+//!
+//! // Every key not given keeps its default (Brunel 2000, Fig. 8 panel C).
+//! let config = Config::from_toml(
+//!     "[network]\nn_e = 800\n[simulation]\nduration = 100.0\nseed = 7",
+//! )?;
+//! // The backend by its registry name (or `auto`), 1 thread, no device.
+//! let planned = embed::plan(&config, "reference", 1, None)?;
+//! // Called after every chunk of steps with (steps done, steps): `false` would cancel.
+//! let finished = embed::run(&config, planned, |_done, _steps| true)?;
+//!
+//! let summary = &finished.results.summary;
+//! assert_eq!((summary.n_neurons, summary.steps), (1000, 1000));
+//! // Mean rates over the last 80 % of the run (Hz): the external input alone is twice the
+//! // threshold's, so the neurons fire.
+//! assert!(summary.mean_rate_exc > 1.0, "{} Hz", summary.mean_rate_exc);
+//! assert_eq!(finished.stats.rate_exc_hz, summary.mean_rate_exc);
+//! // The population rate has one value per step; the spikes of neurons 0..50 are recorded
+//! // (`record.spikes` = first:50).
+//! assert_eq!(finished.results.rate.len(), 1000);
+//! let ids = &finished.results.node_ids;
+//! assert!(!ids.is_empty() && ids.iter().all(|&id| id < 50));
+//!
+//! // The result file `brunel run` would write, here into a temporary folder.
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("panel_c.h5");
+//! output::write_atomically(&path, &finished.results, false)?;
+//! let back = output::read(&path)?;
+//! assert_eq!(back.summary.spikes, summary.spikes);
+//! assert_eq!(back.node_ids, finished.results.node_ids);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+#![warn(missing_docs)]
 
 /// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
 /// worth a panic, so write errors are ignored.

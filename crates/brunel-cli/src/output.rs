@@ -38,10 +38,13 @@ pub const POPULATION: &str = "brunel";
 #[repr(i8)]
 #[allow(dead_code)] // the HDF5 type lists every member SONATA defines; we write by_time only
 pub enum Sorting {
+    /// The spikes are in no particular order.
     #[hdf5(rename = "none")]
     None = 0,
+    /// The spikes are ordered by neuron id.
     #[hdf5(rename = "by_id")]
     ById = 1,
+    /// The spikes are ordered by time (ties by id): what brunel writes.
     #[hdf5(rename = "by_time")]
     ByTime = 2,
 }
@@ -49,7 +52,10 @@ pub enum Sorting {
 /// Everything a result file holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Results {
+    /// Which version, backend, device, seed and config made it, and how long it took: the
+    /// root attributes that let a result be reproduced.
     pub provenance: Provenance,
+    /// The run's figures (sizes, spike counts, mean rates and CV, the theory's prediction).
     pub summary: Summary,
     /// Spike times (ms), in (time, id) order.
     pub timestamps: Vec<f64>,
@@ -66,8 +72,12 @@ pub struct Results {
 /// Where a result comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provenance {
+    /// The version of brunel that ran it.
     pub brunel_version: String,
+    /// The registry name of the backend that ran it: `reference`, `cpu`, `opencl`, `mpi`.
     pub backend: String,
+    /// The device it ran on, in words, as the backend describes it (the cpu backend says
+    /// whether its threads were pinned).
     pub device: String,
     /// Host threads that advanced the neurons.
     pub threads: u64,
@@ -77,11 +87,18 @@ pub struct Provenance {
     pub ranks: Option<u64>,
     /// `host`, `gpu`, `opencl-cpu` or `other`.
     pub device_kind: String,
+    /// The seed that drew the network and the external input (`simulation.seed`): with the
+    /// config it determines every spike, on every backend.
     pub seed: u64,
     /// The fully resolved config, as TOML.
     pub config: String,
+    /// Synapses of the network drawn.
     pub n_synapses: u64,
+    /// Wall-clock time spent building the network and the backend's layout (s); for a
+    /// resumed run, summed over the run and every resume.
     pub build_seconds: f64,
+    /// Wall-clock time spent stepping (s); for a resumed run, summed over the run and every
+    /// resume.
     pub run_seconds: f64,
     /// RFC 3339, UTC.
     pub created: String,
@@ -90,16 +107,27 @@ pub struct Provenance {
 /// What the run measured (also printed at its end).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
+    /// Neurons of the network, excitatory and inhibitory (N).
     pub n_neurons: u64,
+    /// Excitatory neurons (N_E): ids `0..n_excitatory`; the inhibitory ones follow.
     pub n_excitatory: u64,
+    /// Time steps simulated.
     pub steps: u64,
+    /// The time step (ms).
     pub dt: f64,
+    /// Simulated time, `steps × dt` (ms).
     pub duration: f64,
+    /// Spikes of all neurons over the whole run, recorded or not.
     pub spikes: u64,
+    /// Spikes delivered to synapses: every spike times the out-degree of its neuron (the
+    /// work a backend does, and the base of `--summary`'s `synaptic_events_per_second`).
     pub synaptic_events: u64,
-    /// Mean rates (Hz) and mean CV of ISIs over the last 80 % of the run.
+    /// Mean rate of the excitatory neurons over the last 80 % of the run (Hz).
     pub mean_rate_exc: f64,
+    /// Mean rate of the inhibitory neurons over the last 80 % of the run (Hz).
     pub mean_rate_inh: f64,
+    /// Mean coefficient of variation of the interspike intervals over the last 80 % of the
+    /// run, over the neurons with at least two intervals there (NaN if none has).
     pub mean_cv: f64,
     /// The mean-field theory's lowest stationary state (`brunel theory`).
     pub theory: Option<crate::theory::SummaryLine>,

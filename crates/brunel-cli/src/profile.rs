@@ -26,8 +26,10 @@ use serde::{Deserialize, Serialize};
 /// The file's content.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct Profile {
+    /// The machine measured, in words (processor, cores): `auto` names it when it chooses.
     #[serde(default)]
     pub machine: String,
+    /// When it was measured (a date); empty if not said.
     #[serde(default)]
     pub created: String,
     /// Where the measurements are (a `benches/results/` folder).
@@ -36,6 +38,7 @@ pub struct Profile {
     /// Whether they come from `cargo xtask bench --quick`.
     #[serde(default)]
     pub quick: bool,
+    /// The fastest backend of every network size measured, in any order.
     #[serde(default)]
     pub size: Vec<Entry>,
 }
@@ -43,14 +46,22 @@ pub struct Profile {
 /// The fastest backend for one network size.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Entry {
+    /// The network size measured (neurons): `auto` takes the entry of the smallest size at or
+    /// above a config's, else the largest ([`Profile::entry_for`]).
     pub n: u64,
+    /// The registry name of the backend measured fastest: `reference`, `cpu`, `opencl`.
     pub backend: String,
+    /// The thread count it was measured with (cpu), used unless `--threads` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// The device index it was measured on (opencl), as `brunel backends` numbers them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<usize>,
+    /// The measured run phase (s), kept for the reader: `auto` does not use it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_seconds: Option<f64>,
+    /// The measured setup in words (`cpu 2 threads`): `auto` names it when it chooses, in
+    /// place of the backend's name; empty if not said.
     #[serde(default)]
     pub label: String,
 }

@@ -114,6 +114,8 @@ pub struct RunArgs {
 /// operating-system threads).
 const MAX_THREADS: usize = 1024;
 
+/// `--threads` parser: a whole number of at most 1024, where 0 means all cores; the message
+/// of a larger one says how many cores this machine has.
 pub fn parse_threads(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
@@ -322,6 +324,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
 /// Where and how often a run checkpoints.
 #[derive(Debug, Clone)]
 pub struct CheckpointPlan {
+    /// The checkpoint file, replaced atomically each time.
     pub path: PathBuf,
     /// Steps between checkpoints; 0: only at the end.
     pub every: u64,
@@ -330,29 +333,46 @@ pub struct CheckpointPlan {
 /// A run ready to go: the backend made (and, for a resumed run, loaded), the recorders as far
 /// as they are, and where the results go.
 pub struct Job {
+    /// The resolved config: its duration is the run's end; it goes into the result file and
+    /// any checkpoint.
     pub config: Config,
+    /// The constants of the time step, resolved from `config`.
     pub model: Model,
+    /// The backend holding the network's state: at step 0, or, resumed, at the checkpoint's
+    /// step.
     pub backend: Box<dyn Backend>,
+    /// The backend's registry name, for messages.
     pub backend_name: &'static str,
     /// Why `auto` chose the backend, if it did.
     pub reason: Option<String>,
+    /// The spikes recorded so far (none for a fresh run; a checkpoint's for a resumed one).
     pub spikes: SpikeRecorder,
+    /// The per-neuron spike statistics so far, for the summary's rates and CV.
     pub stats: NeuronStats,
     /// Out-degrees: all the summary needs from the network once the backend holds its copy.
     pub out_degree: Vec<u32>,
+    /// Synapses of the network, for the result file and checkpoints.
     pub n_synapses: u64,
     /// The network's fingerprint (for checkpoints; 0 when none are written).
     pub fingerprint: u64,
+    /// Wall-clock time spent building the network and the backend's layout (s); for a
+    /// resumed run, summed over the run and every resume.
     pub build_seconds: f64,
     /// The memory plan's peak (bytes; `--summary`'s `planned_peak_mb`).
     pub planned_peak: u64,
     /// Run time already spent before a checkpoint (resumed runs).
     pub run_seconds_before: f64,
+    /// Where and how often to checkpoint; `None`: never.
     pub checkpoint: Option<CheckpointPlan>,
+    /// The HDF5 result file.
     pub out: PathBuf,
+    /// Whether `out` may replace an existing file.
     pub force: bool,
+    /// No progress bar and no summary on stdout (`--quiet`, and every MPI rank but 0).
     pub quiet: bool,
+    /// Where to write the summary as flat TOML (`--summary`), if anywhere.
     pub summary: Option<PathBuf>,
+    /// Where to draw the panel as PNG once the result is written (`--plot`), if anywhere.
     pub plot: Option<PathBuf>,
 }
 

@@ -97,8 +97,12 @@ const MAX_POINTS: usize = 100_000;
 /// What one run of one point gives.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunStats {
+    /// Mean rate of the excitatory neurons over the last 80 % of the run (Hz).
     pub rate_exc_hz: f64,
+    /// Mean rate of the inhibitory neurons over the last 80 % of the run (Hz).
     pub rate_inh_hz: f64,
+    /// Mean CV of the interspike intervals over the last 80 % of the run, over the neurons
+    /// with at least two intervals there (NaN if none has).
     pub cv_isi: f64,
     /// CV of the population's spike count in 1 ms bins.
     pub pop_cv: f64,
@@ -106,14 +110,21 @@ pub struct RunStats {
     pub synchrony: f64,
     /// The global activity's relative fluctuation beyond finite-size noise.
     pub sync_cv: f64,
+    /// Frequency of the population rate's highest spectral peak (Hz); 0 when the run is too
+    /// short for a spectrum.
     pub peak_hz: f64,
+    /// That peak's power over the mean power of the band searched.
     pub peak_prominence: f64,
+    /// Brunel (2000)'s label for these statistics: quiescent, saturated, SR, AI, SI-fast or
+    /// SI-slow (`brunel_core::regime`).
     pub regime: Regime,
 }
 
 /// The statistics of the grid's CSV and HDF5 file, in order: name, value of a run.
 pub type Stat = (&'static str, fn(&RunStats) -> f64);
 
+/// Every statistic a sweep writes per point, its mean and `_std` over seeds, in the column
+/// order of SWEEP.csv (the regime and the theory's rate follow them).
 pub const STATS: [Stat; 8] = [
     ("rate_exc_hz", |s| s.rate_exc_hz),
     ("rate_inh_hz", |s| s.rate_inh_hz),

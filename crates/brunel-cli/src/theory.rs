@@ -48,7 +48,9 @@ pub struct TheoryArgs {
 /// How `brunel theory` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Labelled rows for people; with --grid a table of the points, then the boundaries.
     Text,
+    /// TOML for scripts: the prediction's keys; with --grid a table per point and per boundary.
     Toml,
 }
 
@@ -62,8 +64,13 @@ const BISECTIONS: u32 = 12;
 /// it is stable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryLine {
+    /// The lowest stationary firing rate (Hz), to compare with the run's mean rates.
     pub rate_hz: f64,
+    /// Whether that state is linearly stable: if not, the network is expected to oscillate
+    /// around it (a synchronous state) rather than fire asynchronously.
     pub stable: bool,
+    /// The frequency of the growing oscillation of an unstable state (Hz; 0 when it grows
+    /// without oscillating); `None` when the state is stable.
     pub oscillation_hz: Option<f64>,
 }
 
@@ -318,8 +325,12 @@ pub struct Boundary {
 /// A grid of predictions.
 #[derive(Debug)]
 pub struct Grid {
+    /// The `--grid` axes, the first varying slowest.
     pub axes: Vec<Axis>,
+    /// The prediction of every point of the axes' product, in grid order.
     pub points: Vec<Prediction>,
+    /// Every place where the lowest state's stability changes between two neighbouring
+    /// points, located by bisection.
     pub boundaries: Vec<Boundary>,
 }
 
