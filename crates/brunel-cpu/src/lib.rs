@@ -37,7 +37,10 @@
 //!   twice (its ranks may share the cores). Waiting, a thread spins (up to
 //!   `SPIN_MAX`; not with more threads than cores, then it sleeps and looks again every
 //!   `STALL`): a thread that sleeps gives its core to whatever else runs, and gets it back a
-//!   slice later.
+//!   slice later. The claims, beats, second runs, commits and waits are one module
+//!   (`protocol`), on `std`'s atomics or, built with `--cfg loom`, loom's:
+//!   `tests/loom_protocol.rs` explores its interleavings. A panic in a part's batch poisons
+//!   the section: the threads waiting for that part leave, and the caller gets the panic.
 //! - **One CPU per thread.** With one thread per CPU the process may use (the default
 //!   `--threads 0`), each thread is pinned to a CPU of its own (`pinning`;
 //!   `BRUNEL_CPU_PIN`): free to move, the threads were seen sharing one CPU beside another
@@ -62,6 +65,12 @@ mod kernel;
 mod layout;
 mod philox;
 mod pinning;
+// Public to the loom model (`tests/loom_protocol.rs`) only.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod protocol;
+#[cfg(not(loom))]
+mod protocol;
 mod rank;
 
 pub use rank::RankEngine;
@@ -72,12 +81,13 @@ use brunel_core::{
 };
 use rayon::prelude::*;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use kernel::{Arrival, Counter, Loop, PartView, NEVER_INTERNAL};
 use layout::{Range, Targets};
+use protocol::{lock, Beat, Claims, Commit, Mutex, Progress, Role, Schedule, Wall};
 
 /// Which neuron loop the backend runs. All give the same bits; they differ in speed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +157,7 @@ impl Sim {
     /// where `parts.degrees_of` asks for them.
     /// `ranked`: the engine of one MPI rank, whose ranks may share the machine's cores: its
     /// threads are not pinned unless `BRUNEL_CPU_PIN=1`, never run a part's batch a second
-    /// time, and wait by spinning for [`SPIN`], then asleep, so as not to take a core from
+    /// time, and wait by spinning for [`protocol::SPIN`], then asleep, so as not to take a core from
     /// another rank: ranks that share cores and overtake and spin as the cpu backend's
     /// threads do hold each other up.
     fn build_parts(
@@ -412,6 +422,19 @@ impl CpuBackend {
         self
     }
 
+    /// Tests only: every run of part `part`'s batch that holds step `step` panics in its middle
+    /// (after delivering its spikes, holding its ring), whichever thread runs it, as a bug in
+    /// the part's arithmetic would. The run must end in that panic on the caller, not hang;
+    /// later runs return an error until a state is loaded.
+    #[doc(hidden)]
+    pub fn with_test_panic(mut self, part: usize, step: u64) -> CpuBackend {
+        match &mut self.sim {
+            Sim::Packed(e) => e.test_panic = Some((part, step)),
+            Sim::Wide(e) => e.test_panic = Some((part, step)),
+        }
+        self
+    }
+
     /// Tests and tuning: part batches committed by a thread that ran them a second time
     /// because the thread that claimed them was held up.
     #[doc(hidden)]
@@ -508,7 +531,7 @@ const PARTS_PER_THREAD: usize = 1;
 /// counters (a delay's 15 steps, 4 bytes each) and state (16 bytes) take about 600 KB, near a
 /// core's L2 (512 KiB is common), and its batch is short beside the scheduler's slice, so that
 /// on a shared machine a thread kept off its core holds up little, and the part it holds is
-/// cheap to run again ([`Section::finish`]). Few parts: every part looks up the row of every
+/// cheap to run again ([`protocol::work`]). Few parts: every part looks up the row of every
 /// spike, so finer parts cost time on a quiet machine: a thread of at most this many neurons
 /// (Fig. 8's 12 500 on two threads) keeps one part. Beyond [`MAX_PARTS_PER_THREAD`] parts a
 /// thread the parts grow instead, up to the u16 limit of 65 536 neurons. `benches/results/`
@@ -622,12 +645,10 @@ fn has_avx512() -> bool {
 struct Part<C> {
     range: Range,
     synapses: Targets,
-    /// The state at step [`Part::at`], and states to write the next batches into.
-    committed: Mutex<Committed>,
-    /// The step the committed state stands at (the first step of the part's next batch): a
-    /// run of the batch that starts at `k` is void once this has moved past `k`. Written under
-    /// the `committed` lock, read without it.
-    at: AtomicU64,
+    /// The committed state and states to write the next batches into, and the step the state
+    /// stands at (the first step of the part's next batch): a run of the batch that starts at
+    /// `k` is void once this has moved past `k`.
+    commit: Commit<Committed>,
     /// The part's counters: `delay_steps` slots of [`kernel::SLOT`], the first `range.len()` of
     /// each in use. All zero between two batches of a delay each (a batch delivers the spikes
     /// that arrive within it, and its steps take the counts out again); a batch shorter than a
@@ -664,13 +685,6 @@ impl Committed {
     }
 }
 
-/// A counter that one thread moves on while it runs a part (before every block of 32
-/// neurons, every 8 spikes delivered, every spike's row drawn again, every 256 neurons of the
-/// generic loop), alone on its cache line: a thread that waits sees
-/// from it whether the thread it waits for is on a core.
-#[repr(align(128))]
-struct Beat(AtomicU64);
-
 /// Steps per parallel section (rounded down to whole batches, at least one): the spikes of a
 /// section are kept until it ends and then handed to the recorder, so this bounds that memory,
 /// and a section costs one wake-up of the pool (about 130 batches of Fig. 8's 15 steps).
@@ -700,6 +714,11 @@ struct Engine<C> {
     test_delay: Option<(usize, Duration)>,
     /// Tests only: one thread pauses this long in the middle of each part it claims.
     test_stall: Option<(usize, Duration)>,
+    /// Tests only: every run of this part's batch that holds this step panics.
+    test_panic: Option<(usize, u64)>,
+    /// A section ended in a panic (a run of a part's batch panicked): the parts stand at
+    /// different steps, and the engine runs no more until a state is loaded.
+    broken: bool,
     /// Spikes of the last batch run, not yet delivered.
     pending: Vec<Arrival>,
     /// Whether the last batch was a whole delay (or none ran since the state was set): the
@@ -726,14 +745,16 @@ impl<C: Counter> Engine<C> {
             .map(|(range, synapses)| Part {
                 range,
                 synapses,
-                committed: Mutex::new(Committed {
-                    state: Arc::new(State {
-                        v: vec![model.v_init; range.len()],
-                        last: vec![NEVER_INTERNAL; range.len()],
-                    }),
-                    spare: Vec::new(),
-                }),
-                at: AtomicU64::new(0),
+                commit: Commit::new(
+                    0,
+                    Committed {
+                        state: Arc::new(State {
+                            v: vec![model.v_init; range.len()],
+                            last: vec![NEVER_INTERNAL; range.len()],
+                        }),
+                        spare: Vec::new(),
+                    },
+                ),
                 ring: Mutex::new(vec![C::default(); kernel::SLOT * d]),
             })
             .collect();
@@ -744,13 +765,15 @@ impl<C: Counter> Engine<C> {
             runs: (0..threads).map(|_| AtomicU64::new(0)).collect(),
             overtakes: AtomicU64::new(0),
             rings: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
-            beats: (0..threads).map(|_| Beat(AtomicU64::new(0))).collect(),
+            beats: (0..threads).map(|_| Beat::default()).collect(),
             pool,
             pinned,
             overtake,
             parts,
             test_delay: None,
             test_stall: None,
+            test_panic: None,
+            broken: false,
             pending: Vec::new(),
             clean: true,
             in_flight: InFlight::new(model.delay_steps),
@@ -772,8 +795,19 @@ impl<C: Counter> Engine<C> {
         let d = self.model.delay_steps as u64;
         let mut done = 0;
         let threads = self.pool.as_ref().map_or(1, |p| p.current_num_threads());
+        if self.broken {
+            return Err(Error::Backend {
+                backend: "cpu".into(),
+                message: "an earlier run panicked in the middle of a batch: the state is lost \
+                          (load a state to go on)"
+                    .into(),
+            });
+        }
         while done < steps {
             let now = (steps - done).min((STEPS_PER_SECTION / d).max(1) * d);
+            // Until the section is over: a panic in it (passed on to the caller by the pool's
+            // scope) leaves the parts at different steps.
+            self.broken = true;
             let section = Section {
                 how,
                 model: &self.model,
@@ -788,15 +822,15 @@ impl<C: Counter> Engine<C> {
                 spikes: (0..now.div_ceil(d) as usize * self.parts.len())
                     .map(|_| OnceLock::new())
                     .collect(),
-                claimed: (0..self.parts.len()).map(|_| AtomicU64::new(0)).collect(),
-                second: (0..self.parts.len()).map(|_| AtomicUsize::new(0)).collect(),
-                progress: Progress::new(threads),
+                claims: Claims::new(self.parts.len()),
+                progress: Progress::new(threads, self.parts.len()),
                 runs: &self.runs,
                 overtakes: &self.overtakes,
                 rings: &self.rings,
                 beats: &self.beats,
                 test_delay: self.test_delay,
                 test_stall: self.test_stall,
+                test_panic: self.test_panic,
             };
             match &self.pool {
                 // One task per thread, not one call on each (`broadcast`): a thread that the
@@ -809,6 +843,7 @@ impl<C: Counter> Engine<C> {
                 }),
                 None => section.work(0),
             }
+            self.broken = false;
             // Hand the spikes to the recorder, step by step, all parts in ascending order. The
             // engine takes the section in whatever the recorder says (the parts have
             // committed it): after a recorder's error the engine stands at the section's end.
@@ -854,7 +889,7 @@ impl<C: Counter> Engine<C> {
         let mut v = Vec::with_capacity(self.model.n as usize);
         let mut last_spike = Vec::with_capacity(self.model.n as usize);
         for part in &self.parts {
-            let committed = lock(&part.committed);
+            let committed = part.commit.lock();
             let state = &committed.state;
             let len = part.range.len();
             for i in 0..len {
@@ -886,8 +921,10 @@ impl<C: Counter> Engine<C> {
                 let last = state.last_spike[lo + i];
                 loaded.last[p] = if last == NEVER { NEVER_INTERNAL } else { last };
             }
-            lock(&part.committed).state = Arc::new(loaded);
-            part.at.store(state.step, Ordering::Release);
+            let mut committed = part.commit.lock();
+            committed.state = Arc::new(loaded);
+            committed.set_at(state.step);
+            drop(committed);
             lock(&part.ring).fill(C::default());
         }
         for ring in &self.rings {
@@ -906,6 +943,7 @@ impl<C: Counter> Engine<C> {
             .collect();
         self.in_flight.load(&state.in_flight);
         self.clean = true;
+        self.broken = false;
         self.step = state.step;
         Ok(())
     }
@@ -969,40 +1007,14 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Locks a mutex; a poisoned lock (a panic in another thread) is passed through, the panic
-/// itself has already failed the run.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// How long a thread that runs a part may leave its [`Beat`] unmoved before a waiting thread
-/// takes it for off its core and runs the part's batch itself. A running thread moves it every
-/// few microseconds (a block of 32 neurons over a batch, 8 spikes delivered, 256 neurons of
-/// the generic loop); the scheduler takes a core away for one to a few milliseconds.
-const STALL: Duration = Duration::from_micros(100);
-
-/// How often a waiting thread looks at the beats of the threads it waits for.
-const POLL: Duration = Duration::from_micros(20);
-
-/// How long a waiting thread spins in all (looking at the beats) before it sleeps between its
-/// looks: long beside a part's batch on a machine shared with other work, short beside a run.
-const SPIN_MAX: Duration = Duration::from_millis(1);
-
-/// Who runs a part's batch: the thread that claimed it, or one that runs it again because the
-/// claimant was held up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Claimant,
-    Overtaker,
-}
-
 /// One parallel section: `steps` steps from `k0`, in batches of up to one delay. In every
 /// batch each part is claimed by one thread, whichever comes first (a thread tries its own
 /// parts first, then the others'), and a thread starts on a batch once every part of the
 /// previous one is finished ([`Progress`]). A thread that has nothing left to claim and waits
 /// for a part whose thread has stopped moving (off its core) runs that part's batch itself,
 /// from the same committed state: the first of the two runs to finish commits it, the other
-/// stops ([`Section::run_part`]).
+/// stops ([`Section::run_part`]). The claims, beats, second runs, commits and waits are
+/// [`protocol`]'s; a panic in a run poisons the section, and every thread leaves it.
 struct Section<'a, C> {
     how: Loop,
     model: &'a Model,
@@ -1020,13 +1032,8 @@ struct Section<'a, C> {
     /// `spikes[batch * parts + part]`: that part's spikes of each step of the batch, set once
     /// by the run that committed the part's batch, read by all once the batch is finished.
     spikes: Vec<OnceLock<Vec<Vec<u32>>>>,
-    /// `claimed[part]`: batches of the section the part has been claimed for (high 32 bits)
-    /// and the thread that claimed the last (low 32 bits); the thread that moves the count
-    /// from `b` to `b + 1` runs the part's batch `b`.
-    claimed: Vec<AtomicU64>,
-    /// `second[part]`: 1 + the last batch of the part that a thread has started to run a
-    /// second time (one second run per part and batch, whatever the thread count).
-    second: Vec<AtomicUsize>,
+    /// Who runs each part's batches, and who runs them a second time.
+    claims: Claims,
     progress: Progress,
     runs: &'a [AtomicU64],
     overtakes: &'a AtomicU64,
@@ -1034,6 +1041,7 @@ struct Section<'a, C> {
     beats: &'a [Beat],
     test_delay: Option<(usize, Duration)>,
     test_stall: Option<(usize, Duration)>,
+    test_panic: Option<(usize, u64)>,
 }
 
 /// The arrivals a thread holds: those of batch `batch` of the section.
@@ -1054,7 +1062,7 @@ impl<C: Counter> Section<'_, C> {
     /// Whether a part's batch `bi` may be run by a second thread: the engine overtakes, and the
     /// batch starts with every ring zero and is a whole delay (then it delivers every count it
     /// takes, into any zero ring).
-    fn overtakable(&self, bi: usize) -> bool {
+    fn twice(&self, bi: usize) -> bool {
         self.overtake
             && self.batch(bi).1 == self.model.delay_steps as usize
             && (bi > 0 || self.clean)
@@ -1086,55 +1094,38 @@ impl<C: Counter> Section<'_, C> {
     fn run_part(&self, p: usize, bi: usize, t: usize, role: Role, arrivals: &[Arrival]) -> bool {
         let part = &self.parts[p];
         let (kb, b) = self.batch(bi);
+        let twice = self.twice(bi);
         // A batch that no other thread may run is advanced in place: the committed state is
         // taken out (a spare stands in for it until the commit, read by nobody). Otherwise the
         // batch reads the committed state (each block copies its own into the new state just
         // before advancing it), which stays for another run of the batch.
-        let alone = !self.overtakable(bi);
         let (input, mut next) = {
-            let mut committed = lock(&part.committed);
-            if part.at.load(Ordering::Relaxed) != kb {
+            let mut committed = part.commit.lock();
+            if committed.at() != kb {
                 return false;
             }
             let spare = committed.take_spare(part.range.len());
-            if alone && Arc::strong_count(&committed.state) == 1 {
+            if !twice && Arc::strong_count(&committed.state) == 1 {
                 (None, std::mem::replace(&mut committed.state, spare))
             } else {
                 (Some(committed.state.clone()), spare)
             }
         };
-        let beat = &self.beats[t].0;
+        let beat = &self.beats[t];
         let go = || {
-            beat.store(
-                beat.load(Ordering::Relaxed).wrapping_add(1),
-                Ordering::Relaxed,
-            );
-            part.at.load(Ordering::Relaxed) == kb
+            beat.beat();
+            part.commit.stands_at(kb)
         };
         let state = Arc::get_mut(&mut next).expect("a spare state is held by nobody else");
-        // The part's own ring, unless another run holds it (then this batch starts with every
-        // ring zero: `overtakable`) or this run is the second.
-        let mut own = match role {
-            Role::Claimant if self.overtakable(bi) => part.ring.try_lock().ok(),
-            Role::Claimant => Some(lock(&part.ring)),
-            Role::Overtaker => None,
-        };
-        let mut mine = None;
-        let ring: &mut Vec<C> = match own.as_deref_mut() {
-            Some(ring) => ring,
-            None => {
-                let ring = mine.insert(lock(&self.rings[t]));
-                if ring.is_empty() {
-                    ring.resize(kernel::SLOT * self.model.delay_steps as usize, C::default());
-                }
-                ring
-            }
-        };
+        let mut ring = protocol::ring(&part.ring, &self.rings[t], role, twice);
+        if ring.is_empty() {
+            ring.resize(kernel::SLOT * self.model.delay_steps as usize, C::default());
+        }
         let mut out = vec![Vec::new(); b];
         let finished = kernel::deliver_to(
             &part.synapses,
             part.range,
-            ring,
+            &mut ring,
             self.model.n_e,
             arrivals,
             &go,
@@ -1144,12 +1135,17 @@ impl<C: Counter> Section<'_, C> {
                     std::thread::sleep(pause);
                 }
             }
+            if let Some((broken, step)) = self.test_panic {
+                if broken == p && (kb..kb + b as u64).contains(&step) {
+                    panic!("test: part {p}'s batch from step {kb} panics");
+                }
+            }
             let view = PartView {
                 lo: part.range.lo,
                 v: &mut state.v,
                 last: &mut state.last,
                 from: input.as_deref().map(|s| (&s.v[..], &s.last[..])),
-                ring: &mut *ring,
+                ring: &mut ring,
             };
             kernel::update(
                 self.how,
@@ -1170,10 +1166,9 @@ impl<C: Counter> Section<'_, C> {
                 slot[..len].fill(C::default());
             }
         }
-        drop(own);
-        drop(mine);
-        let mut committed = lock(&part.committed);
-        if !finished || part.at.load(Ordering::Relaxed) != kb {
+        drop(ring);
+        let mut committed = part.commit.lock();
+        if !finished || committed.at() != kb {
             committed.spare.push(next);
             return false;
         }
@@ -1182,228 +1177,82 @@ impl<C: Counter> Section<'_, C> {
         self.spikes[bi * self.parts.len() + p]
             .set(out)
             .expect("each part's batch is committed once");
-        part.at.store(kb + b as u64, Ordering::Release);
-        drop(committed);
         self.runs[t].fetch_add(1, Ordering::Relaxed);
         if role == Role::Overtaker {
             self.overtakes.fetch_add(1, Ordering::Relaxed);
         }
-        self.progress.finished_one(self.parts.len());
+        committed.commit(kb + b as u64, &self.progress);
         true
     }
 
-    /// Returns once every part of batch `bi` is committed. Meanwhile, where the batch may be
-    /// run twice, it runs the parts whose threads have not moved their beat for [`STALL`] and
-    /// that no thread runs a second time yet.
-    /// `seen`: scratch, one entry per thread (the last beat seen of it, and since when).
-    fn finish(
-        &self,
-        bi: usize,
-        t: usize,
-        order: &[usize],
-        held: &mut Held,
-        seen: &mut [Option<(u64, Instant)>],
-    ) {
-        let target = (bi + 1) * self.parts.len();
-        if self.progress.done(target) {
-            return;
-        }
-        if !self.overtakable(bi) {
-            self.progress.wait_for(target);
-            return;
-        }
-        let kb = self.batch(bi).0;
-        let start = Instant::now();
-        seen.fill(None);
-        loop {
-            let spin = self.progress.spin && start.elapsed() < SPIN_MAX;
-            let poll = if spin { POLL } else { STALL };
-            if self
-                .progress
-                .wait_until(target, Instant::now() + poll, spin)
-            {
-                return;
-            }
-            let now = Instant::now();
-            let stalled = order.iter().copied().find(|&p| {
-                let claim = self.claimed[p].load(Ordering::Acquire);
-                if claim >> 32 != bi as u64 + 1
-                    || self.second[p].load(Ordering::Acquire) > bi
-                    || self.parts[p].at.load(Ordering::Acquire) != kb
-                {
-                    return false;
-                }
-                let u = (claim & 0xFFFF_FFFF) as usize;
-                let beat = self.beats[u].0.load(Ordering::Relaxed);
-                match seen[u] {
-                    Some((b, since)) if b == beat => now - since >= STALL,
-                    _ => {
-                        seen[u] = Some((beat, now));
-                        false
-                    }
-                }
-            });
-            if let Some(p) = stalled {
-                if self.second[p].fetch_max(bi + 1, Ordering::AcqRel) > bi {
-                    // Another thread took its second run first.
-                    continue;
-                }
-                self.arrivals(bi, held);
-                self.run_part(p, bi, t, Role::Overtaker, &held.arrivals);
-                seen.fill(None);
-            }
-        }
-    }
-
-    /// What the thread of pool index `t` does. Any number of calls, from any threads, finish
-    /// the section together; a thread that arrives late finds its parts taken and returns.
-    /// Nothing in here may call into rayon (`join`, parallel iterators): a thread blocked
-    /// there could start another task of the section, with the same `t`, whose beat and ring
-    /// are this one's.
+    /// What the thread of pool index `t` does ([`protocol::work`]). Any number of calls, from
+    /// any threads, finish the section together; a thread that arrives late finds its parts
+    /// taken and returns. Nothing in here may call into rayon (`join`, parallel iterators): a
+    /// thread blocked there could start another task of the section, with the same `t`, whose
+    /// beat and ring are this one's.
     fn work(&self, t: usize) {
         let t = t % self.threads;
-        let n_parts = self.parts.len();
-        let order = claim_order(t, self.threads, n_parts);
+        let order = protocol::claim_order(t, self.threads, self.parts.len());
         let mut held = Held::default();
-        let mut seen = vec![None; self.beats.len()];
-        let batches = self.steps.div_ceil(self.model.delay_steps as u64) as usize;
-        for bi in 0..batches {
-            if bi > 0 {
-                // Every part's spikes of the previous batch are complete.
-                self.finish(bi - 1, t, &order, &mut held, &mut seen);
-            }
-            if let Some((slow, pause)) = self.test_delay {
-                if slow == t {
-                    std::thread::sleep(pause);
-                }
-            }
-            // The arrivals first: a claimed part's thread is watched from its claim on.
-            self.arrivals(bi, &mut held);
-            for &p in &order {
-                let claim = self.claimed[p].load(Ordering::Acquire);
-                if claim >> 32 != bi as u64
-                    || self.claimed[p]
-                        .compare_exchange(
-                            claim,
-                            (bi as u64 + 1) << 32 | t as u64,
-                            Ordering::AcqRel,
-                            Ordering::Relaxed,
-                        )
-                        .is_err()
-                {
-                    continue;
-                }
-                self.run_part(p, bi, t, Role::Claimant, &held.arrivals);
-            }
-        }
-        // Without overtaking, nothing is left to do here: the section ends when every part
-        // has finished (the pool's scope waits for them).
-        if self.overtake {
-            self.finish(batches - 1, t, &order, &mut held, &mut seen);
-        }
+        let mut clock = Wall::new(self.beats.len());
+        // `Err`: a run of a part's batch panicked, and this thread left the section; the pool's
+        // scope passes that panic on to the caller once every thread has.
+        let _poisoned = protocol::work(self, t, &order, &mut held, &mut clock);
     }
 }
 
-/// The order in which thread `t` of `threads` tries the `parts` parts: its own contiguous
-/// share first (the same parts every batch, so their memory stays in its caches), then the
-/// other threads' shares, each from its far end, so that a thread helping another takes the
-/// parts the owner would reach last.
-fn claim_order(t: usize, threads: usize, parts: usize) -> Vec<usize> {
-    let share = |u: usize| u * parts / threads..(u + 1) * parts / threads;
-    let mut order: Vec<usize> = share(t).collect();
-    for k in 1..threads {
-        order.extend(share((t + k) % threads).rev());
-    }
-    order
-}
+/// The cpu backend's section, to the overtaking protocol.
+impl<C: Counter> Schedule for Section<'_, C> {
+    type Held = Held;
 
-/// How far a section has come: the parts finished, counted over all batches (batch `b` is
-/// complete when `(b + 1) * parts` are).
-struct Progress {
-    finished: AtomicUsize,
-    /// Whether a waiter spins before it sleeps: not with more threads than cores (the thread
-    /// waited for is then likely not running, and spinning only delays it).
-    spin: bool,
-    /// Threads asleep (or about to be) in [`Progress::wait_until`].
-    sleepers: AtomicUsize,
-    lock: Mutex<()>,
-    wake: Condvar,
-}
-
-/// How long a thread waiting for a batch that no other thread may run again spins before it
-/// sleeps. Long enough to cover the threads' usual spread on a quiet machine (a few to tens of
-/// microseconds at Fig. 8's size).
-const SPIN: Duration = Duration::from_micros(50);
-
-impl Progress {
-    fn new(threads: usize) -> Progress {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Progress {
-            finished: AtomicUsize::new(0),
-            spin: threads <= cores,
-            sleepers: AtomicUsize::new(0),
-            lock: Mutex::new(()),
-            wake: Condvar::new(),
-        }
+    fn claims(&self) -> &Claims {
+        &self.claims
     }
 
-    fn done(&self, target: usize) -> bool {
-        self.finished.load(Ordering::Acquire) >= target
+    fn progress(&self) -> &Progress {
+        &self.progress
     }
 
-    /// One more part finished; wakes the sleepers when that completes a batch.
-    fn finished_one(&self, parts: usize) {
-        let now = self.finished.fetch_add(1, Ordering::SeqCst) + 1;
-        // SeqCst on both sides: either the sleeper sees `now`, or this sees the sleeper.
-        if now.is_multiple_of(parts) && self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _guard = lock(&self.lock);
-            self.wake.notify_all();
-        }
+    fn beat(&self, t: usize) -> &Beat {
+        &self.beats[t]
     }
 
-    /// Returns once `target` parts are finished: spins for up to [`SPIN`] (where spinning
-    /// is allowed), then sleeps.
-    fn wait_for(&self, target: usize) {
-        if self.wait_until(target, Instant::now() + SPIN, self.spin) {
-            return;
-        }
-        while !self.wait_until(target, Instant::now() + Duration::from_secs(60), false) {}
+    fn parts(&self) -> usize {
+        self.parts.len()
     }
 
-    /// Waits until `target` parts are finished or `until` has come, spinning or asleep;
-    /// whether they are.
-    fn wait_until(&self, target: usize, until: Instant, spin: bool) -> bool {
-        if self.done(target) {
-            return true;
-        }
-        if spin {
-            loop {
-                for _ in 0..64 {
-                    std::hint::spin_loop();
-                }
-                if self.done(target) {
-                    return true;
-                }
-                if Instant::now() >= until {
-                    return false;
-                }
+    fn batches(&self) -> usize {
+        self.steps.div_ceil(self.model.delay_steps as u64) as usize
+    }
+
+    fn overtakes(&self) -> bool {
+        self.overtake
+    }
+
+    fn overtakable(&self, bi: usize) -> bool {
+        self.twice(bi)
+    }
+
+    fn start(&self, bi: usize) -> u64 {
+        self.batch(bi).0
+    }
+
+    fn at(&self, p: usize) -> u64 {
+        self.parts[p].commit.at()
+    }
+
+    fn prepare(&self, bi: usize, t: usize, held: &mut Held) {
+        if let Some((slow, pause)) = self.test_delay {
+            if slow == t {
+                std::thread::sleep(pause);
             }
         }
-        let mut guard = lock(&self.lock);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        while self.finished.load(Ordering::SeqCst) < target {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            guard = self
-                .wake
-                .wait_timeout(guard, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        drop(guard);
-        self.done(target)
+        // The arrivals first: a claimed part's thread is watched from its claim on.
+        self.arrivals(bi, held);
+    }
+
+    fn run(&self, p: usize, bi: usize, t: usize, role: Role, held: &mut Held) -> bool {
+        self.arrivals(bi, held);
+        self.run_part(p, bi, t, role, &held.arrivals)
     }
 }

@@ -227,3 +227,61 @@ fn threads_beyond_one_per_part_are_not_started() {
     assert_eq!(backend.info().threads, 3);
     assert!(!backend.info().device.contains("asked"));
 }
+
+/// A panic inside a part's batch (a bug in its arithmetic, say) ends the run with that panic on
+/// the caller, within seconds: the threads waiting for the part, which will never be committed,
+/// see the section poisoned and leave it, whether the batch may be run twice (the second run
+/// panics too) or not (the others asleep until woken), on one thread or several. The backend
+/// then refuses to run on from parts left at different steps, until a state is loaded.
+#[test]
+fn a_panic_inside_a_part_reaches_the_caller_instead_of_hanging() {
+    let config = config();
+    let model = Model::new(&config);
+    let network = Network::build(&config, Par::threads(2));
+    let d = model.delay_steps as u64;
+    let steps = model.steps;
+    // (threads, parts per thread, the part that panics, the step it panics in, pieces)
+    for (threads, per_thread, part, step, pieces) in [
+        // A whole batch in the middle of the run: other threads may run it a second time.
+        (2, 1, 1, 6 * d + 3, vec![]),
+        // A short first call: its one batch may not be run twice, the others sleep.
+        (3, 2, 4, 3, vec![7]),
+        // Several parts a thread, the last part, in a whole batch of a call after a short one.
+        (2, 3, 5, 7 + d + 2, vec![7]),
+        // One thread: the panic reaches the caller directly.
+        (1, 1, 0, 2 * d, vec![]),
+    ] {
+        let backend = backend(&model, &network, threads, per_thread);
+        let what = format!(
+            "{threads} threads, {} parts, part {part} panics at step {step}, pieces {pieces:?}",
+            backend.parts()
+        );
+        let mut backend = backend.with_test_panic(part, step);
+        let (tx, rx) = std::sync::mpsc::channel();
+        // On a thread of its own, so that a run that hangs fails the test instead of hanging it.
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&mut backend, steps, &pieces);
+            }));
+            let message = outcome.err().map(|payload| {
+                payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            });
+            let later = backend.run(d, &mut Failing(true)).err();
+            tx.send((message, later.map(|e| e.to_string()))).ok();
+        });
+        let (message, later) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{what}: the run hangs after a part panicked"));
+        let message = message.unwrap_or_else(|| panic!("{what}: the run did not panic"));
+        assert!(
+            message.contains(&format!("test: part {part}'s batch")),
+            "{what}: the caller got another panic: {message}"
+        );
+        let later = later.unwrap_or_else(|| panic!("{what}: the backend ran on after the panic"));
+        assert!(later.contains("panicked"), "{what}: {later}");
+    }
+}
