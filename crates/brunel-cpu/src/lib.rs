@@ -510,6 +510,19 @@ impl CpuBackend {
         } else {
             8.0
         };
+        // With several threads, a thread that runs a held-up part again does so on a ring of
+        // its own, as large as the part's and kept once used ([`protocol::ring`]). The plan
+        // counts threads − 1 of them, those of the threads that overtake while one is held up
+        // (a quiet run allocates none, a long run on a busy machine may come to allocate all:
+        // both within the plan's margin). Procedural storage has one part a thread.
+        let threads = par.count() as f64;
+        if threads > 1.0 {
+            let parts = match config.network.storage {
+                Storage::Procedural => threads * PARTS_PER_THREAD as f64,
+                Storage::Stored => facts.parts.max(1) as f64,
+            };
+            facts.ring_bytes_per_neuron_and_step *= 1.0 + (threads - 1.0) / parts;
+        }
         facts
     }
 
