@@ -101,6 +101,13 @@ pub fn write(path: &Path, c: &Checkpoint) -> Result<()> {
         Ok(())
     })
     .with_context(|| format!("cannot write the checkpoint {}", path.display()))?;
+    // The checkpoint replaced keeps its permissions (a rename would give the temporary's).
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.is_file() {
+            std::fs::set_permissions(tmp.path(), meta.permissions())
+                .with_context(|| format!("cannot write the checkpoint {}", path.display()))?;
+        }
+    }
     // A checkpoint is replaced each time the run checkpoints (`--force` was checked first).
     tmp.commit(crate::files::Replace::Always)
 }

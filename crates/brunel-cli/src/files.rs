@@ -73,7 +73,7 @@ impl<'a> Output<'a> {
     }
 }
 
-/// What kind of thing a path that is not a regular file is, in words.
+/// What kind of thing a path is, in words (`a FIFO`, `a folder`, `a regular file`).
 pub fn kind(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if t.is_fifo() {
@@ -88,15 +88,42 @@ pub fn kind(t: std::fs::FileType) -> &'static str {
         "a folder"
     } else if t.is_symlink() {
         "a symbolic link"
+    } else if t.is_file() {
+        "a regular file"
     } else {
-        "not a file"
+        "another kind of file"
     }
+}
+
+/// Refuses a path that by its form names a folder: one ending in `/` (`newdir/`, whose
+/// parent would otherwise be taken for `.` and the name for `newdir`) or in `.` or `..`, and
+/// the empty path. Checked before any work: the rename onto such a path would fail only at
+/// the end.
+pub fn names_a_file(path: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.is_empty() {
+        bail!("an empty path names no file");
+    }
+    let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    let ending = if bytes.ends_with(b"/") {
+        "`/`"
+    } else if last == b"." || last == b".." {
+        "`.` or `..`"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "{} names a folder (it ends in {ending}); brunel writes a file: give the file's name",
+        path.display()
+    )
 }
 
 /// Refuses what may not be at an output's path: anything but a regular file (or a symbolic
 /// link to one, or a dangling one), and an existing file or link that `replace` does not let
 /// go.
 pub fn check_output(path: &Path, replace: Replace) -> Result<()> {
+    names_a_file(path)?;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -142,8 +169,10 @@ pub fn check_output(path: &Path, replace: Replace) -> Result<()> {
 
 /// Checks a command's outputs before any long work (see the module's documentation): each on
 /// its own ([`check_output`]), none naming an input or another output, each folder writable;
-/// removes the temporaries a killed brunel left beside them (saying so on stderr).
-pub fn preflight(outputs: &[Output<'_>], inputs: &[(&str, &Path)]) -> Result<()> {
+/// removes the temporaries a killed brunel left beside them (saying so on stderr); refuses an
+/// output another brunel command is writing now. The [`Claim`] returned tells later commands
+/// that this one writes them: keep it until the command ends.
+pub fn preflight(outputs: &[Output<'_>], inputs: &[(&str, &Path)]) -> Result<Claim> {
     for o in outputs {
         check_output(o.path, o.replace)?;
     }
@@ -168,20 +197,60 @@ pub fn preflight(outputs: &[Output<'_>], inputs: &[(&str, &Path)]) -> Result<()>
             }
         }
     }
+    let mut claim = Claim::default();
     for o in outputs {
-        probe(o.path)?;
+        claim.join(probe(o.path)?);
     }
-    Ok(())
+    Ok(claim)
 }
 
-/// Proves that a file can be made beside `target` (made and removed at once), and removes the
-/// temporaries a killed brunel left beside it.
-pub fn probe(target: &Path) -> Result<()> {
+/// Proves that a file can be made beside `target` (made and removed at once), removes the
+/// temporaries a killed brunel left beside it, and claims it: refused if another brunel
+/// command has claimed it and still runs (see [`Claim`]).
+pub fn probe(target: &Path) -> Result<Claim> {
     drop(Temp::beside(target)?);
-    for note in remove_stale_temps(target) {
+    // Only the rank of an MPI job that writes claims (every rank probes).
+    let claim = if brunel_backends::parallel::writes() {
+        let dir = parent_dir(target);
+        let (mut lock, _) = new_lock(target, &dir, ".claim")?;
+        lock.slot = register_claim(&lock.path);
+        Claim { locks: vec![lock] }
+    } else {
+        Claim::default()
+    };
+    let scan = scan_temps(target);
+    for note in scan.notes {
         note!("note: {note}");
     }
-    Ok(())
+    if !claim.locks.is_empty() {
+        if let Some(pid) = scan.live_claims.first() {
+            bail!(
+                "{} is being written by another brunel command (process {pid}); wait for it to end, or write elsewhere",
+                target.display()
+            );
+        }
+    }
+    Ok(claim)
+}
+
+/// A command's claim on the files it writes, from its preflight until it ends: a held `flock`
+/// on a file `.NAME.brunel-PID.XXXXXXXX.claim` beside each. A command that finds a held claim
+/// of another process on its own output (in whatever PID namespace, on whatever host of a
+/// shared file system) is refused at once, before any work, instead of the two overwriting
+/// each other's result (or the later refusing only at its end); a claim whose process has
+/// ended (killed) is removed like any stale temporary. Claimed first and checked after, two
+/// commands starting together cannot both pass. Dropped, the claim files are removed.
+#[derive(Debug, Default)]
+#[must_use = "a claim holds only while it is kept"]
+pub struct Claim {
+    locks: Vec<Lock>,
+}
+
+impl Claim {
+    /// Adds `other`'s claims to these.
+    pub fn join(&mut self, other: Claim) {
+        self.locks.extend(other.locks);
+    }
 }
 
 /// An exclusive `flock` held on a lock file for the life of a temporary; the file is removed
@@ -189,12 +258,84 @@ pub fn probe(target: &Path) -> Result<()> {
 #[derive(Debug)]
 struct Lock {
     path: PathBuf,
+    /// The lock file's (device, inode): how a scan of its folder tells this process's own
+    /// locks (held through another descriptor) from another process's.
+    id: (u64, u64),
+    /// A claim's slot in [`CLAIM_NAMES`], if it has one.
+    slot: Option<usize>,
     _file: File,
+}
+
+/// How many claims a signal handler can remove ([`remove_claims_now`]).
+const CLAIM_SLOTS: usize = 32;
+
+/// The paths of this process's claim files (leaked C strings; null: a free slot), read by a
+/// signal handler, which may neither lock nor allocate.
+static CLAIM_NAMES: [std::sync::atomic::AtomicPtr<libc::c_char>; CLAIM_SLOTS] =
+    [const { std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()) }; CLAIM_SLOTS];
+
+/// Gives the claim file `path` a slot in [`CLAIM_NAMES`] (none when all are taken: a signal
+/// that ends the process at once then leaves that file, stale, for the next command).
+fn register_claim(path: &Path) -> Option<usize> {
+    use std::sync::atomic::Ordering;
+    let name = c_path(path).ok()?.into_raw();
+    for (slot, cell) in CLAIM_NAMES.iter().enumerate() {
+        if cell
+            .compare_exchange(
+                std::ptr::null_mut(),
+                name,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+        {
+            return Some(slot);
+        }
+    }
+    // SAFETY: `name` came from `into_raw` above and was stored nowhere.
+    drop(unsafe { std::ffi::CString::from_raw(name) });
+    None
+}
+
+/// Removes this process's claim files: for a signal handler about to end the process at once
+/// (only `unlink`, async-signal-safe). The locks go with the process.
+pub(crate) fn remove_claims_now() {
+    for cell in &CLAIM_NAMES {
+        let name = cell.load(std::sync::atomic::Ordering::SeqCst);
+        if !name.is_null() {
+            // SAFETY: a non-null slot holds a NUL-terminated path that is never freed.
+            unsafe {
+                libc::unlink(name);
+            }
+        }
+    }
+}
+
+/// The (device, inode) of every lock file this process holds.
+static OWN_LOCKS: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+fn own_locks() -> std::sync::MutexGuard<'static, Vec<(u64, u64)>> {
+    OWN_LOCKS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `file` is a lock file this process holds.
+fn is_own_lock(file: &File) -> bool {
+    file.metadata()
+        .is_ok_and(|m| own_locks().contains(&(m.dev(), m.ino())))
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            // The path's string is left allocated (a few bytes): a signal handler may be
+            // reading it right now.
+            CLAIM_NAMES[slot].store(std::ptr::null_mut(), std::sync::atomic::Ordering::SeqCst);
+        }
         let _ = std::fs::remove_file(&self.path);
+        let mut own = own_locks();
+        if let Some(at) = own.iter().position(|&id| id == self.id) {
+            own.swap_remove(at);
+        }
         // The lock goes with the file descriptor, after the name.
     }
 }
@@ -214,18 +355,59 @@ fn still_named(path: &Path, file: &File) -> bool {
     }
 }
 
-/// `.NAME.brunel-PID.`: how every temporary of `target` starts.
-fn temp_prefix(target: &Path) -> String {
+/// The longest file name (bytes) most file systems take (NAME_MAX).
+pub const NAME_MAX: usize = 255;
+
+/// The longest extension a temporary keeps (`.tmp.EXT`); a longer one is left out.
+const MAX_TEMP_EXT: usize = 16;
+
+/// The extension a temporary of `target` ends in, if it keeps one.
+fn temp_ext(target: &Path) -> Option<String> {
+    target
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .filter(|e| e.len() <= MAX_TEMP_EXT)
+}
+
+/// `name` itself when it is at most `max` bytes, else its start and a hash of the whole
+/// (`START~HHHHHHHHHHHHHHHH`, `max` bytes at most): the same for the same name in every
+/// process, so that a later command finds what an earlier one left.
+pub fn fit_name(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    // FNV-1a, 64 bits: stable across builds and versions.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut keep = max.saturating_sub(17);
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}~{hash:016x}", &name[..keep])
+}
+
+/// The part of `target`'s temporaries' names that names it: its file name, shortened
+/// ([`fit_name`]) where the longest of them, `.NAME.brunel-PID.XXXXXXXX.tmp.EXT` or `.claim`
+/// with a process id of 10 digits, would be longer than [`NAME_MAX`].
+fn temp_name_part(target: &Path) -> String {
     let name = target
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    format!(".{name}.brunel-{}.", std::process::id())
+    let tail = temp_ext(target).map_or(0, |e| ".tmp.".len() + e.len());
+    let overhead = ".".len() + ".brunel-".len() + 10 + ".".len() + 8 + tail.max(".claim".len());
+    fit_name(&name, NAME_MAX - overhead)
 }
 
-/// A new lock file beside `target`, locked: `.NAME.brunel-PID.XXXXXXXX.lock`, and the stem
-/// its temporary shares.
-fn new_lock(target: &Path, dir: &Path) -> Result<(Lock, String)> {
+/// `.NAME.brunel-PID.`: how every temporary of `target` starts.
+fn temp_prefix(target: &Path) -> String {
+    format!(".{}.brunel-{}.", temp_name_part(target), std::process::id())
+}
+
+/// A new lock file beside `target`, locked: `.NAME.brunel-PID.XXXXXXXX.lock` (`suffix`), and
+/// the stem its temporary shares.
+fn new_lock(target: &Path, dir: &Path, suffix: &str) -> Result<(Lock, String)> {
     let cannot = |e: std::io::Error| {
         explain(
             target,
@@ -235,7 +417,7 @@ fn new_lock(target: &Path, dir: &Path) -> Result<(Lock, String)> {
     for _ in 0..100 {
         let made = tempfile::Builder::new()
             .prefix(&temp_prefix(target))
-            .suffix(".lock")
+            .suffix(suffix)
             .rand_bytes(8)
             .tempfile_in(dir)
             .map_err(cannot)?;
@@ -247,8 +429,18 @@ fn new_lock(target: &Path, dir: &Path) -> Result<(Lock, String)> {
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let stem = name.strip_suffix(".lock").unwrap_or(&name).to_owned();
-            return Ok((Lock { path, _file: file }, stem));
+            let stem = name.strip_suffix(suffix).unwrap_or(&name).to_owned();
+            let id = file.metadata().map_or((0, 0), |m| (m.dev(), m.ino()));
+            own_locks().push(id);
+            return Ok((
+                Lock {
+                    path,
+                    id,
+                    slot: None,
+                    _file: file,
+                },
+                stem,
+            ));
         }
     }
     bail!(
@@ -292,9 +484,9 @@ impl Temp {
                 dir.display()
             );
         }
-        let (lock, stem) = new_lock(target, &dir)?;
-        let name = match (folder, target.extension()) {
-            (false, Some(ext)) => format!("{stem}.tmp.{}", ext.to_string_lossy()),
+        let (lock, stem) = new_lock(target, &dir, ".lock")?;
+        let name = match (folder, temp_ext(target)) {
+            (false, Some(ext)) => format!("{stem}.tmp.{ext}"),
             _ => format!("{stem}.tmp"),
         };
         let path = dir.join(name);
@@ -668,16 +860,30 @@ fn alive(pid: u32) -> bool {
 /// cut): `.NAME.brunel-PID.XXXXXXXX.tmp*` (files, or folders of `brunel network`) whose lock
 /// file `.NAME.brunel-PID.XXXXXXXX.lock` nobody holds, and the lock files. A temporary without
 /// a lock file (an older brunel's) is removed when its process no longer runs. Returns what it
-/// removed (and what it could not, as notes).
+/// removed (and what it could not, as notes). Claims ([`Claim`]) of ended commands go too,
+/// without a note (they hold nothing).
 pub fn remove_stale_temps(target: &Path) -> Vec<String> {
+    scan_temps(target).notes
+}
+
+/// What [`scan_temps`] found beside a target.
+struct Scan {
+    /// What it removed (and what it could not).
+    notes: Vec<String>,
+    /// The process ids of the live claims of another process on the target.
+    live_claims: Vec<u32>,
+}
+
+/// [`remove_stale_temps`], also listing the claims on `target` that another process holds.
+fn scan_temps(target: &Path) -> Scan {
     let dir = parent_dir(target);
-    let name = target
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let start = format!(".{name}.brunel-");
+    let start = format!(".{}.brunel-", temp_name_part(target));
+    let mut scan = Scan {
+        notes: Vec::new(),
+        live_claims: Vec::new(),
+    };
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
+        return scan;
     };
     // By stem `.NAME.brunel-PID.XXXXXXXX`: its temporaries and whether a lock file was seen.
     let mut stems: std::collections::BTreeMap<String, (u32, Vec<PathBuf>)> = Default::default();
@@ -695,13 +901,33 @@ pub fn remove_stale_temps(target: &Path) -> Vec<String> {
         let Some((random, kind)) = tail.split_once('.') else {
             continue;
         };
+        if kind == "claim" {
+            let path = entry.path();
+            let Ok(file) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+            else {
+                continue;
+            };
+            if is_own_lock(&file) {
+                continue;
+            }
+            if !try_lock(&file) {
+                // Held: a command that writes the target runs.
+                scan.live_claims.push(pid);
+            } else if still_named(&path, &file) {
+                let _ = std::fs::remove_file(&path);
+            }
+            continue;
+        }
         let stem = format!("{start}{pid}.{random}");
         let slot = stems.entry(stem).or_insert((pid, Vec::new()));
         if kind == "tmp" || kind.starts_with("tmp.") || kind == "old" {
             slot.1.push(entry.path());
         }
     }
-    let mut notes = Vec::new();
+    let notes = &mut scan.notes;
     for (stem, (pid, temps)) in stems {
         let lock_path = dir.join(format!("{stem}.lock"));
         let lock = std::fs::OpenOptions::new()
@@ -750,7 +976,7 @@ pub fn remove_stale_temps(target: &Path) -> Vec<String> {
         }
         let _ = std::fs::remove_file(&lock_path);
     }
-    notes
+    scan
 }
 
 #[cfg(test)]
@@ -782,6 +1008,83 @@ mod tests {
         assert_eq!(count(), 2);
         drop(held);
         assert_eq!(count(), 0);
+    }
+
+    #[test]
+    fn temporaries_of_the_longest_names_fit_and_are_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        // 255 bytes, the longest name; and 254 with a long extension, in 2-byte characters.
+        let long = format!("{}.h5", "c".repeat(252));
+        let wide = format!("{}.{}", "é".repeat(100), "x".repeat(53));
+        for name in [long.as_str(), wide.as_str()] {
+            assert!(name.len() <= NAME_MAX);
+            let target = dir.path().join(name);
+            let claim = probe(&target).unwrap();
+            let mut tmp = Temp::beside(&target).unwrap();
+            for entry in std::fs::read_dir(dir.path()).unwrap() {
+                let n = entry.unwrap().file_name();
+                assert!(n.len() <= NAME_MAX, "{} bytes", n.len());
+            }
+            // Another process's claim and temporary of the same target, ended: found and
+            // removed by the stem the name shortened gives.
+            let stem = format!(".{}.brunel-4000000000.abcdefgh", temp_name_part(&target));
+            std::fs::write(dir.path().join(format!("{stem}.lock")), "").unwrap();
+            std::fs::write(dir.path().join(format!("{stem}.tmp")), "x").unwrap();
+            std::fs::write(dir.path().join(format!("{stem}.claim")), "").unwrap();
+            let notes = remove_stale_temps(&target);
+            assert_eq!(notes.len(), 1, "{notes:?}");
+            tmp.write_all(b"done").unwrap();
+            tmp.commit(Replace::Always).unwrap();
+            drop(claim);
+            assert_eq!(std::fs::read(&target).unwrap(), b"done");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+            std::fs::remove_file(&target).unwrap();
+        }
+        // Names that fit are kept whole, and the shortening is the same each time.
+        assert_eq!(fit_name("r.h5", 10), "r.h5");
+        let a = fit_name(&long, 200);
+        assert_eq!(a.len(), 200);
+        assert_eq!(a, fit_name(&long, 200));
+        assert_ne!(a, fit_name(&format!("{}.h6", "c".repeat(252)), 200));
+    }
+
+    #[test]
+    fn a_live_claim_refuses_another_writer_and_an_ended_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("r.h5");
+        // This process's own claim never refuses it.
+        let mine = probe(&target).unwrap();
+        let again = probe(&target).unwrap();
+        drop((mine, again));
+        // Another process's claim: a lock file it holds (here, a child's flock).
+        let stem = ".r.h5.brunel-4000000000.abcdefgh";
+        let claim = dir.path().join(format!("{stem}.claim"));
+        std::fs::write(&claim, "").unwrap();
+        let mut holder = std::process::Command::new("sh")
+            .args(["-c", "exec 9<>\"$0\" && flock -n 9 && exec sleep 30"])
+            .arg(&claim)
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while try_lock(&File::open(&claim).unwrap()) {
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "the child never took the lock"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let e = probe(&target).unwrap_err().to_string();
+        assert!(
+            e.contains("is being written by another brunel command (process 4000000000)"),
+            "{e}"
+        );
+        // Refused, it left no claim of its own.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        // Ended: the claim is stale, removed, and the target free.
+        drop(probe(&target).unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub fn parse_axis(spec: &str) -> Result<Axis, GridError> {
     if rest.is_empty() {
         return Err(err("no values".into()));
     }
-    let values = if rest.contains(':') && !rest.contains(',') {
+    // A quoted or bracketed value may hold a colon (`plot.title="12:30"`): a list, not a range.
+    let values = if rest.contains(':') && !rest.contains([',', '"', '\'', '[', '{']) {
         range(rest).map_err(err)?
     } else {
         list(rest).map_err(err)?
@@ -153,18 +154,61 @@ fn range(text: &str) -> Result<Vec<toml::Value>, String> {
         .collect())
 }
 
+/// The items of a list, split at the commas outside quoted strings, arrays and inline tables
+/// (`"a,b",[1,2]` is two items). An unterminated quote or bracket runs to the end of the text,
+/// so that its item is refused as no TOML value.
+fn split_items(text: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut start, mut depth, mut quote, mut escaped) = (0, 0usize, None, false);
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    items.push(&text[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            },
+        }
+    }
+    items.push(&text[start..]);
+    items
+}
+
 fn list(text: &str) -> Result<Vec<toml::Value>, String> {
-    text.split(',')
+    split_items(text)
+        .into_iter()
         .map(|item| {
             let item = item.trim();
             if item.is_empty() {
                 return Err(format!("an empty value in the list `{text}`"));
             }
-            Ok(format!("v = {item}")
+            if let Some(v) = format!("v = {item}")
                 .parse::<toml::Table>()
                 .ok()
                 .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(item.to_owned())))
+            {
+                return Ok(v);
+            }
+            // A bare word is a string; anything quoted or bracketed must be a TOML value.
+            if item.contains(['"', '\'', '[', ']', '{', '}']) {
+                return Err(format!(
+                    "`{item}` is not a TOML value (a quoted string, a number, true or false, or an array)"
+                ));
+            }
+            Ok(toml::Value::String(item.to_owned()))
         })
         .collect()
 }
@@ -272,6 +316,33 @@ mod tests {
         let a = parse_axis("network.connectivity=bernoulli,fixed_indegree").unwrap();
         assert_eq!(a.assignment(1), "network.connectivity=\"fixed_indegree\"");
         assert!(a.numbers().is_none());
+    }
+
+    #[test]
+    fn list_items_keep_the_commas_of_strings_and_arrays() {
+        let a = parse_axis(r#"plot.title="a,b","c""#).unwrap();
+        assert_eq!(a.values, ["a,b", "c"].map(toml::Value::from).to_vec());
+        let a = parse_axis(r#"plot.title='x,y', "say \"hi, there\"", bare"#).unwrap();
+        assert_eq!(
+            a.values,
+            ["x,y", "say \"hi, there\"", "bare"]
+                .map(toml::Value::from)
+                .to_vec()
+        );
+        let a = parse_axis("plot.window=[0, 100],[100,200]").unwrap();
+        assert_eq!(a.values.len(), 2);
+        assert_eq!(a.assignment(1), "plot.window=[100, 200]");
+        let a = parse_axis(r#"plot.title="12:30""#).unwrap();
+        assert_eq!(a.values, [toml::Value::from("12:30")]);
+        // A quote or bracket that does not close is refused, not taken as a string.
+        for spec in [
+            r#"plot.title="a,b"#,
+            r#"plot.title="a","b"#,
+            "plot.window=[0,1",
+        ] {
+            let e = parse_axis(spec).unwrap_err().to_string();
+            assert!(e.contains("not a TOML value"), "{spec}: {e}");
+        }
     }
 
     #[test]

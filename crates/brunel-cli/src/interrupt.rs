@@ -66,10 +66,7 @@ pub fn install() -> Result<()> {
     // A file size limit (`ulimit -f`) would kill the process mid-write with SIGXFSZ, leaving
     // its temporary file: ignored, the write fails with EFBIG instead, which is reported and
     // cleaned up like any failed write.
-    // SAFETY: setting a signal's disposition to SIG_IGN runs no code of ours in the handler.
-    unsafe {
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
+    ignore_file_size_signal();
     // A closed terminal (SIGHUP) stops a command as SIGTERM does.
     for sig in [
         signal_hook::consts::SIGINT,
@@ -84,11 +81,13 @@ pub fn install() -> Result<()> {
             signal_hook::consts::SIGTERM => "error: interrupted by SIGTERM\n",
             _ => "error: interrupted by SIGHUP (the terminal closed)\n",
         };
-        // SAFETY: the action only loads an atomic, writes to stderr and calls _exit, all
-        // async-signal-safe.
+        // SAFETY: the action only loads atomics, removes files (unlink), writes to stderr and
+        // calls _exit, all async-signal-safe.
         unsafe {
             signal_hook::low_level::register(sig, move || {
                 if AT_ONCE.load(Ordering::SeqCst) > 0 {
+                    // The command's claims on its outputs go with it.
+                    crate::files::remove_claims_now();
                     libc::write(2, message.as_ptr().cast(), message.len());
                     libc::_exit(128 + sig);
                 }
@@ -138,6 +137,55 @@ pub fn check() -> Result<()> {
     match received() {
         Some(i) => Err(i.into()),
         None => Ok(()),
+    }
+}
+
+/// `e`, the error of a command that had written the outputs `written` (complete, and kept)
+/// when it stopped: a stop by a signal is said with them named, and those not written
+/// (`left`); any other error is returned as it is. The exit code stays the signal's.
+pub fn after_written(
+    e: anyhow::Error,
+    written: &[&std::path::Path],
+    left: &[&std::path::Path],
+) -> anyhow::Error {
+    let Some(i) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<Interrupted>().copied())
+    else {
+        return e;
+    };
+    let list = |paths: &[&std::path::Path]| -> String {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    };
+    let was = |n: usize| if n == 1 { "was" } else { "were" };
+    let mut text = format!("{i} after {} {} written", list(written), was(written.len()));
+    if !left.is_empty() {
+        text.push_str(&format!("; {} {} not", list(left), was(left.len())));
+    }
+    anyhow::Error::new(i).context(text)
+}
+
+/// [`check`], for a command that has written `written` and not yet `left`: see
+/// [`after_written`]. With nothing left the command is done, and a signal changes nothing.
+pub fn check_after(written: &[&std::path::Path], left: &[&std::path::Path]) -> Result<()> {
+    if left.is_empty() {
+        return Ok(());
+    }
+    check().map_err(|e| after_written(e, written, left))
+}
+
+/// Ignores SIGXFSZ, so that a write beyond the file size limit (`ulimit -f`) fails with EFBIG
+/// (reported, its temporary removed) instead of killing the process: for every command, those
+/// writing only to stdout too. (Part of [`install`].)
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no code of ours in the handler.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

@@ -56,14 +56,72 @@
 
 #![warn(missing_docs)]
 
-/// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is not an error
-/// worth a panic, so write errors are ignored.
+/// `println!` that never panics: a closed stdout (`brunel info f.h5 | head -1`) is ignored;
+/// any other write error (a full disk, a file size limit) is kept for [`stdout_result`],
+/// which fails the command with it.
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        $crate::say_line(format_args!($($arg)*));
     }};
+}
+
+/// The first error writing stdout other than a closed pipe.
+static STDOUT_ERROR: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+
+/// Keeps `e`, an error writing stdout, for [`stdout_result`], unless it is a closed pipe (the
+/// reader took what it wanted: `brunel info f.h5 | head -1`) or an error is kept already.
+pub fn keep_stdout_error(e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return;
+    }
+    let mut kept = STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+    kept.get_or_insert(e);
+}
+
+/// Writes `args` and a line break to stdout (what [`say!`] does).
+#[doc(hidden)]
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        keep_stdout_error(e);
+    }
+}
+
+/// Writes `bytes` to stdout, its errors handled as [`say!`]'s.
+pub fn say_bytes(bytes: &[u8]) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_all(bytes) {
+        keep_stdout_error(e);
+    }
+}
+
+/// Flushes stdout and fails with the first error writing it other than a closed pipe, in
+/// plain words: what the program checks before it exits, so that `brunel theory c.toml >
+/// FILE` on a full disk fails instead of leaving an empty file behind exit 0.
+pub fn stdout_result() -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().flush() {
+        keep_stdout_error(e);
+    }
+    let Some(e) = STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
+        return Ok(());
+    };
+    let why = match e.raw_os_error() {
+        Some(libc::ENOSPC) => "no space left on the device".to_owned(),
+        Some(libc::EDQUOT) => "the disk quota is exhausted".to_owned(),
+        Some(libc::EFBIG) => {
+            "file too large (beyond the file size limit, `ulimit -f`, or the file system's)"
+                .to_owned()
+        }
+        _ => e.to_string(),
+    };
+    anyhow::bail!("cannot write the output (stdout): {why}")
 }
 
 /// `eprintln!` that never panics.

@@ -30,7 +30,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 /// The closing line of `brunel -h`; `brunel --help` (and the reference) add the environment.
 macro_rules! exit_status {
     () => {
-        "Exit status: 0 done, 1 refused or failed (one message on stderr), 2 a bad command line, 130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM, with no file left behind."
+        "Exit status: 0 done, 1 refused or failed (one message on stderr), 2 a bad command line, 130 / 143 stopped by Ctrl-C (SIGINT) / SIGTERM, with no partial file left behind (an output completed before the signal is kept, and the message names it; a signal after the last output changes nothing)."
     };
 }
 
@@ -142,7 +142,25 @@ fn print_reference(format: ReferenceFormat) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before anything is written (the help too): a file size limit fails a write instead of
+    // killing the process.
+    interrupt::ignore_file_size_signal();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // The help and the version go to stdout: a write error there fails the command.
+            if let Err(w) = e.print() {
+                if !e.use_stderr() {
+                    brunel_cli::keep_stdout_error(w);
+                }
+            }
+            if let Err(w) = brunel_cli::stdout_result() {
+                note!("error: {}", message(&w));
+                return ExitCode::FAILURE;
+            }
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
     let result = match &cli.command {
         Command::Run(args) => interrupt::install().and_then(|()| run::run(args)),
         Command::Resume(args) => interrupt::install().and_then(|()| resume::resume(args)),
@@ -167,7 +185,8 @@ fn main() -> ExitCode {
         Command::CheckResult { file } => output::read(file).map(drop),
         Command::Reference { format } => print_reference(*format),
     };
-    match result {
+    // What was printed on stdout must have reached it (a closed pipe aside).
+    match result.and_then(|()| brunel_cli::stdout_result()) {
         Ok(()) => {
             // Every rank of an MPI job ends together (MPI_Finalize); nothing without one.
             brunel_backends::parallel::finish();

@@ -42,10 +42,10 @@ pub struct NetworkArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Overrides simulation.seed.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Threads of the network build; 0 = all cores.
-    #[arg(long, default_value_t = 0, value_name = "N", value_parser = crate::run::parse_threads)]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = crate::run::parse_threads, allow_negative_numbers = true)]
     pub threads: usize,
     /// Replace an existing folder written by this command (and no other folder); the folder
     /// appears only once it is complete.
@@ -71,7 +71,7 @@ pub fn network(args: &NetworkArgs) -> Result<()> {
     let out = &args.out;
     let replacing = check_target(out, args.force)?;
     // Its folder is writable, and the temporary folders of a write that was killed go.
-    crate::files::probe(out)?;
+    let _claim = crate::files::probe(out)?;
     let t = Instant::now();
     // Nothing of this command is on disk yet: a signal during the draw ends it at once.
     let at_once = crate::interrupt::AtOnce::begin()?;

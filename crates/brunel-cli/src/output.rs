@@ -558,14 +558,24 @@ pub const CHECK_SUBCOMMAND: &str = "__check-result";
 
 /// How long the guard's child may read before the file counts as one that hangs the reader
 /// (the fuzz test found files on which the HDF5 library spins in its global-heap reader):
-/// `BRUNEL_READ_TIMEOUT` seconds, default 60.
-fn check_timeout() -> std::time::Duration {
-    let secs = std::env::var("BRUNEL_READ_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .unwrap_or(60.0);
-    std::time::Duration::from_secs_f64(secs.min(1e6))
+/// `BRUNEL_READ_TIMEOUT` seconds, default 60 (also when set empty); a value that is not a
+/// number of seconds > 0 is refused, not replaced by the default without a word.
+fn check_timeout() -> Result<std::time::Duration> {
+    let secs = match std::env::var_os("BRUNEL_READ_TIMEOUT") {
+        None => 60.0,
+        Some(v) if v.is_empty() => 60.0,
+        Some(v) => v
+            .to_str()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "BRUNEL_READ_TIMEOUT={:?} is not a number of seconds > 0 (the time info and plot give a file to be read; default 60)",
+                    v.to_string_lossy().chars().take(60).collect::<String>()
+                )
+            })?,
+    };
+    Ok(std::time::Duration::from_secs_f64(secs.min(1e6)))
 }
 
 /// Reads a result file that may come from anywhere, in two steps: a child process (this
@@ -578,6 +588,7 @@ pub fn read_guarded(path: &Path) -> Result<Results> {
     if !has_hdf5_signature(path) {
         bail!("{} is not an HDF5 file", path.display());
     }
+    let limit = check_timeout()?;
     let exe =
         std::env::current_exe().context("cannot find the brunel program to check the file")?;
     let mut child = std::process::Command::new(exe)
@@ -589,7 +600,6 @@ pub fn read_guarded(path: &Path) -> Result<Results> {
         .spawn()
         .context("cannot start a process to check the file")?;
     let start = std::time::Instant::now();
-    let limit = check_timeout();
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;

@@ -256,7 +256,7 @@ fn set(c: &mut Config, key: &str, value: f64) -> Option<()> {
 /// Draws the phase diagram of the sweep file `sweep` into the PNG `out`.
 pub fn plot(sweep: &Path, out: &Path) -> Result<()> {
     crate::plot::check_png(out)?;
-    crate::files::preflight(
+    let _claim = crate::files::preflight(
         &[crate::files::Output::new(
             "the figure",
             out,
@@ -347,5 +347,7 @@ pub fn plot(sweep: &Path, out: &Path) -> Result<()> {
     draw()
         .with_context(|| format!("cannot write the figure {}", out.display()))
         .map_err(|e| crate::files::explain(out, e))?;
+    // A signal during the drawing stops here, and the temporary goes.
+    crate::interrupt::check()?;
     tmp.commit(crate::files::Replace::Always)
 }

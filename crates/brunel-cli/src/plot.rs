@@ -53,6 +53,12 @@ impl Panel {
         let config: brunel_core::Config = toml::from_str(&results.provenance.config)
             .with_context(|| format!("{}: the stored config cannot be read", path.display()))?;
         let end = results.start + results.rate.len() as f64 * results.dt;
+        if results.rate.is_empty() {
+            bail!(
+                "{}: the run is 0 ms long, so there is nothing to plot",
+                path.display()
+            );
+        }
         let window = config
             .plot
             .window
@@ -145,7 +151,7 @@ pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
         );
     }
     let inputs: Vec<(&str, &Path)> = files.iter().map(|f| ("a result", f.as_path())).collect();
-    crate::files::preflight(
+    let _claim = crate::files::preflight(
         &[crate::files::Output::new(
             "-o",
             out,
@@ -162,6 +168,10 @@ pub fn plot_files(files: &[PathBuf], out: &Path) -> Result<()> {
     draw(&panels, tmp.path())
         .with_context(|| format!("cannot write the figure {}", out.display()))
         .map_err(|e| crate::files::explain(out, e))?;
+    // The drawing has no place to look at the flag: a signal during it stops here, and the
+    // temporary goes.
+    crate::interrupt::test_point("drawn");
+    crate::interrupt::check()?;
     tmp.commit(crate::files::Replace::Always)
 }
 

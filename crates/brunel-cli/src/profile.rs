@@ -112,7 +112,12 @@ fn parse_entry(s: &str) -> std::result::Result<Entry, String> {
         let num = |what: &str| format!("{k}: `{v}` is not {what}");
         match k.trim() {
             "n" => {
-                entry.n = v.trim().parse().map_err(|_| num("a neuron count"))?;
+                entry.n = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&n: &u64| n > 0)
+                    .ok_or_else(|| num("a neuron count > 0"))?;
                 have_n = true;
             }
             "backend" => {
@@ -171,6 +176,17 @@ pub fn command(cmd: &ProfileCommand) -> Result<()> {
             quick,
             sizes,
         } => {
+            // `auto` takes the first entry of a size: a second one would be kept but never used.
+            for (i, e) in sizes.iter().enumerate() {
+                if let Some(first) = sizes[..i].iter().find(|f| f.n == e.n) {
+                    bail!(
+                        "--size n={} is given twice (backend={} and backend={}); give each network size once",
+                        e.n,
+                        first.backend,
+                        e.backend
+                    );
+                }
+            }
             let profile = Profile {
                 machine: machine.clone(),
                 created: created.clone(),
@@ -188,7 +204,7 @@ pub fn command(cmd: &ProfileCommand) -> Result<()> {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            crate::files::preflight(
+            let _claim = crate::files::preflight(
                 &[crate::files::Output::new(
                     "the machine profile",
                     &path,
@@ -205,7 +221,8 @@ pub fn command(cmd: &ProfileCommand) -> Result<()> {
 
 /// Where the profile is, if a place can be named.
 pub fn path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("BRUNEL_PROFILE") {
+    // Set but empty counts as unset, as for XDG_CACHE_HOME below: "" names no file.
+    if let Some(p) = std::env::var_os("BRUNEL_PROFILE").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     // An empty or relative XDG_CACHE_HOME is to be ignored (XDG base directory spec).
@@ -287,6 +304,9 @@ mod tests {
             .unwrap_err()
             .contains("unknown backend"));
         assert!(parse_entry("backend=cpu").is_err());
+        assert!(parse_entry("n=0,backend=cpu")
+            .unwrap_err()
+            .contains("a neuron count > 0"));
         assert!(parse_entry("n=1,backend=cpu,speed=3")
             .unwrap_err()
             .contains("unknown field"));

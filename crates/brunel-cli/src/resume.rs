@@ -16,28 +16,36 @@ use crate::run::{
 /// The options of `brunel resume`.
 #[derive(Debug, clap::Args)]
 pub struct ResumeArgs {
-    /// A checkpoint written by `brunel run --checkpoint FILE` (or by an earlier resume).
+    /// A checkpoint written by `brunel run --checkpoint FILE` (or by an earlier resume). The
+    /// resumed run checkpoints into this same file as it goes (as the run did): FILE is
+    /// replaced, its permissions kept; to keep a state, resume a copy. A read-only FILE is
+    /// refused unless --force.
     #[arg(value_name = "FILE")]
     pub checkpoint: PathBuf,
     /// Runs to this simulated time (ms) instead of the checkpointed config's duration (not
     /// shorter than what is done).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Which backend continues: a name `brunel backends` lists, or `auto`.
     #[arg(long, default_value = "auto", value_name = "NAME", value_parser = parse_backend)]
     pub backend: String,
     /// Threads for the network build and the cpu backend; 0 = all cores (mpi: per rank, 0 = the
     /// cores shared among the ranks on this machine), as for `brunel run --threads`.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub threads: usize,
     /// Device of a backend that takes one (OpenCL), as `brunel backends` lists them.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub device: Option<usize>,
     /// The result file (a regular file only, as for `brunel run --out`). Default: the one the
     /// checkpointed run was to write.
     #[arg(long, short, value_name = "FILE.h5")]
     pub out: Option<PathBuf>,
-    /// Replace an existing result file.
+    /// Replace an existing result file, and a read-only checkpoint FILE.
     #[arg(long)]
     pub force: bool,
     /// Also writes the summary as flat TOML to this file (a regular file only), as
@@ -47,6 +55,24 @@ pub struct ResumeArgs {
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Whether the file at `path` has no write permission (for anyone, or for this user).
+fn read_only(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if meta.permissions().mode() & 0o222 == 0 {
+        return true;
+    }
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access reads a NUL-terminated path and nothing else.
+    let denied = unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0;
+    denied && std::io::Error::last_os_error().raw_os_error() == Some(libc::EACCES)
 }
 
 /// Continues the run of a checkpoint.
@@ -133,8 +159,17 @@ pub fn resume(args: &ResumeArgs) -> Result<()> {
     ];
     named.extend(others.iter().map(|&p| ("--summary", p)));
     refuse_same_files(&named)?;
+    // The checkpoint is written again as the run goes, over FILE: a file its owner made
+    // read-only (to keep that state) is replaced only with --force.
+    if !args.force && read_only(&args.checkpoint) {
+        bail!(
+            "{} is read-only, and brunel resume checkpoints into the file it continues (replacing it): resume a copy, give it write permission, or add --force to replace it anyway",
+            args.checkpoint.display()
+        );
+    }
     // The checkpoint is written again as the run goes: its folder must be writable too.
-    probe_outputs(
+    // Held until the run ends: another command writing one of its outputs is refused.
+    let _claim = probe_outputs(
         [out.as_path(), args.checkpoint.as_path()]
             .into_iter()
             .chain(others),

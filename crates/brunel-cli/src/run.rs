@@ -48,7 +48,7 @@ pub struct RunArgs {
     /// environment variable BRUNEL_CPU_PIN chooses: `auto` (the default) as just said, `0`
     /// never pins, `1` always pins, an MPI rank's threads too (which `auto` leaves to mpirun's
     /// binding).
-    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads, allow_negative_numbers = true)]
     pub threads: usize,
     /// OpenCL device index, as `brunel backends` lists them (with --backend opencl only;
     /// refused with a backend that takes no device and with `auto`).
@@ -56,13 +56,13 @@ pub struct RunArgs {
     /// Default: $BRUNEL_OPENCL_DEVICE, else the non-CPU device with fp64 and the most compute
     /// units (GPUs before other accelerators), else the first device with fp64, else the first
     /// device (which is then refused for lacking fp64).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub device: Option<usize>,
     /// Overrides simulation.seed: any whole number from 0 to 18446744073709551615.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Overrides simulation.duration (ms).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Overrides any config key, e.g. `--set synapse.g=6 --set neuron.refractory_input=accumulate`
     /// (the value is TOML; a bare word is a string). Repeatable; applied in order.
@@ -105,7 +105,12 @@ pub struct RunArgs {
     pub checkpoint: Option<PathBuf>,
     /// Also checkpoints every MS of simulated time (a whole number of steps; needs
     /// --checkpoint).
-    #[arg(long, value_name = "MS", requires = "checkpoint")]
+    #[arg(
+        long,
+        value_name = "MS",
+        requires = "checkpoint",
+        allow_negative_numbers = true
+    )]
     pub checkpoint_every: Option<f64>,
 }
 
@@ -217,9 +222,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(p) = &args.plot {
         named.push(("--plot", p.clone()));
     }
+    // Held until the run ends: another command writing one of its outputs is refused.
+    let mut claim = crate::files::Claim::default();
     if let Some(p) = &args.checkpoint {
         named.push(("--checkpoint", p.clone()));
-        check_checkpoint_target(p, args.force)?;
+        claim.join(check_checkpoint_target(p, args.force)?);
     }
     if let Some(ms) = args.checkpoint_every {
         check_checkpoint_every(ms, config.simulation.dt)?;
@@ -230,6 +237,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .map(|(a, p)| (*a, p.as_path()))
             .collect::<Vec<_>>(),
     )?;
+    if args.plot.is_some() && config.steps() == 0 {
+        bail!("a run of 0 ms has nothing to plot; give a --duration > 0 or leave out --plot");
+    }
     if let (Some(_), Some([start, end])) = (&args.plot, config.plot.window) {
         let run_end = config.steps() as f64 * config.simulation.dt;
         if start >= run_end || end <= 0.0 {
@@ -238,7 +248,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             );
         }
     }
-    probe_outputs(std::iter::once(out.as_path()).chain(others))?;
+    claim.join(probe_outputs(std::iter::once(out.as_path()).chain(others))?);
     // A checkpoint records the network's fingerprint: such a run draws the whole network.
     let whole = |entry: &brunel_backends::Entry| entry.needs_network || args.checkpoint.is_some();
     let (chosen, build_par, plan) =
@@ -605,16 +615,26 @@ pub fn execute(mut job: Job) -> Result<()> {
         )?,
         None => output::write_atomically(&out, &results, force)?,
     }
+    // The result is in place: a signal from here on stops before the next output, keeps
+    // those written and names them (a signal after the last one changes nothing).
+    let mut written: Vec<&Path> = vec![&out];
+    let mut left: Vec<&Path> = summary.iter().chain(&plot).map(PathBuf::as_path).collect();
+    crate::interrupt::test_point("written");
+    crate::interrupt::check_after(&written, &left)?;
     if let Some(path) = &summary {
         let text = summary_toml(&results, reason.as_deref(), planned_peak, run_cpu_seconds);
         output::write_text_atomically(path, &text)
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
+        left.retain(|p| p != path);
+        written.push(path);
+        crate::interrupt::check_after(&written, &left)?;
     }
     if !quiet {
         crate::info::print_results(&results, Some(&out));
     }
     if let Some(png) = &plot {
-        crate::plot::plot_files(std::slice::from_ref(&out), png)?;
+        crate::plot::plot_files(std::slice::from_ref(&out), png)
+            .map_err(|e| crate::interrupt::after_written(e, &written, &left))?;
         if !quiet {
             say!("{:<18}{}", "figure", png.display());
         }
@@ -646,12 +666,16 @@ pub fn check_outputs(out: &Path, others: &[&Path], force: bool) -> Result<()> {
 }
 
 /// Proves that the outputs' folders exist and are writable (the probe files are removed at
-/// once) and removes temporary files that a killed brunel left beside them.
-pub fn probe_outputs<'a>(targets: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+/// once), removes temporary files that a killed brunel left beside them, and claims the
+/// outputs (refused if another brunel command is writing one): keep the claim until the end.
+pub fn probe_outputs<'a>(
+    targets: impl IntoIterator<Item = &'a Path>,
+) -> Result<crate::files::Claim> {
+    let mut claim = crate::files::Claim::default();
     for target in targets {
-        crate::files::probe(target)?;
+        claim.join(crate::files::probe(target)?);
     }
-    Ok(())
+    Ok(claim)
 }
 
 /// The backend `name` chosen and probed before the network is built (a missing platform,
@@ -719,8 +743,9 @@ pub fn choose_and_plan_drawing(
     Ok((chosen, build_par, plan))
 }
 
-/// A checkpoint file may be replaced only with --force, and must be a regular file.
-pub fn check_checkpoint_target(path: &Path, force: bool) -> Result<()> {
+/// A checkpoint file may be replaced only with --force, and must be a regular file; claimed
+/// (see [`probe_outputs`]) when it may.
+pub fn check_checkpoint_target(path: &Path, force: bool) -> Result<crate::files::Claim> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.is_file() {
             bail!(

@@ -53,10 +53,15 @@ pub struct SweepArgs {
     pub grid: Vec<String>,
     /// Seeds to run each point with (network and input); the statistics are their mean and
     /// spread. Default: the config's seed.
-    #[arg(long, value_name = "S1,S2,...", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "S1,S2,...",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
     pub seeds: Vec<u64>,
     /// Overrides simulation.duration (ms) of every point.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub duration: Option<f64>,
     /// Overrides any other config key of every point (TOML value); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -66,13 +71,18 @@ pub struct SweepArgs {
     pub backend: String,
     /// Threads in all; 0 = all cores. The cpu backend pins them as `brunel run --threads`
     /// says (BRUNEL_CPU_PIN).
-    #[arg(long, default_value_t = 0, value_name = "N", value_parser = crate::run::parse_threads)]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = crate::run::parse_threads, allow_negative_numbers = true)]
     pub threads: usize,
     /// Points run at once, each on threads / jobs threads. 0 (the default): as many as there
     /// are threads when the grid leaves the network alone (whole points side by side keep every
     /// thread busy, where one point's short runs would not), else 1. More than one job needs a grid
     /// without a `network.*` axis.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub jobs: usize,
     /// The sweep's result file; SWEEP.csv is written beside it.
     #[arg(long, short, value_name = "SWEEP.h5")]
@@ -80,7 +90,8 @@ pub struct SweepArgs {
     /// Also draws the phase diagram into this PNG.
     #[arg(long, value_name = "PHASE.png")]
     pub plot: Option<PathBuf>,
-    /// Replace an existing result, or start over a journal written by another command line.
+    /// Replace an existing result, or start over a journal written by another command line (or
+    /// a damaged one).
     #[arg(long)]
     pub force: bool,
     /// A line per finished point.
@@ -305,11 +316,13 @@ struct Done {
 }
 
 /// The journal beside the output: the signature, then one line per finished point.
+/// `.NAME.sweep`, with NAME shortened where the whole would be longer than a file name may be.
 fn journal_path(out: &Path) -> PathBuf {
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let name = crate::files::fit_name(&name, crate::files::NAME_MAX - ".".len() - ".sweep".len());
     crate::output::parent_dir(out).join(format!(".{name}.sweep"))
 }
 
@@ -433,6 +446,12 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             bail!("--grid simulation.seed: give seeds with --seeds S1,S2,...");
         }
     }
+    // A seed given twice would count one run twice in the mean and fake a spread of zero.
+    for (i, s) in args.seeds.iter().enumerate() {
+        if args.seeds[..i].contains(s) {
+            bail!("--seeds: seed {s} is given twice; each seed is one sample of the spread over seeds");
+        }
+    }
     let grid = Grid { axes };
     let changes_network = grid.axes.iter().any(|a| a.key.starts_with("network."));
     if changes_network && args.jobs > 1 {
@@ -463,7 +482,8 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let base = configs[0][0].clone();
     let csv = csv_path(&args.out);
     let journal = journal_path(&args.out);
-    {
+    // Held for the whole sweep (its journal too): another sweep or run on --out is refused.
+    let _claim = {
         use crate::files::{preflight, Output, Replace};
         // A journal beside --out means that an earlier run of a sweep there wrote the CSV:
         // continuing rewrites it (another sweep's journal is refused below without --force).
@@ -476,8 +496,8 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         if let Some(png) = &args.plot {
             outputs.push(Output::new("--plot", png, Replace::Always));
         }
-        preflight(&outputs, &[("the config", &args.config)])?;
-    }
+        preflight(&outputs, &[("the config", &args.config)])?
+    };
 
     // The journal: resume or start.
     let sig = signature(args, &base.to_toml());
@@ -518,7 +538,21 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", journal.display())),
+        // Damaged (not text, too large, unreadable): --force starts over, the journal rewritten.
+        Err(e) if args.force => {
+            if !args.quiet {
+                note!(
+                    "note: {} cannot be read ({e}): --force starts the sweep over",
+                    journal.display()
+                );
+            }
+        }
+        Err(e) => bail!(
+            "cannot read {}: {e}; it is the journal of an unfinished sweep to {}: add --force to start the sweep over (or delete {})",
+            journal.display(),
+            args.out.display(),
+            journal.display()
+        ),
     }
     let complete = |slots: &Vec<Option<RunStats>>| slots.iter().all(Option::is_some);
     let theory_of = |i: usize| -> Result<f64> {
@@ -575,7 +609,13 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         // through.
         use crate::files::{write_bytes, Replace};
         write_bytes(&journal, journal_text.as_bytes(), Replace::Always)?;
-        write_bytes(&csv, rows.as_bytes(), Replace::Always)?;
+        if let Err(e) = write_bytes(&csv, rows.as_bytes(), Replace::Always) {
+            // A journal of no finished run would only be litter: the sweep never began.
+            if runs.is_empty() {
+                let _ = std::fs::remove_file(&journal);
+            }
+            return Err(e);
+        }
     }
     let runs_done = runs.values().flatten().filter(|r| r.is_some()).count();
     if !args.quiet && !runs.is_empty() {
@@ -737,7 +777,9 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         );
     }
     if let Some(png) = &args.plot {
-        crate::phase::plot(&args.out, png)?;
+        crate::phase::plot(&args.out, png).map_err(|e| {
+            crate::interrupt::after_written(e, &[&args.out, &csv], &[png.as_path()])
+        })?;
         if !args.quiet {
             say!("{:<18}{}", "figure", png.display());
         }

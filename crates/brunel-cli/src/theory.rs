@@ -144,7 +144,7 @@ pub fn theory(args: &TheoryArgs) -> Result<()> {
         note!("note: the theory assumes neuron.refractory_input = \"discard\" (input lost while refractory); this config accumulates it");
     }
     if let Some(out) = &args.out {
-        crate::files::preflight(
+        let _claim = crate::files::preflight(
             &[crate::files::Output::new(
                 "--out",
                 out,
@@ -168,10 +168,7 @@ pub fn theory(args: &TheoryArgs) -> Result<()> {
         }
     };
     match &args.out {
-        None => {
-            use std::io::Write as _;
-            let _ = std::io::stdout().write_all(output.as_bytes());
-        }
+        None => crate::say_bytes(output.as_bytes()),
         Some(path) => write_file(path, &output)?,
     }
     Ok(())
@@ -249,7 +246,9 @@ fn single_text(c: &Config, origin: &str, p: &Prediction) -> String {
         ),
         None => row("prediction", "no stationary state found".into()),
     }
-    s
+    // `{}` writes 1e308 in its 309 digits (and `{:.3}` a huge mu as many): such numbers are
+    // written 1.000e308.
+    brunel_core::config::short_numbers(&s)
 }
 
 /// Fields of one prediction, flat: what `--format toml` prints per point.
@@ -515,7 +514,8 @@ impl Grid {
                 },
             ));
         }
-        s
+        // Grid values and rates of huge configs in 1.000e308 form, not in 309 digits.
+        brunel_core::config::short_numbers(&s)
     }
 
     /// `[[points]]` (the grid keys, then the prediction) and `[[boundaries]]`.

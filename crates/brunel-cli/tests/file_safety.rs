@@ -374,7 +374,8 @@ fn finish(mut child: Child) -> (Option<i32>, String) {
 
 /// A run in another PID namespace to the same --out as a run going on here must not take the
 /// running one's temporary file for a dead process's (a process id means nothing across PID
-/// namespaces): both finish, and the one finishing last gives the result.
+/// namespaces): the running one's lock is seen there too, so the second is refused at once
+/// and the first finishes.
 #[test]
 fn a_run_in_another_pid_namespace_leaves_a_live_temporary_alone() {
     if !is_root() {
@@ -416,7 +417,12 @@ fn a_run_in_another_pid_namespace_leaves_a_live_temporary_alone() {
         },
         common::TIMEOUT,
     );
-    ok(&o, "the run in another PID namespace");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("r2.h5 is being written by another brunel command"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!stderr(&o).contains("removed"), "{}", stderr(&o));
     assert!(
         s.path(&live[0]).exists(),

@@ -865,11 +865,23 @@ fn finite(key: &str, x: f64) -> Result<()> {
     }
 }
 
+/// "a finite number " where the rule `x` broke is finiteness (inf is > 0, NaN is nothing).
+fn finite_rule(x: f64) -> &'static str {
+    if x.is_finite() {
+        ""
+    } else {
+        "a finite number "
+    }
+}
+
 fn positive(key: &str, x: f64) -> Result<()> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
-        Err(Error::config(key, format!("must be > 0, got {}", num(x))))
+        Err(Error::config(
+            key,
+            format!("must be {}> 0, got {}", finite_rule(x), num(x)),
+        ))
     }
 }
 
@@ -877,7 +889,10 @@ fn non_negative(key: &str, x: f64) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(Error::config(key, format!("must be >= 0, got {}", num(x))))
+        Err(Error::config(
+            key,
+            format!("must be {}>= 0, got {}", finite_rule(x), num(x)),
+        ))
     }
 }
 
@@ -934,6 +949,20 @@ fn whole_steps(key: &str, x: f64, dt: f64, min: u64, max: f64, default: f64) -> 
 /// once, and the check is made on the descriptor opened (fstat), so that a file swapped for a
 /// FIFO after a check cannot slip through. The error says what the path is.
 pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let not_regular = |t: std::fs::FileType| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file ({})", file_kind(t)),
+        )
+    };
+    // The type first, as far as it can be known before opening: opening a socket fails with
+    // "No such device or address", and opening a device may do something. The check on the
+    // descriptor below still decides.
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            return Err(not_regular(meta.file_type()));
+        }
+    }
     #[cfg(unix)]
     let file = {
         use std::os::unix::fs::OpenOptionsExt as _;
@@ -946,10 +975,7 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
     let file = std::fs::File::open(path)?;
     let file_type = file.metadata()?.file_type();
     if !file_type.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("not a regular file ({})", file_kind(file_type)),
-        ));
+        return Err(not_regular(file_type));
     }
     #[cfg(unix)]
     {
@@ -1038,18 +1064,62 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<()> {
             message: "the value holds a line break; give each key its own override (`--set KEY=VALUE`, one line each)".into(),
         });
     }
-    let parsed: toml::Value = format!("v = {value}")
+    let parsed = format!("v = {value}")
         .parse::<toml::Table>()
         .ok()
         .filter(|t| t.len() == 1)
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+        .and_then(|mut t| t.remove("v"));
+    let parsed: toml::Value = match parsed {
+        Some(v) => v,
+        // A bare word is a string; a quote or bracket that does not parse (`"abc`) is a typo,
+        // not part of a string.
+        None if value.contains(['"', '\'', '[', ']', '{', '}']) => {
+            return Err(Error::Parse {
+                origin: format!("override `{shown}`"),
+                message: "the value is not a TOML value (a quoted string, a number, true or false, or an array)".into(),
+            });
+        }
+        None => toml::Value::String(value.to_owned()),
+    };
     let parts: Vec<&str> = key.split('.').collect();
     if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
         return Err(Error::Parse {
             origin: format!("override `{shown}`"),
             message: "the key must be `section.key`, e.g. `synapse.g`".into(),
         });
+    }
+    // The key must be one of the schema's, checked here so that a bad key (`"synapse.g"`,
+    // `synapse.gee`) is blamed on the override, not on the config file it is applied to.
+    let defaults = schema();
+    let expected = |t: &toml::Table| {
+        t.keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match defaults.get(parts[0]) {
+        Some(toml::Value::Table(keys)) if !keys.contains_key(parts[1]) => {
+            return Err(Error::Parse {
+                origin: format!("override `{shown}`"),
+                message: format!(
+                    "`{}`: unknown field `{}`, expected one of {}",
+                    clip_line(key, 120),
+                    clip_line(parts[1], 60),
+                    expected(keys)
+                ),
+            });
+        }
+        Some(toml::Value::Table(_)) => {}
+        _ => {
+            return Err(Error::Parse {
+                origin: format!("override `{shown}`"),
+                message: format!(
+                    "no section `{}`, expected one of {}",
+                    clip_line(parts[0], 60),
+                    expected(&defaults)
+                ),
+            });
+        }
     }
     let section = table
         .entry(parts[0])

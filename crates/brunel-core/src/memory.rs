@@ -82,6 +82,21 @@ pub fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
 }
 
+/// A size as a person reads it: `1.5 GiB` from 1 GiB up, else `585.9 MiB`, `12.0 KiB` or
+/// `512 bytes`, so that no size reads as "0.0 GiB" and sizes below 1 GiB keep their digits.
+pub fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", gib(bytes))
+    } else if b >= 0.1 * (1u64 << 20) as f64 {
+        format!("{:.1} MiB", b / (1u64 << 20) as f64)
+    } else if bytes >= 1024 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 fn bytes(x: f64) -> u64 {
     if x.is_finite() && x > 0.0 {
         x.min(u64::MAX as f64) as u64
@@ -386,18 +401,15 @@ impl Plan {
     /// each, the peak first.
     pub fn describe(&self) -> String {
         let (peak_phase, peak) = self.peak();
-        let mut out = format!(
-            "memory plan: {:.2} GiB at its peak ({peak_phase})",
-            gib(peak)
-        );
+        let mut out = format!("memory plan: {} at its peak ({peak_phase})", size(peak));
         for (phase, items) in &self.phases {
-            out.push_str(&format!("\n  {phase}: {:.2} GiB", gib(certain(items))));
+            out.push_str(&format!("\n  {phase}: {}", size(certain(items))));
             let mut sorted: Vec<&Item> = items.iter().filter(|i| i.bytes > 0).collect();
             sorted.sort_by_key(|i| std::cmp::Reverse(i.bytes));
             for i in sorted.iter().take(4) {
                 out.push_str(&format!(
-                    "\n    {:>9.3} GiB{} {}",
-                    gib(i.bytes),
+                    "\n    {:>10}{} {}",
+                    size(i.bytes),
                     if i.at_most { " at most" } else { "" },
                     i.what
                 ));
@@ -449,10 +461,10 @@ impl Plan {
                 .expect("a phase has items");
             return Err(Error::Memory {
                 message: format!(
-                    "{phase} needs {:.1} GiB, of which {} take {:.1} GiB, but {}; try {}",
-                    gib(peak),
+                    "{phase} needs {}, of which {} take {}, but {}; try {}",
+                    size(peak),
                     biggest.what,
-                    gib(biggest.bytes),
+                    size(biggest.bytes),
                     limit.describe(self.threads),
                     biggest.hint
                 ),
@@ -461,8 +473,8 @@ impl Plan {
         let most = self.peak_at_most();
         if most > room {
             return Ok(Some(format!(
-                "if every recorded neuron fired at its highest rate, the recorded spikes would need up to {:.1} GiB and {} (--record none or first:N record less)",
-                gib(most),
+                "if every recorded neuron fired at its highest rate, the recorded spikes would need up to {} and {} (--record none or first:N record less)",
+                size(most),
                 limit.describe(self.threads)
             )));
         }
@@ -543,18 +555,21 @@ impl Limit {
     pub fn describe(&self, threads: u64) -> String {
         let (physical, cgroup, address_space) = self.rooms(threads);
         if address_space <= physical && address_space <= cgroup && self.address_space.is_some() {
+            // What the limit is spent on: the mappings the process has already (libraries,
+            // thread stacks, ...) and the reserve for its threads and small allocations.
+            let reserve = ADDRESS_SPACE_SLACK
+                .saturating_add(threads.saturating_mul(PER_THREAD_ADDRESS_SPACE));
             format!(
-                "the address-space limit (ulimit -v) of {:.1} GiB leaves {:.1} GiB",
-                gib(self.address_space.unwrap_or(0)),
-                gib(address_space)
+                "the address-space limit (ulimit -v) of {} leaves {}: the program's address space already takes {}, and {} is kept for its {threads} thread(s) and small allocations",
+                size(self.address_space.unwrap_or(0)),
+                size(address_space),
+                size(self.address_space_used),
+                size(reserve)
             )
         } else if cgroup <= physical && self.cgroup.is_some() {
-            format!(
-                "the cgroup's memory limit (memory.max) is {:.1} GiB",
-                gib(cgroup)
-            )
+            format!("the cgroup's memory limit (memory.max) is {}", size(cgroup))
         } else {
-            format!("this machine has {:.1} GiB", gib(physical))
+            format!("this machine has {}", size(physical))
         }
     }
 }
@@ -654,6 +669,32 @@ mod tests {
         let e = p.check(&limit).unwrap_err().to_string();
         assert!(e.contains("ulimit -v"), "{e}");
         assert!(Limit::none().room(8) == u64::MAX);
+    }
+
+    #[test]
+    fn small_sizes_are_not_written_as_zero_gib() {
+        assert_eq!(size(24 << 30), "24.0 GiB");
+        assert_eq!(size(3 << 29), "1.5 GiB");
+        assert_eq!(size(600 << 20), "600.0 MiB");
+        assert_eq!(size(50 << 20), "50.0 MiB");
+        assert_eq!(size(12 << 10), "12.0 KiB");
+        assert_eq!(size(0), "0 bytes");
+        // A default network under `ulimit -v 600000`: every figure is small, none reads 0.0 GiB.
+        let c = config("[network]\nn_e = 10000\n");
+        let p = plan(&c, &BackendFacts::reference());
+        let limit = Limit {
+            physical: Some(24 << 30),
+            cgroup: None,
+            address_space: Some(600_000 << 10),
+            address_space_used: 570 << 20,
+        };
+        let e = p.check(&limit).unwrap_err().to_string();
+        assert!(!e.contains("0.0 GiB"), "{e}");
+        assert!(e.contains("MiB"), "{e}");
+        assert!(e.contains("ulimit -v) of 585.9 MiB"), "{e}");
+        assert!(e.contains("already takes 570.0 MiB"), "{e}");
+        let d = p.describe();
+        assert!(!d.contains("0.0 GiB") && !d.contains("0.00 GiB"), "{d}");
     }
 
     #[test]

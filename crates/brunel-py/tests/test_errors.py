@@ -5,6 +5,7 @@ config, a config that is not a regular file)."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -186,3 +187,39 @@ def test_a_fifo_as_a_config_is_refused_without_blocking(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail("reading a FIFO as a config blocked")
     assert p.returncode == 0 and p.stdout.strip() == "refused", p.stderr
+
+
+def test_numpy_numbers_are_config_values_and_grid_values(tmp_path):
+    import numpy as np
+
+    cfg = small(20)
+    for value in [np.float64(6.0), np.float32(6.0), np.int64(6), np.array(6.0)]:
+        cfg["synapse.g"] = value
+        assert cfg["synapse.g"] == 6.0, type(value)
+    cfg["simulation.seed"] = np.uint64(7)
+    assert cfg["simulation.seed"] == 7
+    cfg["plot.window"] = np.array([10.0, 20.0])
+    assert cfg["plot.window"] == [10.0, 20.0]
+    cfg["plot.window"] = [np.float64(5), np.int64(15)]
+    assert cfg["plot.window"] == [5.0, 15.0]
+    cfg.update({"input.ratio": np.float64(2.5)})
+    assert cfg["input.ratio"] == 2.5
+    for grid in [{"synapse.g": np.linspace(4, 6, 3)}, {"synapse.g": [np.float64(4), 5.0, 6]}]:
+        t = brunel.theory(cfg, grid=grid)
+        assert t.shape == (3,)
+        assert list(t.axes["synapse.g"]) == [4.0, 5.0, 6.0]
+    t = brunel.theory(cfg, set={"synapse.g": np.float64(4.0)})
+    assert math.isfinite(t["rate_hz"])
+    s = brunel.sweep(
+        cfg, {"synapse.g": np.linspace(4, 5, 2)}, out=tmp_path / "s.h5", progress=False
+    )
+    assert s.shape == (2,)
+
+
+def test_a_seed_given_twice_is_refused(tmp_path):
+    for seeds in [[1, 1], [3, 1, 3]]:
+        with pytest.raises(ValueError, match="seed . is given twice"):
+            brunel.sweep(
+                small(20), {"synapse.g": [4]}, seeds=seeds, out=tmp_path / "s.h5", progress=False
+            )
+    assert os.listdir(tmp_path) == []

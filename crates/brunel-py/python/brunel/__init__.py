@@ -53,22 +53,28 @@ Progress = Union[bool, Callable[[int, int], Any], None]
 
 def _toml_value(key: str, value: Any) -> str:
     """A Python value as the TOML text of a ``--set key=value``."""
+    # NumPy scalars first, as plain Python numbers: `np.float64` is a `float` whose repr is
+    # `np.float64(6.0)` in NumPy 2, and `np.int64` / `np.bool_` are no `int` / `bool` at all.
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return _toml_value(key, value.item())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         # TOML's integers stop at 2^63 - 1; the seed (up to 2^64 - 1) is also read as a string.
+        value = int(value)
         return str(value) if -(2**63) <= value < 2**63 else json.dumps(str(value))
     if isinstance(value, float):
+        value = float(value)
         if math.isnan(value):
             return "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         return repr(value)
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return _toml_value(key, value.item())
     if isinstance(value, str):
         # A JSON string is a TOML basic string (same escapes).
         return json.dumps(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _toml_value(key, value.item())
     if isinstance(value, (list, tuple, np.ndarray)):
         return "[" + ", ".join(_toml_value(key, v) for v in value) + "]"
     raise ValueError(
@@ -151,6 +157,11 @@ def _seeds_arg(seeds: Any) -> List[int]:
             raise TypeError(f"`seeds` must be a list of ints, not of {type(s).__name__}")
         if not 0 <= int(s) < 2**64:
             raise ValueError(f"`seeds`: a seed is an int in 0 .. 2**64 - 1, got {int(s):.4g}")
+        if int(s) in out:
+            # Counted twice, one run would fake a second sample with no spread.
+            raise ValueError(
+                f"`seeds`: seed {int(s)} is given twice; each seed is one sample of the spread"
+            )
         out.append(int(s))
     return out
 
