@@ -764,7 +764,7 @@ pub(crate) fn num(x: f64) -> String {
     }
 }
 
-/// `text` with every decimal number of more than 20 digits written as [`num`] writes it
+/// `text` with every decimal number of more than 20 digits written as `num` writes it
 /// (`1.000e300`): Rust and serde print an f64 in full, 301 digits for 1e300, which would
 /// flood a message. Numbers of up to 20 digits (every u64) are left as they are.
 pub fn short_numbers(text: &str) -> String {
