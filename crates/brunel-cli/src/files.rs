@@ -209,8 +209,13 @@ pub fn preflight(outputs: &[Output<'_>], inputs: &[(&str, &Path)]) -> Result<Cla
 /// command has claimed it and still runs (see [`Claim`]).
 pub fn probe(target: &Path) -> Result<Claim> {
     drop(Temp::beside(target)?);
-    // Only the rank of an MPI job that writes claims (every rank probes).
-    let claim = if brunel_backends::parallel::writes() {
+    // Only the rank that writes looks for others' claims (every rank probes). A job of several
+    // ranks makes no claim of its own: its result stays in memory until the end, and its
+    // launcher may kill every rank at once on a failure (SIGKILL), which would leave the claim
+    // file behind.
+    let writes = brunel_backends::parallel::writes();
+    let ranks = brunel_backends::parallel::rank().map_or(1, |(_, ranks)| ranks);
+    let claim = if writes && ranks == 1 {
         let dir = parent_dir(target);
         let (mut lock, _) = new_lock(target, &dir, ".claim")?;
         lock.slot = register_claim(&lock.path);
@@ -222,7 +227,7 @@ pub fn probe(target: &Path) -> Result<Claim> {
     for note in scan.notes {
         note!("note: {note}");
     }
-    if !claim.locks.is_empty() {
+    if writes {
         if let Some(pid) = scan.live_claims.first() {
             bail!(
                 "{} is being written by another brunel command (process {pid}); wait for it to end, or write elsewhere",

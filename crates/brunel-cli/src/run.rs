@@ -718,7 +718,14 @@ pub fn choose_and_plan_drawing(
     device: Option<usize>,
     whole: impl Fn(&brunel_backends::Entry) -> bool,
 ) -> Result<(Chosen, Par, brunel_core::memory::Plan)> {
-    let threads = cap_threads(threads, "--threads");
+    // A distributed backend's ranks are placed by their launcher (mpirun binds a rank to a
+    // core or a socket): what a rank may use is the launcher's to decide, not capped here.
+    let distributed = brunel_backends::find(name).is_ok_and(|e| e.distributed);
+    let threads = if distributed {
+        threads
+    } else {
+        cap_threads(threads, "--threads")
+    };
     let chosen = choose(name, config.n(), Setup { threads, device }, threads != 0)?;
     if let Some(reason) = &chosen.reason {
         note!("note: {reason}");
