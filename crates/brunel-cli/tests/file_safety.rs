@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ok, signal, stderr, wait_for, Scratch, TINY};
+use common::{ok, signal, stderr, wait_for, Scratch, SmallDisk, TINY};
 
 /// Names of the folder's entries (not recursive), sorted.
 fn names(dir: &Path) -> Vec<String> {
@@ -52,53 +52,6 @@ fn is_fifo(path: &Path) -> bool {
 fn is_root() -> bool {
     // SAFETY: geteuid has no side effects.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// A 2 MiB tmpfs mounted at `dir` (made), unmounted when dropped, even after a failure.
-struct SmallDisk {
-    dir: std::path::PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(dir: &Path) -> SmallDisk {
-        std::fs::create_dir(dir).expect("the mount point");
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount runs");
-        assert!(st.success(), "mount -t tmpfs failed");
-        SmallDisk {
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// Fills the disk until about `free` bytes are left.
-    fn fill_to(&self, free: u64) {
-        let c = std::ffi::CString::new(self.dir.to_str().expect("UTF-8")).expect("no NUL");
-        // SAFETY: statvfs writes the struct it is given.
-        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0);
-        let avail = s.f_bavail * s.f_frsize;
-        let fill = avail.saturating_sub(free) as usize;
-        let name = format!("fill{}", names(&self.dir).len());
-        std::fs::write(self.dir.join(name), vec![1u8; fill]).expect("fill the disk");
-    }
-
-    fn remount_read_only(&self) {
-        let st = Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&self.dir)
-            .status()
-            .expect("mount runs");
-        assert!(st.success(), "remount read-only failed");
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
-    }
 }
 
 /// `brunel sweep` never replaces an existing CSV beside its --out without --force, never writes

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ok, signal, stderr, wait_for, Scratch, TINY};
+use common::{ok, signal, stderr, wait_for, Scratch, SmallDisk, TINY};
 
 /// Entries of the folder that are brunel's temporaries, lock files or claims.
 fn litter(dir: &Path) -> Vec<String> {
@@ -563,44 +563,6 @@ fn a_signal_after_the_result_is_written_keeps_it_and_says_so() {
     let o = finish_output(child);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(s.path("r.h5").is_file());
-}
-
-/// A 2 MiB tmpfs mounted at `dir` (made), unmounted when dropped, even after a failure.
-struct SmallDisk {
-    dir: std::path::PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(dir: &Path) -> SmallDisk {
-        std::fs::create_dir(dir).expect("the mount point");
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount runs");
-        assert!(st.success(), "mount -t tmpfs failed");
-        SmallDisk {
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// Fills the disk until `free` bytes are left (a whole number of pages).
-    fn fill_to(&self, free: u64) {
-        let c = std::ffi::CString::new(self.dir.to_str().expect("UTF-8")).expect("no NUL");
-        // SAFETY: statvfs writes the struct it is given.
-        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0);
-        let avail = s.f_bavail * s.f_frsize;
-        let fill = avail.saturating_sub(free) as usize;
-        let name = format!("fill{}", std::fs::read_dir(&self.dir).unwrap().count());
-        std::fs::write(self.dir.join(name), vec![1u8; fill]).expect("fill the disk");
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
-    }
 }
 
 /// On a full disk, stdout redirected there fails the command ("no space left"; it exited 0
