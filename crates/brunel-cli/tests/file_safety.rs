@@ -492,25 +492,7 @@ fn sighup_stops_a_run_cleanly() {
 
 /// Runs `brunel ARGS` in the folder under a file size limit of `bytes` (`ulimit -f`).
 fn with_file_limit(s: &Scratch, args: &[&str], bytes: u64) -> std::process::Output {
-    use std::os::unix::process::CommandExt as _;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
-    cmd.args(args)
-        .current_dir(s.dir.path())
-        .env("BRUNEL_PROFILE", s.profile());
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    common::output_within(cmd, common::TIMEOUT)
+    common::output_within(s.command_with_file_limit(args, bytes), common::TIMEOUT)
 }
 
 /// A file size limit (`ulimit -f`) below what a run writes used to kill it (SIGXFSZ) with no

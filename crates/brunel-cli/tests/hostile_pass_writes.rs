@@ -9,7 +9,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{ok, signal, stderr, wait_for, Scratch, SmallDisk, TINY};
@@ -38,24 +38,7 @@ fn is_root() -> bool {
 /// `brunel ARGS` in the folder under a file size limit of `bytes` (`ulimit -f`), its stdout
 /// into the file `stdout` of the folder when given.
 fn limited(s: &Scratch, args: &[&str], bytes: u64, stdout: Option<&str>) -> std::process::Output {
-    use std::os::unix::process::CommandExt as _;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
-    cmd.args(args)
-        .current_dir(s.dir.path())
-        .env("BRUNEL_PROFILE", s.profile());
-    // SAFETY: setrlimit is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let mut cmd = s.command_with_file_limit(args, bytes);
     match stdout {
         None => common::output_within(cmd, common::TIMEOUT),
         Some(name) => {

@@ -349,3 +349,29 @@ impl Drop for SmallDisk {
         let _ = Command::new("umount").arg(&self.dir).status();
     }
 }
+
+impl Scratch {
+    /// The command that runs `brunel ARGS` in the folder under a file size limit of `bytes`
+    /// (`ulimit -f`), its output not yet redirected.
+    pub fn command_with_file_limit(&self, args: &[&str], bytes: u64) -> Command {
+        use std::os::unix::process::CommandExt as _;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brunel"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("BRUNEL_PROFILE", self.profile());
+        // SAFETY: setrlimit is async-signal-safe and touches only the child.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd
+    }
+}
